@@ -1,0 +1,97 @@
+"""The Metabolic-Tracker status page: ``create_app`` reads like a table of contents."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as default_config
+from .extensions import configure_sqlite, csrf, db, login_manager, mail, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("STATUSPAGE_INSTANCE_PATH", str(ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    load_config(app, test_config)
+    init_extensions(app)
+    register_blueprints(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Defaults, ``instance/config.py``, ``STATUSPAGE_*``, ``DATABASE_URL``, test_config."""
+    app.config.from_object(default_config)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("STATUSPAGE")
+    if os.environ.get("DATABASE_URL") and not os.environ.get("STATUSPAGE_DATABASE_URL"):
+        app.config["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    if test_config:
+        app.config.update(test_config)
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = default_config.database_url(
+        app.config["DATABASE_URL"], app.instance_path
+    )
+    is_embedded = app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:")
+    if not app.config.get("SECRET_KEY"):
+        if not is_embedded:
+            raise RuntimeError(
+                "SECRET_KEY must be set (STATUSPAGE_SECRET_KEY) when DATABASE_URL is not the "
+                "embedded SQLite default: every host that serves this page must share one key."
+            )
+        app.config["SECRET_KEY"] = default_config.load_or_create_secret_key(app.instance_path)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not is_embedded})
+    app.config["PUBLIC_URL"] = app.config["PUBLIC_URL"].rstrip("/")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        seconds=app.config["STAFF_SESSION_IDLE_SECONDS"]
+    )
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the session's own lifetime bounds it
+
+
+def init_extensions(app: Flask) -> None:
+    os.makedirs(app.instance_path, exist_ok=True)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    with app.app_context():
+        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+
+    from .web import CookielessSessionInterface
+
+    app.session_interface = CookielessSessionInterface()
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import api, auth, feeds, health, public, staff, subscribe
+
+    for module in (public, subscribe, feeds, api, health, auth, staff):
+        app.register_blueprint(module.bp)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from . import web
+
+    web.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    from . import cli
+
+    cli.init_app(app)

@@ -1,0 +1,88 @@
+"""Staff login and logout, the user loader, and the ``next`` check."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from . import accounts
+from .clock import utcnow
+from .extensions import db, login_manager
+from .forms import LoginForm
+from .models import StaffUser
+
+bp = Blueprint("auth", __name__, url_prefix="/staff")
+
+LOGIN_FAILED = "That email and password did not work, or the account is locked for a while."
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """Sessions carry "id:session_version"; a bumped version ends them."""
+    try:
+        uid, version = (int(part) for part in user_id.split(":"))
+    except ValueError:
+        return None
+    user = db.session.get(StaffUser, uid)
+    if user is None or not user.active or user.session_version != version:
+        return None
+    return user
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "basic"
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a relative path on this site, else None (no open redirect)."""
+    if not target:
+        return None
+    decoded = unquote(target)
+    for text in (target, decoded):
+        if "\\" in text or any(ord(c) < 32 or ord(c) == 127 for c in text):
+            return None
+        if not text.startswith("/") or text.startswith("//"):
+            return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.dashboard"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data, now=utcnow())
+        db.session.commit()  # keep the failure counter, or the reset and a new hash
+        if user is None:
+            error = LOGIN_FAILED
+        else:
+            next_url = safe_next(request.args.get("next"))
+            session.clear()
+            session.permanent = True
+            login_user(user)
+            if user.must_change_password:
+                flash("Choose a new password to continue.", "info")
+                return redirect(url_for("staff.password"))
+            return redirect(next_url or url_for("staff.dashboard"))
+    return render_template("staff/login.html", form=form, error=error), (401 if error else 200)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    accounts.end_sessions(current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("auth.login"))
+

@@ -1,0 +1,408 @@
+"""The incident domain: open, post updates, resolve, edit, reopen, redact.
+
+Every function takes the actor and ``now``, validates before it changes anything, records
+an audit event, flushes, and never commits: the caller commits once, so the change and its
+audit event (and any notification rows) land together or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Iterable, Mapping, Optional
+from zoneinfo import ZoneInfo
+
+from . import audit
+from .extensions import db
+from .models import (
+    COMPONENT_STATUSES,
+    INCIDENT_STATUS_LABELS,
+    INCIDENT_STATUSES,
+    ISSUE_MAX,
+    SEVERITIES,
+    TEXT_MAX,
+    Component,
+    ComponentChange,
+    Incident,
+    IncidentUpdate,
+    StaffUser,
+)
+from .severity import SEVERITIES as SEVERITY_INFO
+from .text import clean_text
+
+REDACTED = "[redacted]"
+#: How far a backdated start may go (a typo of a year is refused).
+MAX_BACKDATE = timedelta(days=30)
+
+
+class ValidationError(ValueError):
+    """Bad input: ``errors`` maps a form field to its message. Nothing was changed."""
+
+    def __init__(self, errors: Mapping[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = dict(errors)
+
+
+class NotAllowed(PermissionError):
+    """The actor's role may not do this."""
+
+
+@dataclass
+class UpdateText:
+    """The template fields of one update, as staff typed them."""
+
+    status: str
+    impact: str
+    actions: str
+    workaround: str = ""
+    next_update_at: Optional[datetime] = None
+    #: component id -> new status, for the components this update changes.
+    component_statuses: dict[int, str] = field(default_factory=dict)
+
+
+# --- Validation --------------------------------------------------------------------------
+
+
+def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
+    cleaned = UpdateText(
+        status=text.status,
+        impact=clean_text(text.impact),
+        actions=clean_text(text.actions),
+        workaround=clean_text(text.workaround),
+        next_update_at=text.next_update_at,
+        component_statuses=dict(text.component_statuses),
+    )
+    if cleaned.status not in INCIDENT_STATUSES:
+        errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
+    for name in ("impact", "actions"):
+        value = getattr(cleaned, name)
+        if not value:
+            errors[name] = "This field is required."
+        elif len(value) > TEXT_MAX:
+            errors[name] = f"At most {TEXT_MAX} characters."
+    if len(cleaned.workaround) > TEXT_MAX:
+        errors["workaround"] = f"At most {TEXT_MAX} characters."
+    if cleaned.next_update_at is not None:
+        if cleaned.next_update_at.tzinfo is None:
+            raise TypeError("next_update_at must be timezone-aware")
+        if cleaned.next_update_at <= now:
+            errors["next_update"] = "The next update must be in the future."
+        elif cleaned.next_update_at > now + timedelta(days=14):
+            errors["next_update"] = "The next update must be within 14 days."
+    if cleaned.status == "resolved":
+        cleaned.next_update_at = None
+    _check_component_statuses(cleaned.component_statuses, errors)
+    return cleaned
+
+
+def _check_component_statuses(statuses: Mapping[int, str], errors: dict) -> None:
+    if not statuses:
+        return
+    unknown_status = [s for s in statuses.values() if s not in COMPONENT_STATUSES]
+    if unknown_status:
+        errors["component_statuses"] = "Unknown component status."
+        return
+    found = set(db.session.scalars(db.select(Component.id).where(Component.id.in_(statuses))))
+    if found != set(statuses):
+        errors["component_statuses"] = "Unknown component."
+
+
+def _clean_title(title: str, errors: dict) -> str:
+    title = clean_text(title, single_line=True)
+    if not title:
+        errors["issue"] = "Describe the issue in a few words."
+    elif len(title) > ISSUE_MAX:
+        errors["issue"] = f"At most {ISSUE_MAX} characters."
+    return title
+
+
+def _check_severity(severity: str, errors: dict) -> None:
+    if severity not in SEVERITIES:
+        errors["severity"] = "Choose one of SEV-1, SEV-2, SEV-3, SEV-4."
+
+
+def _load_components(ids: Iterable[int], errors: dict) -> list[Component]:
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        errors["components"] = "Choose at least one affected component."
+        return []
+    found = list(db.session.scalars(db.select(Component).where(Component.id.in_(ids))))
+    if len(found) != len(ids):
+        errors["components"] = "Unknown component."
+    return found
+
+
+def _check_started_at(started_at: Optional[datetime], now: datetime, errors: dict) -> None:
+    if started_at is None:
+        return
+    if started_at.tzinfo is None:
+        raise TypeError("started_at must be timezone-aware")
+    if started_at > now:
+        errors["started_at"] = "The start cannot be in the future."
+    elif started_at < now - MAX_BACKDATE:
+        errors["started_at"] = "The start can be backdated by 30 days at most."
+
+
+# --- Operations --------------------------------------------------------------------------
+
+
+def open_incident(
+    *,
+    actor: StaffUser,
+    now: datetime,
+    title: str,
+    severity: str,
+    component_ids: Iterable[int],
+    update: UpdateText,
+    started_at: Optional[datetime] = None,
+    previous_incident_id: Optional[int] = None,
+) -> Incident:
+    """Declare an incident with its first update."""
+    errors: dict[str, str] = {}
+    title = _clean_title(title, errors)
+    _check_severity(severity, errors)
+    components = _load_components(component_ids, errors)
+    _check_started_at(started_at, now, errors)
+    cleaned = _clean_update(update, now, errors)
+    if cleaned.status == "resolved":
+        errors["status"] = "A new incident cannot start resolved."
+    previous = None
+    if previous_incident_id is not None:
+        previous = db.session.get(Incident, previous_incident_id)
+        if previous is None:
+            errors["previous_incident"] = "Unknown incident."
+    if errors:
+        raise ValidationError(errors)
+
+    incident = Incident(
+        title=title,
+        severity=severity,
+        status=cleaned.status,
+        started_at=started_at or now,
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+        previous_incident=previous,
+    )
+    incident.components = components
+    db.session.add(incident)
+    audit.record(actor, "incident.open", incident, now=now, after=_incident_state(incident))
+    _add_update(incident, cleaned, actor=actor, now=now)
+    return incident
+
+
+def post_update(
+    incident: Incident, update: UpdateText, *, actor: StaffUser, now: datetime
+) -> IncidentUpdate:
+    """Post the next update: same status or forward, never back; Resolved resolves."""
+    errors: dict[str, str] = {}
+    cleaned = _clean_update(update, now, errors)
+    if incident.is_resolved:
+        errors["status"] = "This incident is resolved. An admin can reopen it."
+    elif "status" not in errors and INCIDENT_STATUSES.index(
+        cleaned.status
+    ) < INCIDENT_STATUSES.index(incident.status):
+        errors["status"] = (
+            f"The incident is already {INCIDENT_STATUS_LABELS[incident.status]}; "
+            "an update may keep the status or move it forward, never back."
+        )
+    if errors:
+        raise ValidationError(errors)
+    return _add_update(incident, cleaned, actor=actor, now=now)
+
+
+def _add_update(
+    incident: Incident, text: UpdateText, *, actor: StaffUser, now: datetime
+) -> IncidentUpdate:
+    before_status = incident.status
+    statuses = dict(text.component_statuses)
+    if text.status == "resolved":
+        # Back to operational unless staff said otherwise.
+        for component in incident.components:
+            statuses.setdefault(component.id, "operational")
+    update = IncidentUpdate(
+        incident=incident,
+        status=text.status,
+        impact=text.impact,
+        actions=text.actions,
+        workaround=text.workaround,
+        next_update_at=text.next_update_at,
+        posted_at=now,
+        posted_by=actor,
+    )
+    db.session.add(update)
+    for component_id, new_status in sorted(statuses.items()):
+        component = db.session.get(Component, component_id)
+        if component.status != new_status:
+            update.component_changes.append(
+                ComponentChange(component=component, old_status=component.status,
+                                new_status=new_status)
+            )
+            _set_component_status(component, new_status, actor=actor, now=now)
+    incident.status = text.status
+    incident.updated_at = now
+    if text.status == "resolved":
+        incident.resolved_at = now
+    db.session.flush()  # the update's id, for the audit event
+    audit.record(
+        actor, "incident.update", incident, now=now,
+        before={"status": before_status},
+        after={"status": text.status, "update_id": update.id},
+    )
+    db.session.flush()
+    return update
+
+
+def edit_incident(
+    incident: Incident,
+    *,
+    actor: StaffUser,
+    now: datetime,
+    title: str,
+    severity: str,
+    component_ids: Iterable[int],
+    started_at: datetime,
+) -> Incident:
+    """Correct an incident's issue, severity, affected components or start (audited)."""
+    errors: dict[str, str] = {}
+    title = _clean_title(title, errors)
+    _check_severity(severity, errors)
+    components = _load_components(component_ids, errors)
+    _check_started_at(started_at, now, errors)
+    if errors:
+        raise ValidationError(errors)
+    before = _incident_state(incident)
+    incident.title = title
+    incident.severity = severity
+    incident.components = components
+    incident.started_at = started_at
+    after = _incident_state(incident)
+    if after == before:
+        return incident
+    incident.updated_at = now
+    audit.record(actor, "incident.edit", incident, now=now, before=before, after=after)
+    db.session.flush()
+    return incident
+
+
+def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
+    """An admin reopens a resolved incident (audited); staff then post an update."""
+    if not actor.is_admin:
+        raise NotAllowed("Only an admin can reopen an incident.")
+    if not incident.is_resolved:
+        raise ValidationError({"status": "This incident is not resolved."})
+    before = {"status": incident.status, "resolved_at": _iso(incident.resolved_at)}
+    incident.status = "investigating"
+    incident.resolved_at = None
+    incident.updated_at = now
+    audit.record(actor, "incident.reopen", incident, now=now, before=before,
+                 after={"status": incident.status, "resolved_at": None})
+    db.session.flush()
+    return incident
+
+
+def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) -> None:
+    """Replace an update's text by "[redacted]" everywhere; the audit says only that."""
+    if not actor.is_admin:
+        raise NotAllowed("Only an admin can redact an update.")
+    if update.is_redacted:
+        return
+    update.impact = REDACTED
+    update.actions = REDACTED
+    update.workaround = REDACTED if update.workaround else ""
+    update.redacted_at = now
+    update.incident.updated_at = now
+    audit.record(actor, "update.redact", update, now=now,
+                 after={"incident_id": update.incident_id, "redacted": True})
+    db.session.flush()
+
+
+def set_component_status(
+    component: Component, status: str, *, actor: StaffUser, now: datetime
+) -> None:
+    """A quick status change from the dashboard, outside any incident update."""
+    if status not in COMPONENT_STATUSES:
+        raise ValidationError({"status": "Unknown component status."})
+    _set_component_status(component, status, actor=actor, now=now)
+    db.session.flush()
+
+
+def _set_component_status(component: Component, status: str, *, actor, now) -> None:
+    if component.status == status:
+        return
+    audit.record(actor, "component.status", component, now=now,
+                 before={"status": component.status}, after={"status": status})
+    component.status = status
+    component.updated_at = now
+
+
+# --- Reading -----------------------------------------------------------------------------
+
+
+def open_incidents() -> list[Incident]:
+    return list(
+        db.session.scalars(
+            db.select(Incident)
+            .where(Incident.status != "resolved")
+            .order_by(Incident.started_at.desc(), Incident.id.desc())
+        )
+    )
+
+
+def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
+    """When staff owe the next update: what they promised, else the playbook's cadence."""
+    if incident.is_resolved:
+        return None
+    latest = incident.latest_update
+    if latest is not None and latest.next_update_at is not None:
+        return latest.next_update_at
+    cadence = SEVERITY_INFO[incident.severity].update_cadence
+    if cadence is None:
+        return None
+    last = latest.posted_at if latest is not None else incident.started_at
+    return last + cadence
+
+
+# --- The playbook's status update template ------------------------------------------------
+
+
+def format_block_time(value: datetime, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def status_update_block(incident: Incident, update: IncidentUpdate, tz: ZoneInfo) -> str:
+    """The update as the playbook's "METABOLIC-TRACKER STATUS UPDATE" block, for Slack."""
+    if update.next_update_at is not None:
+        next_update = format_block_time(update.next_update_at, tz)
+    elif update.status == "resolved":
+        next_update = "None (resolved)"
+    else:
+        next_update = "Not scheduled"
+    return "\n".join(
+        [
+            "METABOLIC-TRACKER STATUS UPDATE",
+            f"Time: {format_block_time(update.posted_at, tz)}",
+            f"Status: {update.status_label}",
+            "",
+            f"Issue: {incident.title}",
+            f"Impact: {update.impact}",
+            f"Next Update: {next_update}",
+            "",
+            f"Actions: {update.actions}",
+            f"Workaround: {update.workaround or 'None available'}",
+        ]
+    )
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+def _incident_state(incident: Incident) -> dict:
+    return {
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "started_at": _iso(incident.started_at),
+        "component_ids": sorted(c.id for c in incident.components),
+    }

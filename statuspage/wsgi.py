@@ -1,0 +1,5 @@
+"""The WSGI entry point for gunicorn: ``gunicorn statuspage.wsgi:app``."""
+
+from . import create_app
+
+app = create_app()
