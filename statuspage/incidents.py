@@ -363,6 +363,83 @@ def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
     return last + cadence
 
 
+#: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
+_MAX_ID = 2**31 - 1
+
+
+def timeline_options() -> tuple:
+    """Loader options for pages showing timelines: a fixed number of queries, however many
+    incidents, updates and component changes there are (no lazy load per row)."""
+    return (
+        db.selectinload(Incident.components),
+        db.selectinload(Incident.updates)
+        .selectinload(IncidentUpdate.component_changes)
+        .selectinload(ComponentChange.component),
+    )
+
+
+def all_components() -> list[Component]:
+    """Every component in display order (position, then name)."""
+    return list(
+        db.session.scalars(
+            db.select(Component).order_by(Component.position, Component.name, Component.id)
+        )
+    )
+
+
+def front_page_incidents(now: datetime, recent_days: int) -> tuple[list[Incident], list[Incident]]:
+    """(unresolved, resolved within ``recent_days`` of ``now``) with their timelines loaded.
+
+    Unresolved newest start first; resolved most recently resolved first. One query plus
+    the fixed loaders of ``timeline_options``.
+    """
+    cutoff = now - timedelta(days=recent_days)
+    rows = db.session.scalars(
+        db.select(Incident)
+        .where(db.or_(Incident.status != "resolved", Incident.resolved_at >= cutoff))
+        .options(*timeline_options())
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+    ).all()
+    unresolved = [i for i in rows if not i.is_resolved]
+    resolved = sorted(
+        (i for i in rows if i.is_resolved), key=lambda i: (i.resolved_at, i.id), reverse=True
+    )
+    return unresolved, resolved
+
+
+def incident_with_timeline(incident_id: int) -> Optional[Incident]:
+    """One incident with its whole timeline loaded, or None."""
+    if not 0 < incident_id <= _MAX_ID:
+        return None
+    return db.session.scalars(
+        db.select(Incident).where(Incident.id == incident_id).options(*timeline_options())
+    ).first()
+
+
+def incident_history(page: int, per_page: int) -> tuple[list[Incident], int]:
+    """One page of every incident (unresolved ones too), newest start first; and the total."""
+    total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
+    rows = db.session.scalars(
+        db.select(Incident)
+        .options(*timeline_options())
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def last_change_at() -> Optional[datetime]:
+    """The newest change among components, incidents and updates (one query), or None."""
+    newest = (
+        db.select(db.func.max(Component.updated_at)).scalar_subquery(),
+        db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
+        db.select(db.func.max(IncidentUpdate.posted_at)).scalar_subquery(),
+    )
+    values = [v for v in db.session.execute(db.select(*newest)).one() if v is not None]
+    return max(values) if values else None
+
+
 # --- The playbook's status update template ------------------------------------------------
 
 

@@ -1,7 +1,115 @@
-"""Public blueprint: status page, incident page, history. No cookie is read or set."""
+"""Public blueprint: status page, incident page, history. No cookie is read or set.
+
+Every view here is cookieless (statuspage.web's session interface), so any cache may keep
+its responses; each render runs a fixed number of queries however many incidents exist.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+import re
+from typing import Iterable, Optional
+
+from flask import Blueprint, abort, current_app, render_template, request
+
+from . import incidents
+from .clock import utcnow
+from .models import COMPONENT_STATUS_LABELS, Component
+from .severity import SEVERITIES, overall_status
 
 bp = Blueprint("public", __name__)
+
+#: How long a browser or proxy may reuse a public page. Short: this page is read during
+#: incidents, and a minute-old answer is the most a reader should get.
+CACHE_SECONDS = 30
+_PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
+
+#: Component status -> the overall-status indicator whose colour and icon it wears.
+COMPONENT_TONE = {
+    "operational": "none",
+    "degraded_performance": "minor",
+    "partial_outage": "major",
+    "major_outage": "critical",
+    "under_maintenance": "maintenance",
+}
+#: Severity -> tone, so a SEV-1 label looks as grave as a major outage.
+SEVERITY_TONE = {code: info.impact if info.impact != "none" else "minor"
+                 for code, info in SEVERITIES.items()}
+
+
+def group_components(components: Iterable[Component]) -> list[tuple[Optional[str], list]]:
+    """Components in display order, those sharing a ``group_name`` gathered where the
+    group's first member stands. Ungrouped components are groups of one named None."""
+    groups: list[tuple[Optional[str], list]] = []
+    by_name: dict[str, list] = {}
+    for component in components:
+        if not component.group_name:
+            groups.append((None, [component]))
+        elif component.group_name in by_name:
+            by_name[component.group_name].append(component)
+        else:
+            members = by_name[component.group_name] = [component]
+            groups.append((component.group_name, members))
+    return groups
+
+
+@bp.context_processor
+def _public_helpers():
+    return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
+            "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE}
+
+
+@bp.after_request
+def _cacheable(response):
+    response.headers.setdefault("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+    return response
+
+
+@bp.route("/")
+def index():
+    now = utcnow()
+    components = incidents.all_components()
+    unresolved, resolved = incidents.front_page_incidents(now, current_app.config["RECENT_DAYS"])
+    indicator, description = overall_status(
+        (c.status for c in components), (i.severity for i in unresolved)
+    )
+    return render_template(
+        "public/index.html",
+        indicator=indicator,
+        description=description,
+        groups=group_components(components),
+        unresolved=unresolved,
+        resolved=resolved,
+        recent_days=current_app.config["RECENT_DAYS"],
+        last_updated=incidents.last_change_at(),
+        now=now,
+    )
+
+
+@bp.route("/incidents/<int:incident_id>")
+def incident(incident_id: int):
+    found = incidents.incident_with_timeline(incident_id)
+    if found is None:
+        abort(404)
+    return render_template("public/incident.html", incident=found, now=utcnow())
+
+
+@bp.route("/history")
+def history():
+    page = _page_number(request.args.get("page"))
+    per_page = current_app.config["HISTORY_PAGE_SIZE"]
+    rows, total = incidents.incident_history(page, per_page)
+    pages = max(1, math.ceil(total / per_page))
+    if page > pages:
+        abort(404)
+    return render_template("public/history.html", incidents=rows, page=page, pages=pages,
+                           total=total, now=utcnow())
+
+
+def _page_number(raw: Optional[str]) -> int:
+    """``?page=N``: absent means 1; anything but a plain positive number is not a page."""
+    if raw is None:
+        return 1
+    if not _PAGE_NUMBER.fullmatch(raw) or int(raw) < 1:
+        abort(404)
+    return int(raw)
