@@ -1,7 +1,319 @@
-"""Placeholder: filled in by its issue."""
+"""The Statuspage-compatible public JSON API (``/api/v2``), see shared/statuspage-api-v2.md.
+
+Each endpoint is one function ``now -> dict`` that reads in a fixed number of queries and
+builds the body from the loaded rows with pure helpers; the views only serialize it. Every
+key is present in every object (``null`` where there is no value, ``[]`` for nothing), ids
+are strings, times ISO 8601 with offset, enums only the values the spec allows.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterable, Optional, Sequence
+from zoneinfo import ZoneInfo
 
-bp = Blueprint("api", __name__)
+from flask import Blueprint, current_app, jsonify
+
+from .clock import utcnow
+from .extensions import db
+from .feeds import public_text, template_lines
+from .models import Component, ComponentChange, Incident, IncidentUpdate
+from .severity import SEVERITIES, overall_status
+from .text import clean_text
+
+bp = Blueprint("api", __name__, url_prefix="/api/v2")
+
+#: How many incidents ``incidents.json`` lists (the spec's "50 most recent").
+INCIDENTS_LIMIT = 50
+#: How long a widget or proxy may reuse an answer.
+CACHE_SECONDS = 30
+
+
+# --- Context and small pure helpers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every body says about the page itself."""
+
+    id: str
+    name: str
+    url: str
+    time_zone: str
+
+
+def current_page() -> Page:
+    config = current_app.config
+    name = config["SITE_NAME"]
+    return Page(id=page_id(name), name=name, url=config["PUBLIC_URL"],
+                time_zone=config["SITE_TIMEZONE"])
+
+
+def page_id(site_name: str) -> str:
+    return _slug(site_name) or "statuspage"
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
+
+
+def group_id(group_name: Optional[str]) -> Optional[str]:
+    """A stable id for a component group, which in this project is only a name."""
+    if not group_name:
+        return None
+    return "group-" + hashlib.sha1(group_name.encode("utf-8")).hexdigest()[:12]
+
+
+def iso(value: Optional[datetime]) -> Optional[str]:
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _line(value: Optional[str]) -> str:
+    return clean_text(value, single_line=True)
+
+
+# --- Objects ---------------------------------------------------------------------------
+
+
+def page_json(page: Page, updated_at: datetime) -> dict[str, Any]:
+    return {
+        "id": page.id,
+        "name": page.name,
+        "url": page.url,
+        "time_zone": page.time_zone,
+        "updated_at": iso(updated_at),
+    }
+
+
+def status_json(indicator: str, description: str) -> dict[str, Any]:
+    return {"indicator": indicator, "description": description}
+
+
+def component_json(component: Component, page: Page) -> dict[str, Any]:
+    return {
+        "id": str(component.id),
+        "name": _line(component.name),
+        "status": component.status,
+        "created_at": iso(component.created_at),
+        "updated_at": iso(component.updated_at),
+        "position": component.position,
+        "description": _line(component.description) or None,
+        "showcase": True,
+        "start_date": component.created_at.astimezone(timezone.utc).date().isoformat(),
+        "group_id": group_id(component.group_name),
+        "page_id": page.id,
+        "group": False,
+        "only_show_if_degraded": False,
+    }
+
+
+def update_body(update: IncidentUpdate, tz: ZoneInfo) -> str:
+    """The template lines, ``Impact: ...`` one per line, without the empty ones."""
+    impact, actions, workaround = public_text(update)
+    lines = template_lines(impact, actions, workaround, update.next_update_at, tz)
+    return "\n".join(f"{label}: {value}" for label, value in lines)
+
+
+def update_json(update: IncidentUpdate, tz: ZoneInfo) -> dict[str, Any]:
+    changed = update.redacted_at or update.posted_at
+    return {
+        "id": str(update.id),
+        "status": update.status,
+        "body": update_body(update, tz),
+        "incident_id": str(update.incident_id),
+        "created_at": iso(update.posted_at),
+        "updated_at": iso(max(changed, update.posted_at)),
+        "display_at": iso(update.posted_at),
+        "deliver_notifications": True,
+        "affected_components": [
+            {
+                "code": str(change.component_id),
+                "name": _line(change.component.name),
+                "old_status": change.old_status,
+                "new_status": change.new_status,
+            }
+            for change in update.component_changes
+        ],
+    }
+
+
+def first_time_in(incident: Incident, status: str) -> Optional[datetime]:
+    """When the incident first reached ``status`` (from its updates), or None."""
+    times = [u.posted_at for u in incident.updates if u.status == status]
+    return min(times) if times else None
+
+
+def incident_json(incident: Incident, page: Page, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "id": str(incident.id),
+        "name": _line(incident.title),
+        "status": incident.status,
+        "impact": SEVERITIES[incident.severity].impact,
+        "created_at": iso(incident.created_at),
+        "updated_at": iso(incident.updated_at),
+        "monitoring_at": iso(first_time_in(incident, "monitoring")),
+        "resolved_at": iso(incident.resolved_at),
+        "started_at": iso(incident.started_at),
+        "shortlink": f"{page.url}/incidents/{incident.id}",
+        "page_id": page.id,
+        "incident_updates": [update_json(u, tz) for u in incident.updates],
+        "components": [component_json(c, page) for c in incident.components],
+    }
+
+
+# --- Reading (a fixed number of queries) ----------------------------------------------
+
+
+def _timeline_options() -> tuple:
+    return (
+        db.selectinload(Incident.components),
+        db.selectinload(Incident.updates)
+        .selectinload(IncidentUpdate.component_changes)
+        .selectinload(ComponentChange.component),
+    )
+
+
+def load_components() -> list[Component]:
+    return list(db.session.scalars(
+        db.select(Component).order_by(Component.position, Component.name, Component.id)
+    ))
+
+
+def load_unresolved(with_timeline: bool = True) -> list[Incident]:
+    query = (
+        db.select(Incident)
+        .where(Incident.status != "resolved")
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+    )
+    if with_timeline:
+        query = query.options(*_timeline_options())
+    return list(db.session.scalars(query))
+
+
+def load_recent(limit: int = INCIDENTS_LIMIT) -> list[Incident]:
+    return list(db.session.scalars(
+        db.select(Incident)
+        .options(*_timeline_options())
+        .order_by(Incident.started_at.desc(), Incident.id.desc())
+        .limit(limit)
+    ))
+
+
+def last_change(now: datetime) -> datetime:
+    """The newest change to any component or incident (one query); ``now`` on an empty page."""
+    row = db.session.execute(db.select(
+        db.select(db.func.max(Component.updated_at)).scalar_subquery(),
+        db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
+    )).one()
+    values = [v for v in row if v is not None]
+    return max(values) if values else now
+
+
+def indicator_for(components: Iterable[Component],
+                  unresolved: Iterable[Incident]) -> tuple[str, str]:
+    return overall_status((c.status for c in components), (i.severity for i in unresolved))
+
+
+def current_status() -> tuple[str, str, list[Component], list[Incident]]:
+    """(indicator, description, components, unresolved incidents without timelines)."""
+    components = load_components()
+    unresolved = load_unresolved(with_timeline=False)
+    indicator, description = indicator_for(components, unresolved)
+    return indicator, description, components, unresolved
+
+
+# --- Endpoint bodies ------------------------------------------------------------------
+
+
+def _site_tz() -> ZoneInfo:
+    return ZoneInfo(current_app.config["SITE_TIMEZONE"])
+
+
+def status(now: datetime) -> dict[str, Any]:
+    indicator, description, _, _ = current_status()
+    return {"page": page_json(current_page(), last_change(now)),
+            "status": status_json(indicator, description)}
+
+
+def summary(now: datetime) -> dict[str, Any]:
+    page, tz = current_page(), _site_tz()
+    components = load_components()
+    unresolved = load_unresolved()
+    return {
+        "page": page_json(page, last_change(now)),
+        "status": status_json(*indicator_for(components, unresolved)),
+        "components": [component_json(c, page) for c in components],
+        "incidents": [incident_json(i, page, tz) for i in unresolved],
+        "scheduled_maintenances": [],
+    }
+
+
+def components(now: datetime) -> dict[str, Any]:
+    page = current_page()
+    return {"page": page_json(page, last_change(now)),
+            "components": [component_json(c, page) for c in load_components()]}
+
+
+def _incidents_body(now: datetime, rows: Sequence[Incident]) -> dict[str, Any]:
+    page, tz = current_page(), _site_tz()
+    return {"page": page_json(page, last_change(now)),
+            "incidents": [incident_json(i, page, tz) for i in rows]}
+
+
+def incidents(now: datetime) -> dict[str, Any]:
+    return _incidents_body(now, load_recent())
+
+
+def unresolved_incidents(now: datetime) -> dict[str, Any]:
+    return _incidents_body(now, load_unresolved())
+
+
+def scheduled_maintenances(now: datetime) -> dict[str, Any]:
+    """This project has no maintenances yet: always an empty list."""
+    return {"page": page_json(current_page(), last_change(now)), "scheduled_maintenances": []}
+
+
+# --- Views -----------------------------------------------------------------------------
+
+
+@bp.after_request
+def _public_json(response):
+    # Widgets on other sites read this API from the browser.
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers.setdefault("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+    return response
+
+
+@bp.route("/status.json")
+def status_view():
+    return jsonify(status(utcnow()))
+
+
+@bp.route("/summary.json")
+def summary_view():
+    return jsonify(summary(utcnow()))
+
+
+@bp.route("/components.json")
+def components_view():
+    return jsonify(components(utcnow()))
+
+
+@bp.route("/incidents.json")
+def incidents_view():
+    return jsonify(incidents(utcnow()))
+
+
+@bp.route("/incidents/unresolved.json")
+def unresolved_view():
+    return jsonify(unresolved_incidents(utcnow()))
+
+
+@bp.route("/scheduled-maintenances.json")
+def scheduled_maintenances_view():
+    return jsonify(scheduled_maintenances(utcnow()))
