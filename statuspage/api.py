@@ -47,7 +47,7 @@ class Page:
 
 def current_page() -> Page:
     config = current_app.config
-    name = config["SITE_NAME"]
+    name = clean_text(config["SITE_NAME"], single_line=True)
     return Page(id=page_id(name), name=name, url=config["PUBLIC_URL"],
                 time_zone=config["SITE_TIMEZONE"])
 
