@@ -30,7 +30,8 @@ BADGE_COLOURS = {
 LABEL_COLOUR = "#4b5563"
 
 #: The playbook's line for anyone reading during an incident.
-URGENT_LINE = "If you have urgent health concerns, please contact your healthcare provider directly."
+URGENT_LINE = ("If you have urgent health concerns, please contact your healthcare provider "
+               "directly.")
 
 # Per-character widths (px) of 11 px Verdana, near enough to size the boxes; textLength
 # makes the text fit them exactly whatever font the reader has.
