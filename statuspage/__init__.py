@@ -9,7 +9,8 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as default_config
-from .extensions import configure_sqlite, csrf, db, login_manager, mail, migrate
+from .extensions import configure_sqlite, csrf, db, login_manager, migrate
+from .extensions import mail as mail_extension  # `statuspage.mail` is the mail module
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,7 +69,7 @@ def init_extensions(app: Flask) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
-    mail.init_app(app)
+    mail_extension.init_app(app)
     login_manager.init_app(app)
     with app.app_context():
         configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
@@ -79,9 +80,9 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, feeds, health, public, staff, subscribe, widgets
+    from . import api, auth, feeds, health, public, staff, staff_notify, subscribe, widgets
 
-    for module in (public, subscribe, feeds, api, health, widgets, auth, staff):
+    for module in (public, subscribe, feeds, api, health, widgets, auth, staff, staff_notify):
         app.register_blueprint(module.bp)
 
 

@@ -160,7 +160,37 @@ def serve_command(host, port, workers, no_notifier):
         raise SystemExit(1)
 
 
+@click.command("notifier")
+@click.option("--once", is_flag=True, help="Run one tick and exit (tests, cron).")
+def notifier_command(once):
+    """Send the subscriber emails: a tick every NOTIFIER_INTERVAL_SECONDS (APScheduler).
+
+    Run it as its own process, never inside the web workers. Several may run against
+    one PostgreSQL. FIXED_NOW (tests only) makes this process take that instant as now.
+    """
+    import logging
+    from datetime import datetime
+
+    from . import notifications, scheduler
+
+    app = current_app._get_current_object()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
+                        "%(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if app.config.get("FIXED_NOW"):
+        fixed = datetime.fromisoformat(str(app.config["FIXED_NOW"]).replace("Z", "+00:00"))
+        if fixed.tzinfo is None:
+            raise click.BadParameter("FIXED_NOW needs a time zone offset, e.g. +00:00")
+        app.config["CLOCK"] = lambda: fixed
+    if once:
+        report = notifications.tick()
+        click.echo(f"{report.enqueued} outage email(s) queued, {report.sent} sent, "
+                   f"{report.retrying} to retry, {report.failed} failed.")
+        return
+    scheduler.run_forever(app)
+
+
 def init_app(app: Flask) -> None:
     for command in (seed_command, create_staff_command, set_password_command,
-                    ensure_admin_command, serve_command):
+                    ensure_admin_command, serve_command, notifier_command):
         app.cli.add_command(command)

@@ -59,6 +59,63 @@ RECENT_DAYS = 7
 HISTORY_PAGE_SIZE = 20
 
 
+# --- Subscriber emails (statuspage/notifications.py, statuspage/mail.py) -----------------
+#: Severities whose incidents get the outage email, comma-separated.
+OUTAGE_EMAIL_SEVERITIES = "SEV-1,SEV-2"
+#: The outage email goes out once an incident has been unresolved for MORE than this many
+#: seconds, counted from its started_at (the playbook: "Email affected users if outage
+#: >30 minutes").
+OUTAGE_EMAIL_DELAY_SECONDS = 1800
+#: Confirmation links expire after this many seconds (48 h).
+SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS = 48 * 3600
+#: Unconfirmed subscribers are deleted this many days after they last asked.
+UNCONFIRMED_SUBSCRIBER_MAX_AGE_DAYS = 7
+#: At most one confirmation or "manage" email per address in this many seconds, however
+#: often the form is sent (so the form cannot be used to flood someone's inbox).
+SUBSCRIBE_RESEND_SECONDS = 600
+#: ``List-Id`` header of every email; empty: "<SITE_NAME> status <status-emails.HOST>",
+#: HOST taken from PUBLIC_URL.
+LIST_ID = ""
+
+# --- The notifier (flask --app statuspage notifier) -----------------------------------
+#: Seconds between two ticks.
+NOTIFIER_INTERVAL_SECONDS = 10
+#: Deliveries claimed (and sent over one SMTP connection) at a time.
+NOTIFIER_BATCH_SIZE = 50
+#: A claimed delivery is this process's for this many seconds; if the process dies, any
+#: notifier claims it again afterwards. Must be well above NOTIFIER_BATCH_SIZE sends.
+NOTIFIER_LEASE_SECONDS = 300
+#: Tries per delivery before a temporary failure (4xx, dropped connection, timeout)
+#: becomes final.
+NOTIFIER_MAX_ATTEMPTS = 10
+#: Retry n waits about RETRY_BASE * 2**(n-1) seconds (with jitter: half to all of it),
+#: at most RETRY_MAX.
+NOTIFIER_RETRY_BASE_SECONDS = 30
+NOTIFIER_RETRY_MAX_SECONDS = 1800
+#: The health check calls the notifier stale when its last tick is older than this
+#: (three intervals; change it with NOTIFIER_INTERVAL_SECONDS).
+NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = 30
+#: Test only: seconds the notifier sleeps after claiming a batch and before sending it,
+#: so that a test can kill it there. Never set it in production.
+NOTIFIER_TEST_PAUSE_AFTER_CLAIM = 0
+#: Test only: an ISO 8601 instant the notifier process takes as "now" (tests control
+#: time, never sleep). Never set it in production.
+FIXED_NOW = ""
+
+# --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
+MAIL_SERVER = "localhost"
+MAIL_PORT = 25
+MAIL_USE_TLS = False
+MAIL_USE_SSL = False
+MAIL_USERNAME = None
+MAIL_PASSWORD = None
+#: The From of every email, e.g. "Metabolic-Tracker Status <status@example.org>".
+MAIL_DEFAULT_SENDER = "Metabolic-Tracker Status <status@localhost>"
+#: Seconds an SMTP connect, command or reply may take before it counts as a temporary
+#: failure (Flask-Mail sets none: a stalled server would hang the notifier for ever).
+SMTP_TIMEOUT_SECONDS = 30
+
+
 def database_url(value: str | None, instance_path: str) -> str:
     """Turn the configured database URL into the one SQLAlchemy should use."""
     if not value:

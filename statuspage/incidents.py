@@ -250,6 +250,10 @@ def _add_update(
         after={"status": text.status, "update_id": update.id},
     )
     db.session.flush()
+    if text.status == "resolved":
+        from . import notifications  # the all-clear rows, in this same transaction
+
+        notifications.on_incident_resolved(incident, now=now)
     return update
 
 
@@ -291,6 +295,11 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
         raise NotAllowed("Only an admin can reopen an incident.")
     if not incident.is_resolved:
         raise ValidationError({"status": "This incident is not resolved."})
+    from . import notifications
+
+    if notifications.resolution_email_went_out(incident):
+        raise ValidationError({"status": notifications.REOPEN_REFUSED})
+    notifications.on_incident_reopened(incident, now=now)
     before = {"status": incident.status, "resolved_at": _iso(incident.resolved_at)}
     incident.status = "investigating"
     incident.resolved_at = None

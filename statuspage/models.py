@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -271,3 +272,111 @@ class NotifierHeartbeat(db.Model):
     #: "host:pid" of the notifier process.
     name: Mapped[str] = mapped_column(String(128), primary_key=True)
     beat_at: Mapped[datetime]
+
+
+# --- Subscribers and the outbox (issue 3) -----------------------------------------------
+
+AUDIENCES = ("participant", "coach")
+SUBSCRIBER_STATUSES = ("pending", "confirmed", "unsubscribed", "bouncing")
+NOTIFICATION_KINDS = ("outage", "resolution", "confirm", "manage")
+DELIVERY_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+
+
+class Subscriber(db.Model):
+    """Someone who asked for the outage and all-clear emails.
+
+    ``public_id`` is the opaque id that tokens, logs and audit events carry; the email
+    address appears nowhere but here and in the messages sent to it.
+    """
+
+    __tablename__ = "subscribers"
+    __table_args__ = (
+        CheckConstraint(f"audience IN {_in(AUDIENCES)}", name="audience"),
+        CheckConstraint(f"status IN {_in(SUBSCRIBER_STATUSES)}", name="status"),
+        Index("ix_subscribers_status_requested_at", "status", "requested_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    audience: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime]
+    #: The last time the form was sent for this address (pending ones expire from it).
+    requested_at: Mapped[datetime]
+    confirmed_at: Mapped[Optional[datetime]]
+    unsubscribed_at: Mapped[Optional[datetime]]
+    bounced_at: Mapped[Optional[datetime]]
+
+    def __repr__(self) -> str:  # never the address
+        return f"<Subscriber {self.public_id} {self.audience} {self.status}>"
+
+
+class Notification(db.Model):
+    """One email to many: an incident's outage or resolution email, or one confirm/manage
+    email. At most one of each kind per incident, ever (the unique constraint)."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {_in(NOTIFICATION_KINDS)}", name="kind"),
+        UniqueConstraint("incident_id", "kind", name="uq_notifications_incident_id_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    incident_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE")
+    )
+    #: Random, part of every Message-ID, so ids never repeat across databases.
+    token: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    #: When the Delivery rows were written (None: held before it was due).
+    enqueued_at: Mapped[Optional[datetime]]
+    #: An admin holds the incident's emails (a false alarm); nothing is sent while set.
+    held_at: Mapped[Optional[datetime]]
+    held_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+
+    incident: Mapped[Optional[Incident]] = relationship()
+    deliveries: Mapped[list["Delivery"]] = relationship(
+        back_populates="notification", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<Notification {self.id} {self.kind} incident={self.incident_id}>"
+
+
+class Delivery(db.Model):
+    """One notification to one subscriber: at most one, ever (the unique constraint)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(DELIVERY_STATUSES)}", name="status"),
+        UniqueConstraint(
+            "notification_id", "subscriber_id", name="uq_deliveries_notification_id_subscriber_id"
+        ),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_subscriber_id", "subscriber_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE")
+    )
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    #: Temporary failures so far.
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    #: While ``sending``: the claim is this process's until then; afterwards anyone's.
+    lease_until: Mapped[Optional[datetime]]
+    claim_token: Mapped[Optional[str]] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[Optional[datetime]]
+    #: The SMTP reply code and text of the last failure, the address taken out.
+    last_error: Mapped[Optional[str]] = mapped_column(String(300))
+
+    notification: Mapped[Notification] = relationship(back_populates="deliveries")
+    subscriber: Mapped[Subscriber] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Delivery {self.id} n={self.notification_id} {self.status}>"

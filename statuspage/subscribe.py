@@ -1,7 +1,128 @@
-"""Placeholder: filled in by its issue."""
+"""Public subscribe flow: /subscribe, /confirm/<token>, /unsubscribe/<token>.
+
+Only /subscribe uses the session (its form has a CSRF token). The token pages are
+cookieless: the signed token in the URL is the capability, so their POSTs need no CSRF
+token, and the RFC 8058 one-click POST (a mail client, no cookie) must work as it is.
+A GET never changes anything (mail scanners follow links). Nothing here sends mail.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, make_response, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
+
+from . import subscriptions
+from .clock import utcnow
+from .extensions import begin_immediate, csrf, db
+from .incidents import ValidationError
+from .notifications import current_settings, format_delay
+from .subscriptions import ExpiredToken, InvalidToken
+from .web import uses_session
 
 bp = Blueprint("subscribe", __name__)
+
+AUDIENCE_CHOICES = [("participant", "Participant"), ("coach", "Coach")]
+
+
+class SubscribeForm(FlaskForm):
+    # Checked by the domain (subscriptions.subscribe), which gives the messages.
+    email = StringField("Email address")
+    audience = RadioField("I am a", choices=AUDIENCE_CHOICES, validate_choice=False)
+
+
+def _private(response):
+    """Pages carrying a token: never cached, never stored."""
+    response = make_response(response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _delay_text() -> str:
+    return format_delay(current_settings().delay)
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+@uses_session
+def subscribe():
+    form = SubscribeForm()
+    errors: dict[str, str] = {}
+    if form.is_submitted():
+        if not form.validate():  # the CSRF token
+            errors["form"] = ("The form had expired. Nothing was saved: please try again.")
+        else:
+            begin_immediate(db.session)
+            try:
+                subscriptions.subscribe(form.email.data, form.audience.data, now=utcnow())
+            except ValidationError as exc:
+                db.session.rollback()
+                errors = exc.errors
+            else:
+                db.session.commit()
+                return redirect(url_for("subscribe.check_inbox"), code=303)
+    response = make_response(
+        render_template("public/subscribe.html", form=form, errors=errors,
+                        delay_text=_delay_text(),
+                        severities=", ".join(sorted(current_settings().severities))),
+        400 if errors else 200,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/subscribe/check-inbox")
+def check_inbox():
+    return render_template("public/subscribe_sent.html")
+
+
+@bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    try:
+        subscriber = subscriptions.subscriber_for_confirm_token(token)
+    except ExpiredToken:
+        return _private((render_template("public/confirm_invalid.html", expired=True), 400))
+    except InvalidToken:
+        return _private((render_template("public/confirm_invalid.html", expired=False), 400))
+    return _private(render_template("public/confirm.html", token=token,
+                                    already=subscriber.status == "confirmed",
+                                    audience=subscriber.audience))
+
+
+@bp.post("/confirm/<token>")
+@csrf.exempt
+def confirm(token: str):
+    begin_immediate(db.session)
+    try:
+        subscriber = subscriptions.confirm(token, now=utcnow())
+    except InvalidToken as exc:
+        db.session.rollback()
+        return _private((render_template("public/confirm_invalid.html",
+                                         expired=isinstance(exc, ExpiredToken)), 400))
+    db.session.commit()
+    return _private(render_template("public/confirm_done.html", audience=subscriber.audience,
+                                    delay_text=_delay_text()))
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe_page(token: str):
+    try:
+        subscriber = subscriptions.subscriber_for_unsubscribe_token(token)
+    except InvalidToken:
+        return _private((render_template("public/unsubscribe_invalid.html"), 400))
+    already = subscriber is None or subscriber.status == "unsubscribed"
+    return _private(render_template("public/unsubscribe.html", token=token, already=already))
+
+
+@bp.post("/unsubscribe/<token>")
+@csrf.exempt
+def unsubscribe(token: str):
+    """The page's button and RFC 8058's one-click POST ("List-Unsubscribe=One-Click", sent
+    by mail clients with no cookie): either unsubscribes at once."""
+    begin_immediate(db.session)
+    try:
+        subscriptions.unsubscribe(token, now=utcnow())
+    except InvalidToken:
+        db.session.rollback()
+        return _private((render_template("public/unsubscribe_invalid.html"), 400))
+    db.session.commit()
+    return _private(render_template("public/unsubscribe_done.html"))

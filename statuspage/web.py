@@ -10,7 +10,7 @@ from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
 
 #: Blueprints whose every view may read and set the session cookie.
-SESSION_BLUEPRINTS = {"staff", "auth"}
+SESSION_BLUEPRINTS = {"staff", "auth", "staff_notify"}
 
 
 def uses_session(view):

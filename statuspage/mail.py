@@ -1,0 +1,338 @@
+"""Render the subscriber emails, build the messages, send them over SMTP.
+
+The only module that talks SMTP, and it knows nothing of the database: the notifier hands
+it plain data and gets a ``SendResult`` back.
+
+Why not Flask-Mail's ``Message`` and ``Connection``: its messages are multipart/mixed
+around the alternative (we want multipart/alternative at the top), its connection has no
+socket timeout (a stalled server would hang the notifier for ever), and its
+``__exit__`` calls ``quit()`` on a dead connection, raising over the real error. We keep
+Flask-Mail's configuration keys (``MAIL_SERVER``, ``MAIL_PORT``, ``MAIL_USE_TLS``,
+``MAIL_USE_SSL``, ``MAIL_USERNAME``, ``MAIL_PASSWORD``, ``MAIL_DEFAULT_SENDER``), read
+through its parsed state, and speak smtplib ourselves: one recipient per message, one
+connection per batch, a timeout on everything.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from email import policy
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Mapping, Optional
+from urllib.parse import urlsplit
+
+from flask import Flask
+from jinja2 import Environment
+from markupsafe import escape
+
+# Per-recipient parts are rendered as these markers, then filled in per message, so the
+# body of an outage email is rendered once per incident and audience, not per subscriber.
+UNSUBSCRIBE_URL = "__STATUSPAGE_UNSUBSCRIBE_URL__"
+CONFIRM_URL = "__STATUSPAGE_CONFIRM_URL__"
+
+#: Bodies are encoded with SMTP's 78-column policy; headers may run to 998 columns so
+#: that a long ``List-Unsubscribe`` URL stays one plain URL (folding would encode it).
+_BODY_POLICY = policy.SMTP
+_HEADER_POLICY = policy.SMTP.clone(max_line_length=998)
+
+GREETINGS = {"participant": "Participant", "coach": "Coach"}
+
+
+# --- Rendering ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """Subject and both bodies, with per-recipient markers still in them."""
+
+    subject: str
+    text: str
+    html: str
+
+    def personalise(self, urls: Mapping[str, str]) -> tuple[str, str]:
+        """(text, html) with each marker replaced by its URL (escaped for the HTML)."""
+        text, html = self.text, self.html
+        for marker, url in urls.items():
+            text = text.replace(marker, url)
+            html = html.replace(marker, str(escape(url)))
+        return text, html
+
+
+def subject_for(kind: str, site_name: str) -> str:
+    return {
+        "outage": f"{site_name} Temporary Service Disruption",
+        "resolution": f"{site_name} Service Restored",
+        "confirm": f"Confirm your {site_name} status emails",
+        "manage": f"Your {site_name} status emails",
+    }[kind]
+
+
+def render_email(env: Environment, kind: str, context: Mapping) -> RenderedEmail:
+    """Render ``templates/email/<kind>.txt`` and ``.html`` with ``context``.
+
+    The context must hold ``site_name`` and ``audience``; per-recipient URLs are the
+    markers ``UNSUBSCRIBE_URL`` and ``CONFIRM_URL``. Context processors are not used, so
+    this works in the notifier with no request.
+    """
+    ctx = dict(context)
+    ctx.setdefault("unsubscribe_url", UNSUBSCRIBE_URL)
+    ctx.setdefault("confirm_url", CONFIRM_URL)
+    ctx["greeting"] = GREETINGS[ctx["audience"]]
+    ctx["is_coach"] = ctx["audience"] == "coach"
+    text = env.get_template(f"email/{kind}.txt").render(ctx)
+    html = env.get_template(f"email/{kind}.html").render(ctx)
+    return RenderedEmail(subject=subject_for(kind, ctx["site_name"]), text=text, html=html)
+
+
+# --- Messages ----------------------------------------------------------------------------
+
+
+def host_of(public_url: str) -> str:
+    return urlsplit(public_url).hostname or "localhost"
+
+
+def default_list_id(site_name: str, public_url: str) -> str:
+    """RFC 2919: a phrase and a dotted id: ``<SITE_NAME> status <status-emails.HOST>``."""
+    return f"{site_name} status <status-emails.{host_of(public_url)}>"
+
+
+def message_id(notification_token: str, delivery_id: int, public_url: str) -> str:
+    """Our own Message-ID: the same on every retry of a delivery, unique everywhere."""
+    return f"<{notification_token}.{delivery_id}@{host_of(public_url)}>"
+
+
+def build_message(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id: str,
+    list_id: str,
+    unsubscribe_url: str,
+    date: datetime,
+) -> EmailMessage:
+    """One multipart/alternative message (text, then HTML) to one recipient."""
+    msg = EmailMessage(policy=_BODY_POLICY)
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg.policy = _HEADER_POLICY
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = message_id
+    msg["List-Id"] = list_id
+    # RFC 2369 and RFC 8058: mail clients offer "Unsubscribe", which POSTs
+    # "List-Unsubscribe=One-Click" to the URL, with no cookie.
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+    return msg
+
+
+def message_bytes(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=_HEADER_POLICY)
+
+
+# --- SMTP --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    server: str
+    port: int
+    use_tls: bool
+    use_ssl: bool
+    username: Optional[str]
+    password: Optional[str]
+    sender: str
+    timeout: float
+
+    @property
+    def envelope_from(self) -> str:
+        return parseaddr(self.sender)[1] or self.sender
+
+
+def smtp_settings(app: Flask) -> SMTPSettings:
+    """Flask-Mail's parsed settings plus our socket timeout."""
+    state = app.extensions["mail"]
+    sender = state.default_sender
+    if isinstance(sender, (tuple, list)):
+        sender = f"{sender[0]} <{sender[1]}>"
+    return SMTPSettings(
+        server=state.server,
+        port=int(state.port),
+        use_tls=bool(state.use_tls),
+        use_ssl=bool(state.use_ssl),
+        username=state.username or None,
+        password=state.password or None,
+        sender=sender or app.config["MAIL_DEFAULT_SENDER"],
+        timeout=float(app.config["SMTP_TIMEOUT_SECONDS"]),
+    )
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of one message.
+
+    ``outcome``: ``sent`` (the server accepted it), ``temporary`` (try again later) or
+    ``permanent`` (a 5xx for this recipient: stop mailing them). ``server_down``: the
+    server could not be reached or refuses us as a sender, so the rest of the batch need
+    not be tried now. ``error`` never contains the recipient's address.
+    """
+
+    outcome: str
+    code: Optional[int] = None
+    error: str = ""
+    server_down: bool = False
+
+    @property
+    def sent(self) -> bool:
+        return self.outcome == "sent"
+
+
+SENT = SendResult("sent")
+
+_local_hostname: Optional[str] = None
+
+
+def _helo_name() -> str:
+    # smtplib would call socket.getfqdn() on every connection, which can stall for
+    # seconds on a host with slow DNS; once per process is enough.
+    global _local_hostname
+    if _local_hostname is None:
+        _local_hostname = socket.getfqdn() or "localhost"
+    return _local_hostname
+
+
+def describe(code: Optional[int], text, recipient: str = "") -> str:
+    """A short, address-free error for the database and the logs."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(str(text or "").split())
+    if recipient:
+        text = text.replace(recipient, "<recipient>")
+        text = text.replace(recipient.lower(), "<recipient>")
+    out = f"{code} {text}" if code else text
+    return out[:300]
+
+
+def is_permanent(code: Optional[int]) -> bool:
+    """RFC 5321: 5yz is a permanent failure, 4yz a transient one."""
+    return code is not None and 500 <= code <= 599
+
+
+class SMTPSession:
+    """One SMTP connection reused for a batch, opened on first use, reopened once lost.
+
+    ``send`` never raises for SMTP or network trouble: it returns a ``SendResult``.
+    ``close`` never raises either, so no cleanup error can hide the real one.
+    """
+
+    def __init__(self, settings: SMTPSettings):
+        self.settings = settings
+        self._smtp: Optional[smtplib.SMTP] = None
+
+    def __enter__(self) -> "SMTPSession":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _connect(self) -> None:
+        s = self.settings
+        context = ssl.create_default_context()
+        if s.use_ssl:
+            smtp = smtplib.SMTP_SSL(s.server, s.port, local_hostname=_helo_name(),
+                                    timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.server, s.port, local_hostname=_helo_name(),
+                                timeout=s.timeout)
+        try:
+            if s.use_tls:
+                smtp.starttls(context=context)
+            if s.username and s.password:
+                smtp.login(s.username, s.password)
+        except BaseException:
+            _close_quietly(smtp)
+            raise
+        self._smtp = smtp
+
+    def _discard(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.close()
+            except Exception:
+                pass
+        self._smtp = None
+
+    def send(self, recipient: str, msg: bytes) -> SendResult:
+        if self._smtp is None:
+            try:
+                self._connect()
+            except smtplib.SMTPResponseException as exc:
+                return SendResult("temporary", exc.smtp_code,
+                                  describe(exc.smtp_code, exc.smtp_error), server_down=True)
+            except (OSError, smtplib.SMTPException) as exc:
+                return SendResult("temporary", None, describe(None, _exc_text(exc)),
+                                  server_down=True)
+        smtp = self._smtp
+        try:
+            smtp.sendmail(self.settings.envelope_from, [recipient], msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()), (None, b""))
+            self._drop_if_closed()
+            return SendResult("permanent" if is_permanent(code) else "temporary", code,
+                              describe(code, text, recipient))
+        except smtplib.SMTPSenderRefused as exc:
+            # Not this recipient's fault: our sender is refused, so is everyone's.
+            self._drop_if_closed()
+            return SendResult("temporary", exc.smtp_code,
+                              describe(exc.smtp_code, exc.smtp_error, recipient),
+                              server_down=True)
+        except smtplib.SMTPResponseException as exc:  # DATA refused, 421, ...
+            self._drop_if_closed()
+            code = exc.smtp_code
+            if code == 421:
+                self._discard()
+            return SendResult("permanent" if is_permanent(code) else "temporary", code,
+                              describe(code, exc.smtp_error, recipient))
+        except (OSError, smtplib.SMTPException) as exc:
+            # Dropped connection or timeout: the server may or may not have the message.
+            # We retry; our Message-ID lets a mailbox recognise a duplicate.
+            self._discard()
+            return SendResult("temporary", None, describe(None, _exc_text(exc), recipient))
+        return SENT
+
+    def _drop_if_closed(self) -> None:
+        if self._smtp is not None and getattr(self._smtp, "sock", None) is None:
+            self._smtp = None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            _close_quietly(self._smtp)
+        self._smtp = None
+
+
+def _close_quietly(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.quit()
+    except Exception:
+        pass
+    try:
+        smtp.close()
+    except Exception:
+        pass
+
+
+def _exc_text(exc: BaseException) -> str:
+    if isinstance(exc, (socket.timeout, TimeoutError)) or str(exc).endswith("timed out"):
+        return "timed out"  # smtplib reports a read timeout as a disconnection
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

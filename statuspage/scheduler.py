@@ -1,0 +1,58 @@
+"""APScheduler as a ticker: runs ``notifications.tick()`` every NOTIFIER_INTERVAL_SECONDS.
+
+It runs only in the notifier process (``flask --app statuspage notifier``), never inside
+the web workers: started in every gunicorn worker (or twice by Flask's reloader) it would
+tick once per copy. Any number of notifier processes may run against one PostgreSQL: the
+claims and the unique constraints make the extra ones harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from datetime import datetime, timezone
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from . import notifications
+from .extensions import db
+
+log = logging.getLogger("statuspage.notifier")
+
+
+def run_tick(app: Flask) -> None:
+    """One tick in its own app context; an error is logged, and the next tick comes."""
+    with app.app_context():
+        try:
+            report = notifications.tick()
+        except Exception:
+            log.exception("notifier tick failed; trying again at the next tick")
+            db.session.rollback()
+            db.session.remove()
+            return
+        if report.sent or report.failed or report.retrying or report.enqueued:
+            log.info("tick: %d outage email(s) queued, %d sent, %d to retry, %d failed",
+                     report.enqueued, report.sent, report.retrying, report.failed)
+
+
+def run_forever(app: Flask) -> None:
+    """Tick now and then every interval until SIGTERM or SIGINT (the current tick ends)."""
+    interval = float(app.config["NOTIFIER_INTERVAL_SECONDS"])
+    scheduler = BlockingScheduler(timezone=timezone.utc)
+    scheduler.add_job(
+        run_tick, "interval", seconds=interval, args=[app], id="notifier-tick",
+        next_run_time=datetime.now(timezone.utc),
+        max_instances=1,  # a long tick is never overlapped by the next
+        coalesce=True,  # ticks missed while one ran long become one
+        misfire_grace_time=None,
+    )
+
+    def stop(signum, _frame):
+        log.info("notifier stopping (signal %d)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("notifier started: a tick every %g s", interval)
+    scheduler.start()

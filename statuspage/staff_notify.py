@@ -1,0 +1,151 @@
+"""Staff side of the subscriber emails: subscriber counts (admins), an incident's emails
+(the block on the staff incident page), hold / release / send now (admins, audited).
+
+Responders see the email status of an incident, never a subscriber's address; admins see
+counts and can delete one subscriber by address (audited without the address).
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import StringField
+
+from . import notifications, subscriptions
+from .clock import utcnow
+from .extensions import begin_immediate, db, login_manager
+from .incidents import NotAllowed, ValidationError
+from .models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
+
+bp = Blueprint("staff_notify", __name__, url_prefix="/staff")
+
+STATUS_LABELS = {
+    "pending": "Waiting for confirmation",
+    "confirmed": "Confirmed",
+    "unsubscribed": "Unsubscribed",
+    "bouncing": "Bouncing (address refused)",
+}
+
+
+class ButtonForm(FlaskForm):
+    """A POST button: the CSRF token only."""
+
+
+class DeleteSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber to delete")
+
+
+@bp.before_request
+def require_login():
+    """The staff area's gate: sign in first; a reset password must be changed first."""
+    if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if current_user.must_change_password:
+        return redirect(url_for("staff.password"))
+    return None
+
+
+def admin_required(view):
+    """Responders get 403."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.app_template_global("incident_emails")
+def incident_emails(incident: Incident) -> notifications.EmailStatus:
+    """For templates/staff/_emails.html on the staff incident page."""
+    return notifications.email_status(incident, utcnow())
+
+
+def _incident_page(incident_id: int):
+    return redirect(url_for("staff.incident", incident_id=incident_id))
+
+
+def _take_write_lock() -> None:
+    """End the read transaction the login check began, and begin one that holds SQLite's
+    write lock from the start (a read upgraded to a write can fail there)."""
+    db.session.commit()
+    begin_immediate(db.session)
+
+
+def _get_incident(incident_id: int) -> Incident:
+    if not 0 < incident_id <= 2**31 - 1:
+        abort(404)
+    incident = db.session.get(Incident, incident_id)
+    if incident is None:
+        abort(404)
+    return incident
+
+
+def _admin_action(incident_id: int, action, success: str):
+    ButtonForm()  # CSRFProtect has already checked the token
+    _take_write_lock()
+    incident = _get_incident(incident_id)
+    try:
+        result = action(incident, actor=current_user._get_current_object(), now=utcnow())
+    except ValidationError as exc:
+        db.session.rollback()
+        flash(" ".join(exc.errors.values()), "error")
+        return _incident_page(incident_id)
+    except NotAllowed:
+        db.session.rollback()
+        abort(403)
+    db.session.commit()
+    flash(success.format(result=result), "success")
+    return _incident_page(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/emails/hold")
+@admin_required
+def hold(incident_id: int):
+    return _admin_action(incident_id, notifications.hold_emails,
+                         "This incident's emails are held: none will go out until released.")
+
+
+@bp.post("/incidents/<int:incident_id>/emails/release")
+@admin_required
+def release(incident_id: int):
+    return _admin_action(incident_id, notifications.release_emails,
+                         "Hold released: the emails go out as the rules say.")
+
+
+@bp.post("/incidents/<int:incident_id>/emails/send-now")
+@admin_required
+def send_now(incident_id: int):
+    return _admin_action(incident_id, notifications.send_outage_email_now,
+                         "Outage email queued for {result} subscriber(s); the notifier "
+                         "sends it within seconds.")
+
+
+@bp.route("/subscribers", methods=["GET", "POST"])
+@admin_required
+def subscribers():
+    form = DeleteSubscriberForm()
+    error = None
+    if request.method == "POST":
+        _take_write_lock()
+        subscriber = subscriptions.find_by_email(form.email.data)
+        if subscriber is None:
+            db.session.rollback()
+            error = "No subscriber has that address. Nothing was deleted."
+        else:
+            subscriptions.delete_subscriber(subscriber, actor=current_user._get_current_object(),
+                                            now=utcnow())
+            db.session.commit()
+            flash("The subscriber was deleted, with their email history.", "success")
+            return redirect(url_for("staff_notify.subscribers"))
+    counts = subscriptions.counts()
+    return render_template(
+        "staff/subscribers.html", form=form, error=error, counts=counts,
+        audiences=AUDIENCES, statuses=SUBSCRIBER_STATUSES, status_labels=STATUS_LABELS,
+        totals={a: sum(counts.get((a, s), 0) for s in SUBSCRIBER_STATUSES) for a in AUDIENCES},
+    ), (422 if error else 200)

@@ -1,0 +1,276 @@
+"""Subscribers: subscribe (double opt-in), confirm, unsubscribe; signed tokens.
+
+Tokens are signed with SECRET_KEY, one salt per purpose, and carry the subscriber's opaque
+``public_id``, never the address. Like every domain module, these functions take ``now``,
+flush and never commit. No function here sends mail: confirmation and "manage" emails are
+outbox rows that the notifier sends on its next tick.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import datetime, timedelta
+from typing import Optional
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous.timed import TimestampSigner
+from sqlalchemy.exc import IntegrityError
+
+from . import audit
+from .clock import utcnow
+from .extensions import db
+from .incidents import NotAllowed, ValidationError
+from .models import AUDIENCES, EMAIL_MAX, Delivery, Notification, StaffUser, Subscriber
+from .text import clean_text
+
+CONFIRM = "confirm"
+UNSUBSCRIBE = "unsubscribe"
+_PURPOSES = (CONFIRM, UNSUBSCRIBE)
+#: Longer than any token we make; anything longer is refused before it is parsed.
+_TOKEN_MAX = 200
+
+EMAIL_ERROR = "Enter an email address, like name@example.org."
+AUDIENCE_ERROR = "Choose participant or coach."
+
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+class InvalidToken(Exception):
+    """Tampered, truncated, for another purpose, or for a subscriber who is gone."""
+
+
+class ExpiredToken(InvalidToken):
+    """Genuine but too old (confirmation links last 48 hours)."""
+
+
+class _ClockSigner(TimestampSigner):
+    """Timestamps from the app's clock, so tests can age a token without sleeping."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in _PURPOSES:
+        raise ValueError(purpose)
+    return URLSafeTimedSerializer(
+        current_app.config["SECRET_KEY"],
+        salt=f"statuspage.subscriber.{purpose}",
+        signer=_ClockSigner,
+    )
+
+
+def make_token(purpose: str, public_id: str) -> str:
+    return _serializer(purpose).dumps(public_id)
+
+
+def read_token(purpose: str, token: str, max_age: Optional[int] = None) -> str:
+    """The public_id a token carries, or InvalidToken / ExpiredToken."""
+    if not token or len(token) > _TOKEN_MAX:
+        raise InvalidToken()
+    try:
+        value = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired as exc:
+        raise ExpiredToken() from exc
+    except (BadSignature, ValueError, TypeError, UnicodeError) as exc:
+        raise InvalidToken() from exc
+    if not isinstance(value, str) or not value:
+        raise InvalidToken()
+    return value
+
+
+def confirm_token(subscriber: Subscriber) -> str:
+    return make_token(CONFIRM, subscriber.public_id)
+
+
+def unsubscribe_token(subscriber_public_id: str) -> str:
+    return make_token(UNSUBSCRIBE, subscriber_public_id)
+
+
+def _confirm_max_age() -> int:
+    return int(current_app.config["SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS"])
+
+
+# --- Addresses ---------------------------------------------------------------------------
+
+
+def normalise_email(raw: Optional[str]) -> Optional[str]:
+    """The address in the form we store (lower case, IDN domain as ASCII), or None."""
+    value = clean_text(raw, single_line=True)
+    if not value or len(value) > EMAIL_MAX or value.count("@") != 1:
+        return None
+    local, domain = value.rsplit("@", 1)
+    try:
+        domain = domain.rstrip(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    labels = domain.split(".")
+    if len(local) > 64 or not _LOCAL.match(local):
+        return None
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        return None
+    if labels[-1].isdigit():
+        return None
+    address = f"{local}@{domain}".lower()
+    return address if len(address) <= EMAIL_MAX else None
+
+
+def find_by_email(raw: Optional[str]) -> Optional[Subscriber]:
+    address = normalise_email(raw)
+    if address is None:
+        return None
+    return db.session.scalar(db.select(Subscriber).where(Subscriber.email == address))
+
+
+def find_by_public_id(public_id: str) -> Optional[Subscriber]:
+    return db.session.scalar(db.select(Subscriber).where(Subscriber.public_id == public_id))
+
+
+# --- Subscribing -------------------------------------------------------------------------
+
+
+def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -> None:
+    """Ask for the emails. The caller shows the same answer whatever happened here.
+
+    New, pending, unsubscribed or bouncing address: (again) pending, and a confirmation
+    email is queued. Confirmed address: a "manage your subscription" email is queued
+    instead. Either at most once per SUBSCRIBE_RESEND_SECONDS per address.
+    """
+    from . import notifications
+
+    errors = {}
+    address = normalise_email(email)
+    if address is None:
+        errors["email"] = EMAIL_ERROR
+    if audience not in AUDIENCES:
+        errors["audience"] = AUDIENCE_ERROR
+    if errors:
+        raise ValidationError(errors)
+
+    subscriber = _get_or_create(address, audience, now)
+    if subscriber.status == "confirmed":
+        kind = "manage"
+    else:
+        if subscriber.status != "pending":
+            subscriber.status = "pending"
+            subscriber.bounced_at = None
+        subscriber.audience = audience
+        subscriber.requested_at = now
+        kind = "confirm"
+    db.session.flush()
+    if not _mailed_recently(subscriber, now):
+        notifications.enqueue_subscriber_email(kind, subscriber, now=now)
+
+
+def _get_or_create(address: str, audience: str, now: datetime) -> Subscriber:
+    existing = db.session.scalar(db.select(Subscriber).where(Subscriber.email == address))
+    if existing is not None:
+        return existing
+    subscriber = Subscriber(
+        public_id=secrets.token_urlsafe(12), email=address, audience=audience,
+        status="pending", created_at=now, requested_at=now,
+    )
+    try:
+        with db.session.begin_nested():  # two forms for one new address at once
+            db.session.add(subscriber)
+    except IntegrityError:
+        return db.session.scalars(
+            db.select(Subscriber).where(Subscriber.email == address)
+        ).one()
+    return subscriber
+
+
+def _mailed_recently(subscriber: Subscriber, now: datetime) -> bool:
+    since = now - timedelta(seconds=int(current_app.config["SUBSCRIBE_RESEND_SECONDS"]))
+    return db.session.scalar(
+        db.select(Delivery.id)
+        .join(Notification, Delivery.notification_id == Notification.id)
+        .where(
+            Delivery.subscriber_id == subscriber.id,
+            Notification.kind.in_(("confirm", "manage")),
+            Notification.created_at > since,
+        )
+        .limit(1)
+    ) is not None
+
+
+def subscriber_for_confirm_token(token: str) -> Subscriber:
+    """The subscriber a confirmation link is for, changing nothing (the GET)."""
+    subscriber = find_by_public_id(read_token(CONFIRM, token, _confirm_max_age()))
+    if subscriber is None or subscriber.status not in ("pending", "confirmed"):
+        raise InvalidToken()
+    return subscriber
+
+
+def confirm(token: str, *, now: datetime) -> Subscriber:
+    """Confirm a pending subscriber (the POST); confirming twice is harmless."""
+    subscriber = subscriber_for_confirm_token(token)
+    if subscriber.status == "pending":
+        subscriber.status = "confirmed"
+        subscriber.confirmed_at = now
+        db.session.flush()
+    return subscriber
+
+
+def subscriber_for_unsubscribe_token(token: str) -> Optional[Subscriber]:
+    """The subscriber an unsubscribe link is for (None: already deleted), changing nothing."""
+    return find_by_public_id(read_token(UNSUBSCRIBE, token))
+
+
+def unsubscribe(token: str, *, now: datetime) -> None:
+    """Stop every email to this subscriber at once. Unsubscribing twice is harmless."""
+    subscriber = subscriber_for_unsubscribe_token(token)
+    if subscriber is None:
+        return
+    if subscriber.status != "unsubscribed":
+        subscriber.status = "unsubscribed"
+        subscriber.unsubscribed_at = now
+    db.session.execute(
+        db.update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
+        .values(status="cancelled")
+    )
+    db.session.flush()
+
+
+def purge_unconfirmed(now: datetime) -> int:
+    """Delete subscribers left unconfirmed for UNCONFIRMED_SUBSCRIBER_MAX_AGE_DAYS."""
+    days = int(current_app.config["UNCONFIRMED_SUBSCRIBER_MAX_AGE_DAYS"])
+    result = db.session.execute(
+        db.delete(Subscriber).where(
+            Subscriber.status == "pending",
+            Subscriber.requested_at < now - timedelta(days=days),
+        )
+    )
+    return result.rowcount or 0
+
+
+# --- Admin -------------------------------------------------------------------------------
+
+
+def counts() -> dict[tuple[str, str], int]:
+    """(audience, status) -> how many."""
+    rows = db.session.execute(
+        db.select(Subscriber.audience, Subscriber.status, db.func.count(Subscriber.id))
+        .group_by(Subscriber.audience, Subscriber.status)
+    )
+    return {(audience, status): n for audience, status, n in rows}
+
+
+def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime) -> None:
+    """An admin deletes a subscriber and their delivery history (audited, without the
+    address)."""
+    if not actor.is_admin:
+        raise NotAllowed("Only an admin can delete a subscriber.")
+    audit.record(actor, "subscriber.delete", subscriber, now=now,
+                 before={"subscriber": subscriber.public_id, "audience": subscriber.audience,
+                         "status": subscriber.status})
+    db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    db.session.delete(subscriber)
+    db.session.flush()
