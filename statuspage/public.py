@@ -19,9 +19,10 @@ from .severity import SEVERITIES, overall_status
 
 bp = Blueprint("public", __name__)
 
-#: How long a browser or proxy may reuse a public page. Short: this page is read during
-#: incidents, and a minute-old answer is the most a reader should get.
-CACHE_SECONDS = 30
+#: How long a browser or proxy may reuse a public page when nothing else says (the render
+#: cache of statuspage/render_cache.py sets its own headers from PUBLIC_CACHE_MAX_AGE).
+#: Short: this page is read during incidents.
+DEFAULT_CACHE_SECONDS = 30
 _PAGE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 #: Component status -> the overall-status indicator whose colour and icon it wears.
@@ -61,7 +62,8 @@ def _public_helpers():
 
 @bp.after_request
 def _cacheable(response):
-    response.headers.setdefault("Cache-Control", f"public, max-age={CACHE_SECONDS}")
+    seconds = int(current_app.config.get("PUBLIC_CACHE_MAX_AGE", DEFAULT_CACHE_SECONDS))
+    response.headers.setdefault("Cache-Control", f"public, max-age={seconds}")
     return response
 
 
