@@ -83,6 +83,8 @@ def create_staff(
     email: str, role: str, password: str, *, actor: Optional[StaffUser], now: datetime,
     must_change_password: bool = False, system_label: str = "cli",
 ) -> StaffUser:
+    if actor is not None and not actor.is_admin:
+        raise NotAllowed("Only an admin can create staff accounts.")
     errors = {}
     email = normalise_email(email)
     if "@" not in email or len(email) > EMAIL_MAX or " " in email:
@@ -112,6 +114,8 @@ def change_password(user: StaffUser, current: str, new: str, *, now: datetime) -
     problem = check_password_rules(new)
     if problem:
         errors["new_password"] = problem
+    elif new == current:
+        errors["new_password"] = "Choose a password different from the current one."
     if errors:
         raise ValidationError(errors)
     set_password(user, new, actor=user, now=now)

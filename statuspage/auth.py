@@ -53,27 +53,35 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+@bp.after_request
+def no_store(response):
+    response.headers.setdefault("Cache-Control", "private, no-store")
+    return response
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("staff.dashboard"))
     form = LoginForm()
     error = None
-    if form.validate_on_submit():
+    status = 200
+    if request.method == "POST" and not form.validate():
+        error, status = "Enter your email address and your password.", 400
+    elif form.is_submitted():
         user = accounts.authenticate(form.email.data, form.password.data, now=utcnow())
         db.session.commit()  # keep the failure counter, or the reset and a new hash
         if user is None:
-            error = LOGIN_FAILED
+            error, status = LOGIN_FAILED, 401
         else:
             next_url = safe_next(request.args.get("next"))
             session.clear()
             session.permanent = True
             login_user(user)
-            if user.must_change_password:
-                flash("Choose a new password to continue.", "info")
+            if user.must_change_password:  # the password page says why
                 return redirect(url_for("staff.password"))
             return redirect(next_url or url_for("staff.dashboard"))
-    return render_template("staff/login.html", form=form, error=error), (401 if error else 200)
+    return render_template("staff/login.html", form=form, error=error), status
 
 
 @bp.route("/logout", methods=["POST"])

@@ -1,14 +1,268 @@
-"""Flask-WTF forms (CSRF on every one)."""
+"""Flask-WTF forms (CSRF on every one) and the parsing of what the browser sends.
+
+The forms parse and render; the rules (which statuses, which lengths, which times) live
+in the domain modules, whose ``ValidationError`` messages the views put back at the
+fields. Parsing problems (a date that is not a date) are reported the same way, keyed by
+the form field's name.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from typing import Mapping, Optional
+from zoneinfo import ZoneInfo
+
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length
 
-from .models import EMAIL_MAX
+from .models import (
+    COMPONENT_STATUS_LABELS,
+    COMPONENT_STATUSES,
+    EMAIL_MAX,
+    INCIDENT_STATUS_LABELS,
+    INCIDENT_STATUSES,
+    ROLES,
+    SEVERITIES,
+)
+from .severity import SEVERITIES as SEVERITY_INFO
+from .severity import suggested_next_update
+
+try:  # WTForms 3.3 deprecates (value, label) tuples
+    from wtforms import SelectChoice
+
+    def select_choices(pairs) -> list:
+        return [SelectChoice(value, label) for value, label in pairs]
+
+except ImportError:  # pragma: no cover - older WTForms
+
+    def select_choices(pairs) -> list:
+        return list(pairs)
+
+
+#: Name prefix of the per-component status selects: ``component_status-<id>``.
+COMPONENT_STATUS_PREFIX = "component_status-"
+
+INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
+COMPONENT_STATUS_CHOICES = [(s, COMPONENT_STATUS_LABELS[s]) for s in COMPONENT_STATUSES]
+SEVERITY_CHOICES = [(s, f"{s}: {SEVERITY_INFO[s].name}") for s in SEVERITIES]
+ROLE_CHOICES = [(r, r.capitalize()) for r in ROLES]
+
+#: Quick choices for the next update; a typed time wins over "suggested" and "".
+NEXT_UPDATE_CHOICES = [
+    ("suggested", "Suggested: the severity's cadence"),
+    ("15", "In 15 minutes"),
+    ("30", "In 30 minutes"),
+    ("60", "In 60 minutes"),
+    ("", "No time promised (or the time typed below)"),
+]
+QUICK_MINUTES = {"15": 15, "30": 30, "60": 60}
+
+#: What a ``datetime-local`` input sends (with or without seconds), and a typed fallback.
+_LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+DATETIME_HELP = "Enter a date and time, for example 2026-11-26T14:30."
+INPUT_MAX = 10_000  # longer than any domain limit: the domain gives the exact message
 
 
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
+
+class ActionForm(FlaskForm):
+    """A button that POSTs (reopen, redact, delete, reset): the CSRF token only."""
+
+
+class _UpdateFields(FlaskForm):
+    status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
+                         validate_choice=False)
+    impact = TextAreaField("Impact: what users are experiencing")
+    actions = TextAreaField("Actions: what we're doing")
+    workaround = TextAreaField("Workaround (if available)")
+    next_update_in = SelectField("Next update", choices=select_choices(NEXT_UPDATE_CHOICES),
+                                 default="suggested", validate_choice=False)
+    next_update = StringField("Next update at")
+
+
+class IncidentForm(_UpdateFields):
+    """Declare an incident with its first update."""
+
+    issue = StringField("Issue: a brief description")
+    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
+                          validate_choice=False)
+    started_at = StringField("Started at (leave empty for now)")
+    previous_incident_id = HiddenField()
+
+
+class UpdateForm(_UpdateFields):
+    """The next update of an incident."""
+
+
+class EditIncidentForm(FlaskForm):
+    issue = StringField("Issue: a brief description")
+    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
+                          validate_choice=False)
+    started_at = StringField("Started at")
+
+
+class ComponentForm(FlaskForm):
+    name = StringField("Name")
+    description = StringField("Description")
+    group = StringField("Group (optional)")
+    position = StringField("Position (lower comes first)", default="0")
+    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
+                         default="operational", validate_choice=False)
+
+
+class ComponentStatusForm(FlaskForm):
+    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
+                         validate_choice=False)
+
+
+class NewStaffForm(FlaskForm):
+    email = EmailField("Email")
+    role = SelectField("Role", choices=select_choices(ROLE_CHOICES), default="responder",
+                       validate_choice=False)
+
+
+class StaffEditForm(FlaskForm):
+    role = SelectField("Role", choices=select_choices(ROLE_CHOICES),
+                       validate_choice=False)
+    active = BooleanField("Active")
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password")
+    new_password = PasswordField("New password")
+    confirm_password = PasswordField("New password again")
+
+
+# --- Parsing -------------------------------------------------------------------------------
+
+
+def parse_local_datetime(value: Optional[str], tz: ZoneInfo) -> Optional[datetime]:
+    """A ``datetime-local`` value in the site's zone as aware UTC; None when empty.
+
+    Raises ``ValueError`` for anything that is not a date and time.
+    """
+    value = (value or "").strip()
+    if not value:
+        return None
+    for fmt in _LOCAL_FORMATS:
+        try:
+            naive = datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+        try:
+            return naive.replace(tzinfo=tz).astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            break  # year 1 or 9999 shifted out of range
+    raise ValueError(value)
+
+
+def to_local_input(value: Optional[datetime], tz: ZoneInfo) -> str:
+    """An aware datetime as a ``datetime-local`` value in the site's zone."""
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def same_minute(a: datetime, b: datetime) -> bool:
+    return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
+
+
+def parse_id(value) -> Optional[int]:
+    """A positive id that fits the database's integer column, else None."""
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number < 2**31 else None
+
+
+def parse_component_ids(values: list[str], errors: dict) -> list[int]:
+    """The checked ``components``; an id that cannot be one is an unknown component."""
+    ids = []
+    for value in values:
+        number = parse_id(value)
+        if number is None:
+            errors["components"] = "Unknown component."
+        else:
+            ids.append(number)
+    return ids
+
+
+def parse_component_statuses(formdata: Mapping, errors: dict) -> dict[int, str]:
+    """``component_status-<id>`` selects; "" means no change."""
+    statuses: dict[int, str] = {}
+    for key in formdata:
+        if not key.startswith(COMPONENT_STATUS_PREFIX):
+            continue
+        value = (formdata.get(key) or "").strip()
+        if not value:
+            continue
+        number = parse_id(key[len(COMPONENT_STATUS_PREFIX):])
+        if number is None:
+            errors["component_statuses"] = "Unknown component."
+            continue
+        statuses[number] = value
+    return statuses
+
+
+def parse_next_update(
+    form: _UpdateFields, *, severity: Optional[str], now: datetime, tz: ZoneInfo,
+    errors: dict,
+) -> Optional[datetime]:
+    """The promised time of the next update from the quick choice or the typed time.
+
+    A typed time wins over the suggestion; a typed time with an explicit +15/+30/+60 is
+    ambiguous and refused.
+    """
+    choice = form.next_update_in.data or ""
+    try:
+        typed = parse_local_datetime(form.next_update.data, tz)
+    except ValueError:
+        errors["next_update"] = DATETIME_HELP
+        return None
+    if choice in QUICK_MINUTES:
+        if typed is not None:
+            errors["next_update"] = "Choose a quick choice or type a time, not both."
+            return None
+        return now + timedelta(minutes=QUICK_MINUTES[choice])
+    if typed is not None:
+        return typed
+    if choice == "suggested":
+        if severity in SEVERITY_INFO:
+            return now + suggested_next_update(severity)
+        return None  # the severity's own error says what to fix
+    if choice:
+        errors["next_update"] = "Choose one of the offered times."
+    return None
+
+
+def parse_started_at(value: Optional[str], tz: ZoneInfo, errors: dict) -> Optional[datetime]:
+    try:
+        return parse_local_datetime(value, tz)
+    except ValueError:
+        errors["started_at"] = DATETIME_HELP
+        return None
+
+
+def parse_position(value: Optional[str], errors: dict) -> int:
+    value = (value or "").strip()
+    if not value:
+        return 0
+    try:
+        return int(value)
+    except ValueError:
+        errors["position"] = "Enter a whole number, for example 3."
+        return 0

@@ -82,6 +82,9 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
             errors[name] = f"At most {TEXT_MAX} characters."
     if len(cleaned.workaround) > TEXT_MAX:
         errors["workaround"] = f"At most {TEXT_MAX} characters."
+    if cleaned.status == "resolved":
+        # A resolved incident promises no next update; a stale time is not an error.
+        cleaned.next_update_at = None
     if cleaned.next_update_at is not None:
         if cleaned.next_update_at.tzinfo is None:
             raise TypeError("next_update_at must be timezone-aware")
@@ -89,8 +92,6 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
             errors["next_update"] = "The next update must be in the future."
         elif cleaned.next_update_at > now + timedelta(days=14):
             errors["next_update"] = "The next update must be within 14 days."
-    if cleaned.status == "resolved":
-        cleaned.next_update_at = None
     _check_component_statuses(cleaned.component_statuses, errors)
     return cleaned
 
@@ -171,6 +172,8 @@ def open_incident(
         previous = db.session.get(Incident, previous_incident_id)
         if previous is None:
             errors["previous_incident"] = "Unknown incident."
+        elif not previous.is_resolved:
+            errors["previous_incident"] = "A recurrence follows a resolved incident."
     if errors:
         raise ValidationError(errors)
 
@@ -221,7 +224,6 @@ def _add_update(
         for component in incident.components:
             statuses.setdefault(component.id, "operational")
     update = IncidentUpdate(
-        incident=incident,
         status=text.status,
         impact=text.impact,
         actions=text.actions,
@@ -230,6 +232,8 @@ def _add_update(
         posted_at=now,
         posted_by=actor,
     )
+    # Newest first, as the relationship loads them: latest_update is right at once.
+    incident.updates.insert(0, update)
     db.session.add(update)
     for component_id, new_status in sorted(statuses.items()):
         component = db.session.get(Component, component_id)
@@ -272,7 +276,17 @@ def edit_incident(
     title = _clean_title(title, errors)
     _check_severity(severity, errors)
     components = _load_components(component_ids, errors)
-    _check_started_at(started_at, now, errors)
+    if started_at is None:
+        errors["started_at"] = "Enter when the incident started."
+    elif started_at != incident.started_at:
+        # Only a changed start is checked, against the declaration (not now): an old
+        # incident keeps its start, and may have it corrected.
+        if started_at > incident.created_at:
+            errors["started_at"] = "The start cannot be after the incident was declared."
+        elif started_at < incident.created_at - MAX_BACKDATE:
+            errors["started_at"] = (
+                "The start can be at most 30 days before the incident was declared."
+            )
     if errors:
         raise ValidationError(errors)
     before = _incident_state(incident)

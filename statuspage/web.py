@@ -20,9 +20,17 @@ def uses_session(view):
 
 
 def request_uses_session(app: Flask) -> bool:
-    if request.blueprint in SESSION_BLUEPRINTS:
+    endpoint = request.endpoint
+    if endpoint is None:
+        # Flask opens the session before it matches the URL: match it here, or every
+        # staff request would start with an empty session (no login, no CSRF token).
+        try:
+            endpoint, _ = app.create_url_adapter(request).match()
+        except Exception:  # NotFound, MethodNotAllowed, RequestRedirect
+            return False
+    if endpoint.rpartition(".")[0] in SESSION_BLUEPRINTS:
         return True
-    view = app.view_functions.get(request.endpoint or "")
+    view = app.view_functions.get(endpoint)
     return bool(getattr(view, "uses_session", False))
 
 

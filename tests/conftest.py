@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 from bs4 import BeautifulSoup
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy.engine import make_url
 
 from statuspage import create_app
@@ -113,6 +115,20 @@ def clock():
     return Clock()
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request starts with an empty ``g``, as in production.
+
+    The ``app`` fixture keeps one app context open for the whole test, and Flask reuses it
+    for the client's requests, so ``g`` would carry Flask-Login's cached user and
+    Flask-WTF's cached CSRF token from one request (and one client) to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.__dict__.clear()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def make_app(database_url, tmp_path, clock, monkeypatch):
     """Build an app on this test's database; extra config as keyword arguments."""
@@ -126,6 +142,7 @@ def make_app(database_url, tmp_path, clock, monkeypatch):
         config["CLOCK"] = clock
         config.update(overrides)
         app = create_app(config)
+        app.test_client_class = FreshGlobalsClient
         apps.append(app)
         return app
 
