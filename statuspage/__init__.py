@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_template_helpers(app)
     register_cli(app)
+    register_public_cache_and_publishing(app)
     return app
 
 
@@ -96,3 +97,10 @@ def register_cli(app: Flask) -> None:
     from . import cli
 
     cli.init_app(app)
+
+
+def register_public_cache_and_publishing(app: Flask) -> None:
+    from . import publish, render_cache
+
+    render_cache.init_app(app)  # app.wsgi_app = PublicCache(app.wsgi_app, app)
+    publish.init_app(app)  # flask publish DIR, flask publisher

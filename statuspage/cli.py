@@ -134,6 +134,8 @@ def serve_command(host, port, workers, no_notifier):
                  "statuspage.wsgi:app"]]
     if not no_notifier and "notifier" in current_app.cli.commands:
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "notifier"])
+    if cfg.get("STATIC_EXPORT_DIR"):  # keeps the static copy of the public site current
+        commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "publisher"])
     procs = [subprocess.Popen(cmd) for cmd in commands]
     click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)")
 

@@ -58,6 +58,36 @@ RECENT_DAYS = 7
 #: Incidents per page of ``/history``.
 HISTORY_PAGE_SIZE = 20
 
+# --- Rendered once, served many (statuspage/render_cache.py, statuspage/publish.py) ------
+#: Serve the public pages, feeds, API, badge and embed from bytes rendered once per change.
+#: None: on, except under TESTING, where the views' own tests see every render (the
+#: cache's tests turn it on).
+PUBLIC_CACHE = None
+#: Each process reads the site version from the database at most this often (seconds); a
+#: change is served by every process within this time (a process's own writes at once).
+PUBLIC_CACHE_CHECK_SECONDS = 1.0
+#: Rendered bytes are rendered again after this many seconds even without a change, for
+#: what changes with time alone (the 7-day window, "Last updated").
+PUBLIC_CACHE_REFRESH_SECONDS = 60
+#: Cache-Control for browsers and CDNs: max-age and stale-while-revalidate bound how old a
+#: CDN's copy can be (keep their sum at 2 s or less); stale-if-error lets a CDN keep
+#: serving the page while this service is down.
+PUBLIC_CACHE_MAX_AGE = 1
+PUBLIC_CACHE_STALE_WHILE_REVALIDATE = 1
+PUBLIC_CACHE_STALE_IF_ERROR = 86400
+#: A "not found" answer (an unknown incident) is kept this many seconds.
+PUBLIC_CACHE_NOT_FOUND_SECONDS = 10
+#: Most paths kept per process (history pages, incident pages...); the oldest go first.
+PUBLIC_CACHE_MAX_ENTRIES = 2000
+#: A folder to keep a static copy of the public site in (``flask publisher``; ``serve``
+#: starts it when set): re-published within 2 s of every change, for nginx or a CDN.
+STATIC_EXPORT_DIR = ""
+#: Seconds between two looks of the publisher at the site version.
+PUBLISH_INTERVAL_SECONDS = 1.0
+#: Every path is published again this often (seconds) even without a change: the
+#: front page's "Last updated" and 7-day window change with time alone.
+PUBLISH_REFRESH_SECONDS = 60
+
 
 # --- Subscriber emails (statuspage/notifications.py, statuspage/mail.py) -----------------
 #: Severities whose incidents get the outage email, comma-separated.

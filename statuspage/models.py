@@ -7,6 +7,7 @@ from typing import Any, Optional
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     ForeignKey,
@@ -380,3 +381,32 @@ class Delivery(db.Model):
 
     def __repr__(self) -> str:
         return f"<Delivery {self.id} n={self.notification_id} {self.status}>"
+
+
+# --- The site version (issue 5: statuspage/site_state.py) -------------------------------
+
+
+class SiteState(db.Model):
+    """One row: the version of everything the public sees, bumped in the same transaction
+    as every publicly visible change, so that every process's rendered pages and the
+    static export know when to render again."""
+
+    __tablename__ = "site_state"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)
+    changed_at: Mapped[datetime]
+
+
+class SiteChange(db.Model):
+    """Which incident pages a version changed (incident_id None: every one), so the static
+    publisher renders only those again. Pruned by the publisher after a day."""
+
+    __tablename__ = "site_changes"
+    __table_args__ = (Index("ix_site_changes_version", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[Optional[int]]
+    at: Mapped[datetime]

@@ -1,0 +1,487 @@
+"""Render once, serve many: the public pages from bytes kept in each process.
+
+``PublicCache`` wraps the Flask app (``app.wsgi_app``). A GET or HEAD of a cacheable
+public path is answered from the bytes the app rendered last time, as long as
+
+- the site version (``statuspage.site_state``) is the one they were rendered at: the
+  version is read from the database at most once a second per process (and at once
+  after this process committed a public change), never per request;
+- they are younger than ``PUBLIC_CACHE_REFRESH_SECONDS`` (what changes with time alone:
+  the 7-day window, "Last updated", relative times).
+
+Otherwise the app renders the path again, with a canonical environ that carries no cookie,
+no conditional or encoding header and the host of ``PUBLIC_URL``, so the bytes cannot
+depend on who asked. The views stay the single source of the bytes; this module only
+keeps them, with a strong ETag, Last-Modified, CDN-friendly Cache-Control and gzip and
+brotli bodies compressed once. When the database is down, the last bytes keep being served.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+import re
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+from typing import Callable, Iterable, Optional
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from flask import Flask
+
+from . import site_state
+from .extensions import db
+
+try:  # optional: brotli is smaller than gzip by a fifth on these pages
+    import brotli
+except ImportError:  # pragma: no cover - the dependency is declared
+    brotli = None
+
+log = logging.getLogger(__name__)
+
+# --- Which paths ------------------------------------------------------------------------
+
+_ID = r"[1-9][0-9]{0,9}"
+_PAGE = re.compile(r"[1-9][0-9]{0,5}")
+
+#: (path pattern, {query parameter: value pattern}). A request with any other query
+#: parameter goes to the app uncached (the view may read it; the cache must not guess).
+CACHEABLE_ROUTES: list[tuple[re.Pattern, dict[str, re.Pattern]]] = [
+    (re.compile(p), params) for p, params in (
+        (r"/", {}),
+        (rf"/incidents/{_ID}", {}),
+        (r"/history", {"page": _PAGE}),
+        (r"/feed\.(?:rss|atom)", {}),
+        (rf"/components/{_ID}/feed\.(?:rss|atom)", {}),
+        (r"/api/v2/[a-z0-9_/-]{1,64}\.json", {}),
+        (r"/badge\.svg", {}),
+        (r"/embed", {}),
+        (r"/embed\.css", {}),
+    )
+]
+
+#: Headers of the app's response that the cache sets itself or never repeats.
+_DROPPED_HEADERS = {"content-length", "etag", "last-modified", "cache-control", "vary",
+                    "date", "expires", "age", "set-cookie", "connection", "keep-alive",
+                    "transfer-encoding", "content-encoding"}
+_COMPRESSIBLE = ("text/", "application/json", "application/rss+xml", "application/atom+xml",
+                 "application/xml", "image/svg+xml", "application/javascript")
+
+
+def cacheable_key(path: str, query: str) -> Optional[tuple[str, str]]:
+    """The cache key of a request: (path, canonical query), or None when not cacheable."""
+    for pattern, params in CACHEABLE_ROUTES:
+        if pattern.fullmatch(path):
+            break
+    else:
+        return None
+    if not query:
+        return path, ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    seen = {}
+    for name, value in pairs:
+        rule = params.get(name)
+        if rule is None or name in seen or not rule.fullmatch(value):
+            return None
+        seen[name] = value
+    return path, urlencode(sorted(seen.items()))
+
+
+# --- Rendering --------------------------------------------------------------------------
+
+
+@dataclass
+class Rendered:
+    status: int
+    status_line: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def canonical_environ(app: Flask, path: str, query: str, script_name: str = "") -> dict:
+    """A GET for ``path`` as any anonymous reader would send it, at ``PUBLIC_URL``'s host."""
+    url = urlsplit(app.config["PUBLIC_URL"])
+    scheme = url.scheme or "http"
+    port = str(url.port or (443 if scheme == "https" else 80))
+    return {
+        "REQUEST_METHOD": "GET",
+        "SCRIPT_NAME": script_name,
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "SERVER_NAME": url.hostname or "localhost",
+        "SERVER_PORT": port,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": url.netloc or "localhost",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scheme,
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+
+
+def render(wsgi_app: Callable, app: Flask, path: str, query: str = "",
+           script_name: str = "") -> Rendered:
+    """Call the app (the views, unwrapped) for one public path; the bytes it answers."""
+    captured: dict = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"] = status
+        captured["headers"] = headers
+        return lambda data: captured.setdefault("written", []).append(data)
+
+    result = wsgi_app(canonical_environ(app, path, query, script_name), start_response)
+    try:
+        body = b"".join(captured.get("written", [])) + b"".join(result)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    status_line = captured["status"]
+    return Rendered(int(status_line.split(" ", 1)[0]), status_line,
+                    list(captured["headers"]), body)
+
+
+def compressible(headers: Iterable[tuple[str, str]]) -> bool:
+    for name, value in headers:
+        if name.lower() == "content-type":
+            return value.startswith(_COMPRESSIBLE)
+    return False
+
+
+def gzip_bytes(body: bytes) -> bytes:
+    return gzip.compress(body, compresslevel=9, mtime=0)
+
+
+def brotli_bytes(body: bytes) -> Optional[bytes]:
+    if brotli is None:
+        return None
+    return brotli.compress(body, quality=9)
+
+
+def body_etag(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+# --- The cache --------------------------------------------------------------------------
+
+
+class Entry:
+    """One path's bytes: per encoding, the full header list and the body."""
+
+    __slots__ = ("status_line", "version", "expires", "variants", "etags", "digest",
+                 "last_modified", "not_modified", "vouched_modified")
+
+    def __init__(self, status_line, version, expires, variants, etags, digest,
+                 last_modified, not_modified, vouched_modified=None):
+        self.status_line = status_line
+        self.version = version
+        self.expires = expires
+        #: encoding ("", "gzip", "br") -> (headers, body)
+        self.variants = variants
+        #: every ETag any variant carries (a 304 answers any of them)
+        self.etags = etags
+        self.digest = digest
+        self.last_modified = last_modified
+        #: encoding -> headers of a 304
+        self.not_modified = not_modified
+        #: The view's own Last-Modified (epoch seconds), which If-Modified-Since may use;
+        #: None when the cache dated the bytes itself: then only an ETag gets a 304.
+        self.vouched_modified = vouched_modified
+
+
+_ENCODING_TOKENS = re.compile(r"\s*([a-zA-Z0-9*_-]+)\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*")
+
+
+def choose_encoding(accept_encoding: str, available: Iterable[str]) -> str:
+    """The best of ``available`` ("br", "gzip") that the client accepts, or ""."""
+    accepted = {}
+    for part in accept_encoding.split(","):
+        m = _ENCODING_TOKENS.fullmatch(part)
+        if not m:
+            continue
+        try:
+            q = float(m.group(2)) if m.group(2) is not None else 1.0
+        except ValueError:
+            continue
+        accepted[m.group(1).lower()] = q
+    for encoding in ("br", "gzip"):
+        if encoding in available:
+            q = accepted.get(encoding, accepted.get("*", 0.0))
+            if q > 0:
+                return encoding
+    return ""
+
+
+def view_last_modified(headers: Iterable[tuple[str, str]]) -> Optional[datetime]:
+    """The Last-Modified a view set itself (the feeds do: their newest entry), or None."""
+    for name, value in headers:
+        if name.lower() == "last-modified":
+            try:
+                return parsedate_to_datetime(value)
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def not_modified_since(if_modified_since: str, modified: int) -> bool:
+    try:
+        since = parsedate_to_datetime(if_modified_since)
+    except (TypeError, ValueError):
+        return False
+    if since.tzinfo is None:
+        return False
+    return modified <= since.timestamp()
+
+
+def etag_matches(if_none_match: str, etags: frozenset) -> bool:
+    """RFC 9110 weak comparison of If-None-Match against the entry's tags (``*`` matches)."""
+    if if_none_match.strip() == "*":
+        return True
+    for tag in if_none_match.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag in etags:
+            return True
+    return False
+
+
+class PublicCache:
+    """WSGI middleware: serves the cacheable public paths from rendered bytes."""
+
+    def __init__(self, wsgi_app: Callable, app: Flask,
+                 monotonic: Optional[Callable[[], float]] = None):
+        self.app = wsgi_app
+        self.flask_app = app
+        config = app.config
+        enabled = config["PUBLIC_CACHE"]
+        self.enabled = (not config["TESTING"]) if enabled is None else bool(enabled)
+        self.check_seconds = float(config["PUBLIC_CACHE_CHECK_SECONDS"])
+        self.refresh_seconds = float(config["PUBLIC_CACHE_REFRESH_SECONDS"])
+        self.not_found_seconds = float(config["PUBLIC_CACHE_NOT_FOUND_SECONDS"])
+        self.max_entries = int(config["PUBLIC_CACHE_MAX_ENTRIES"])
+        self.cache_control = (
+            f"public, max-age={int(config['PUBLIC_CACHE_MAX_AGE'])}, "
+            f"stale-while-revalidate={int(config['PUBLIC_CACHE_STALE_WHILE_REVALIDATE'])}, "
+            f"stale-if-error={int(config['PUBLIC_CACHE_STALE_IF_ERROR'])}"
+        )
+        self.not_found_cache_control = f"public, max-age={int(self.not_found_seconds)}"
+        if monotonic is None:
+            clock = config.get("CLOCK")
+            # Tests move time with the app's clock; production uses a monotonic one.
+            monotonic = (lambda: clock().timestamp()) if clock is not None else time.monotonic
+        self.monotonic = monotonic
+        with app.app_context():
+            self.engine = db.engine
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self.version: tuple = (None,)
+        self.checked_at = float("-inf")
+        self.seen_generation = -1
+        self.database_ok = True
+        self._last_outage_log = float("-inf")
+        self._version_lock = threading.Lock()
+        self._render_locks: dict[tuple[str, str], threading.Lock] = {}
+        self._render_locks_lock = threading.Lock()
+        self._encodings: dict[str, str] = {}
+        #: How many times the app rendered a path (tests and the bench read it).
+        self.renders = 0
+
+    # --- The hot path ---------------------------------------------------------------------
+
+    def __call__(self, environ, start_response):
+        method = environ["REQUEST_METHOD"]
+        if not self.enabled or (method != "GET" and method != "HEAD"):
+            return self.app(environ, start_response)
+        key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
+        entry = self.entries.get(key)
+        now = self.monotonic()
+        if (now - self.checked_at >= self.check_seconds or now < self.checked_at
+                or self.seen_generation != site_state.local_generation(self.engine)):
+            self._check_version(now)
+        if entry is None or entry.version != self.version or now >= entry.expires:
+            if entry is None:
+                canonical = cacheable_key(*key)
+                if canonical is None:
+                    return self.app(environ, start_response)
+                if canonical != key:
+                    entry = self.entries.get(canonical)
+                    if entry is not None and entry.version == self.version and now < entry.expires:
+                        return self._serve(entry, environ, start_response, method)
+                key = canonical
+            fresh = self._refill(key, entry, now, environ)
+            if fresh is None:
+                return self.app(environ, start_response)
+            entry = fresh
+        return self._serve(entry, environ, start_response, method)
+
+    def _serve(self, entry: Entry, environ, start_response, method):
+        accept = environ.get("HTTP_ACCEPT_ENCODING", "")
+        encoding = self._encodings.get(accept)
+        if encoding is None:
+            encoding = choose_encoding(accept, ("br", "gzip"))
+            if len(self._encodings) < 256:
+                self._encodings[accept] = encoding
+        variant = entry.variants.get(encoding) or entry.variants[""]
+        if encoding not in entry.variants:
+            encoding = ""
+        inm = environ.get("HTTP_IF_NONE_MATCH")
+        if inm is not None:
+            if etag_matches(inm, entry.etags):
+                start_response("304 Not Modified", entry.not_modified[encoding])
+                return [b""]
+        elif entry.vouched_modified is not None:
+            ims = environ.get("HTTP_IF_MODIFIED_SINCE")
+            if ims and not_modified_since(ims, entry.vouched_modified):
+                start_response("304 Not Modified", entry.not_modified[encoding])
+                return [b""]
+        headers, body = variant
+        start_response(entry.status_line, headers)
+        return [b""] if method == "HEAD" else [body]
+
+    # --- The version ----------------------------------------------------------------------
+
+    def _check_version(self, now: float) -> None:
+        if not self._version_lock.acquire(blocking=False):
+            return  # another thread is asking; serve what we have meanwhile
+        try:
+            generation = site_state.local_generation(self.engine)
+            try:
+                with self.engine.connect() as conn:
+                    version, changed_at = site_state.read_version(conn)
+            except Exception as exc:  # the database is down: keep serving the last bytes
+                if self.database_ok or now - self._last_outage_log >= 60:
+                    log.warning("public cache: cannot read the site version (%s); serving "
+                                "the last rendered pages", exc.__class__.__name__)
+                    self._last_outage_log = now
+                self.database_ok = False
+            else:
+                if not self.database_ok:
+                    log.warning("public cache: the database answers again")
+                self.database_ok = True
+                self.version = (version, changed_at)
+                self.seen_generation = generation
+            self.checked_at = now
+        finally:
+            self._version_lock.release()
+
+    # --- Rendering ------------------------------------------------------------------------
+
+    def _render_lock(self, key) -> threading.Lock:
+        with self._render_locks_lock:
+            lock = self._render_locks.get(key)
+            if lock is None:
+                if len(self._render_locks) > 4 * self.max_entries:
+                    self._render_locks.clear()
+                lock = self._render_locks[key] = threading.Lock()
+            return lock
+
+    def _refill(self, key, stale: Optional[Entry], now: float, environ) -> Optional[Entry]:
+        """Render ``key`` again (one thread per key); stale bytes while that runs or fails."""
+        if stale is not None and not self.database_ok:
+            return stale  # stale-if-error: the database is down, these are the last bytes
+        lock = self._render_lock(key)
+        if not lock.acquire(blocking=stale is None):
+            return stale  # someone is rendering it; the bytes we have meanwhile
+        try:
+            current = self.entries.get(key)
+            if current is not None and current.version == self.version and now < current.expires:
+                return current
+            version = self.version
+            try:
+                rendered = render(self.app, self.flask_app, key[0], key[1],
+                                  environ.get("SCRIPT_NAME", ""))
+            except Exception:
+                if stale is None:
+                    raise  # the app propagates its errors (tests): so do we
+                log.exception("public cache: rendering %s failed; serving the last bytes",
+                              key[0])
+                return stale
+            self.renders += 1
+            if rendered.status not in (200, 404) or not self._storable(rendered):
+                if stale is not None and rendered.status >= 500:
+                    log.warning("public cache: %s answered %s; serving the last bytes",
+                                key[0], rendered.status)
+                    return stale
+                return self._one_off(rendered)
+            entry = self._entry(rendered, version, now, previous=current or stale)
+            if key not in self.entries and len(self.entries) >= self.max_entries:
+                self.entries.pop(next(iter(self.entries)), None)  # the oldest rendered
+            self.entries.pop(key, None)
+            self.entries[key] = entry
+            return entry
+        finally:
+            lock.release()
+
+    def _storable(self, rendered: Rendered) -> bool:
+        for name, value in rendered.headers:
+            lname = name.lower()
+            if lname == "set-cookie":
+                log.error("public cache: %s set a cookie; not cached", rendered.status_line)
+                return False
+            if lname == "cache-control" and ("no-store" in value or "private" in value):
+                return False
+        return True
+
+    def _one_off(self, rendered: Rendered) -> Entry:
+        """An answer not kept (a redirect, an error): served once as it came."""
+        headers = [(n, v) for n, v in rendered.headers if n.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(rendered.body))))
+        return Entry(rendered.status_line, None, float("-inf"), {"": (headers, rendered.body)},
+                     frozenset(), "", None, {"": headers})
+
+    def _entry(self, rendered: Rendered, version, now: float,
+               previous: Optional[Entry]) -> Entry:
+        body = rendered.body
+        digest = body_etag(body)
+        vouched = view_last_modified(rendered.headers)
+        if vouched is not None:
+            last_modified = format_datetime(vouched, usegmt=True)
+        elif previous is not None and previous.digest == digest and previous.last_modified:
+            last_modified = previous.last_modified  # same bytes: same validators
+        else:
+            last_modified = format_datetime(self._wall_now(), usegmt=True)
+        ok = rendered.status == 200
+        cache_control = self.cache_control if ok else self.not_found_cache_control
+        base = [(n, v) for n, v in rendered.headers if n.lower() not in _DROPPED_HEADERS]
+        bodies = {"": body}
+        if ok and len(body) >= 100 and compressible(rendered.headers):
+            gz = gzip_bytes(body)
+            if len(gz) < len(body):
+                bodies["gzip"] = gz
+            br = brotli_bytes(body)
+            if br is not None and len(br) < len(body):
+                bodies["br"] = br
+        vary = [("Vary", "Accept-Encoding")] if len(bodies) > 1 else []
+        variants, not_modified, etags = {}, {}, set()
+        for encoding, payload in bodies.items():
+            etag = f'"{digest}-{encoding}"' if encoding else f'"{digest}"'
+            etags.add(etag)
+            validators = [("ETag", etag), ("Last-Modified", last_modified),
+                          ("Cache-Control", cache_control), *vary]
+            enc = [("Content-Encoding", encoding)] if encoding else []
+            variants[encoding] = (
+                base + enc + validators + [("Content-Length", str(len(payload)))], payload)
+            not_modified[encoding] = validators
+        expires = now + (self.refresh_seconds if ok else self.not_found_seconds)
+        return Entry(rendered.status_line, version, expires, variants, frozenset(etags),
+                     digest, last_modified, not_modified,
+                     int(vouched.timestamp()) if vouched is not None else None)
+
+    def _wall_now(self) -> datetime:
+        clock = self.flask_app.config.get("CLOCK")
+        return clock() if clock is not None else datetime.now(timezone.utc)
+
+
+def init_app(app: Flask) -> None:
+    """Wrap the app: ``app.wsgi_app = PublicCache(app.wsgi_app, app)``."""
+    site_state.init_app(app)
+    app.wsgi_app = PublicCache(app.wsgi_app, app)
