@@ -65,7 +65,6 @@ from .web import site_tz
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 INVALID = 422
-FIX_BELOW = "Nothing was saved. Please correct the fields marked below."
 
 
 # --- Gate ----------------------------------------------------------------------------------
