@@ -97,6 +97,35 @@ def nl2br(text: str | None) -> Markup:
     return Markup("<br>\n").join(escape(line) for line in text.splitlines())
 
 
+# --- Headers on every response ----------------------------------------------------------
+
+#: Paths that other sites may frame (the badge and the embed).
+FRAMEABLE_ENDPOINTS = {"widgets.badge", "widgets.embed"}
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors {ancestors}"
+)
+
+
+def security_headers(response):
+    """CSP without inline script, nosniff, no referrer (tokens live in URLs), HSTS on https."""
+    headers = response.headers
+    frameable = request.endpoint in FRAMEABLE_ENDPOINTS
+    headers.setdefault("Content-Security-Policy",
+                       CSP.format(ancestors="*" if frameable else "'none'"))
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    if not frameable:
+        headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["PUBLIC_URL"].startswith("https://"):
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    if request_uses_session(current_app) and "Cache-Control" not in headers:
+        headers["Cache-Control"] = "private, no-store"
+    return response
+
+
 # --- Errors ----------------------------------------------------------------------------
 
 
@@ -105,6 +134,7 @@ def _error_page(code: int, title: str, message: str):
 
 
 def init_app(app: Flask) -> None:
+    app.after_request(security_headers)
     app.jinja_env.globals.update(time_tag=time_tag)
     app.jinja_env.filters.update(nl2br=nl2br, duration=format_duration)
 
