@@ -35,9 +35,9 @@ from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Optional
 
 import sqlalchemy as sa
-import sqlalchemy.orm
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from . import audit, heartbeat, mail, subscriptions
 from .clock import utcnow
@@ -201,14 +201,22 @@ def _insert_deliveries(notification_id: int, subscriber_ids: sa.Select, now: dat
     rows = subscriber_ids.add_columns(
         sa.literal(notification_id), sa.literal("pending"), sa.literal(0), when, when
     )
-    result = db.session.execute(
+    before = _delivery_count(notification_id)
+    db.session.execute(
         sa.insert(Delivery).from_select(
             ["subscriber_id", "notification_id", "status", "attempts", "next_attempt_at",
              "created_at"],
             rows,
         )
     )
-    return result.rowcount or 0
+    # (rowcount of an INSERT ... SELECT is not reported by every driver)
+    return _delivery_count(notification_id) - before
+
+
+def _delivery_count(notification_id: int) -> int:
+    return db.session.scalar(
+        db.select(db.func.count(Delivery.id)).where(Delivery.notification_id == notification_id)
+    ) or 0
 
 
 def _enqueue_to_confirmed(notification: Notification, now: datetime) -> int:
@@ -307,7 +315,7 @@ def on_incident_resolved(incident: Incident, *, now: datetime) -> None:
         resolution.held_at = outage.held_at
         resolution.held_by_id = outage.held_by_id
         db.session.flush()
-    owed = sa.orm.aliased(Delivery)
+    owed = aliased(Delivery)
     already = (
         db.select(owed.id)
         .where(owed.notification_id == resolution.id, owed.subscriber_id == Subscriber.id)
@@ -423,11 +431,12 @@ class DeliveryCounts:
 def delivery_counts(notification_id: int) -> DeliveryCounts:
     counts = DeliveryCounts()
     rows = db.session.execute(
-        db.select(Delivery.status, Delivery.attempts > 0, db.func.count(Delivery.id))
+        db.select(Delivery.status, Delivery.attempts, db.func.count(Delivery.id))
         .where(Delivery.notification_id == notification_id)
-        .group_by(Delivery.status, Delivery.attempts > 0)
+        .group_by(Delivery.status, Delivery.attempts)
     )
-    for status, tried, n in rows:
+    for status, attempts, n in rows:
+        tried = attempts > 0
         counts.total += n
         if status == "sent":
             counts.sent += n
@@ -471,6 +480,11 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
     if due_at is not None and due_at > now:
         minutes_left = math.ceil((due_at - now).total_seconds() / 60)
     held = any(n is not None and n.held_at is not None for n in (outage, resolution))
+    resolution_counts = (delivery_counts(resolution.id)
+                         if resolution is not None and resolution.enqueued_at is not None
+                         else None)
+    still_to_go = resolution_counts is not None and (
+        resolution_counts.waiting + resolution_counts.retrying > 0)
     max_age = float(current_app.config["NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS"])
     return EmailStatus(
         severity_emailed=due_at is not None,
@@ -479,12 +493,10 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
         minutes_left=minutes_left,
         resolved_before_due=incident.is_resolved and not enqueued,
         outage=delivery_counts(outage.id) if enqueued else None,
-        resolution=(delivery_counts(resolution.id)
-                    if resolution is not None and resolution.enqueued_at is not None
-                    else None),
+        resolution=resolution_counts,
         notifier_running=heartbeat.is_fresh(now, max_age),
         can_send_now=not incident.is_resolved and not enqueued,
-        can_hold=not held,
+        can_hold=not held and (not incident.is_resolved or still_to_go),
         delay_text=format_delay(settings.delay),
         severities=sorted(settings.severities),
     )
@@ -721,7 +733,7 @@ class Renderer:
         urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url}
         if item.kind == "confirm":
             urls[mail.CONFIRM_URL] = (f"{self.public_url}/confirm/"
-                                      f"{subscriptions.make_token('confirm', item.subscriber_public_id)}")
+                                      f"{subscriptions.confirm_token(item.subscriber_public_id)}")
         text, html = rendered.personalise(urls)
         return mail.build_message(
             sender=sender, recipient=item.email, subject=rendered.subject, text=text,

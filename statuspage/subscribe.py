@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, url_for
 from flask_wtf import FlaskForm
-from wtforms import RadioField, StringField
+from wtforms import StringField
 
 from . import subscriptions
 from .clock import utcnow
@@ -22,13 +22,10 @@ from .web import uses_session
 
 bp = Blueprint("subscribe", __name__)
 
-AUDIENCE_CHOICES = [("participant", "Participant"), ("coach", "Coach")]
-
-
 class SubscribeForm(FlaskForm):
     # Checked by the domain (subscriptions.subscribe), which gives the messages.
     email = StringField("Email address")
-    audience = RadioField("I am a", choices=AUDIENCE_CHOICES, validate_choice=False)
+    audience = StringField("I am a")  # radio buttons: participant or coach
 
 
 def _private(response):
@@ -36,6 +33,13 @@ def _private(response):
     response = make_response(response)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _take_write_lock() -> None:
+    """Begin a transaction that holds SQLite's write lock from the start (reading, then
+    upgrading to a write, can fail there); ends any read transaction begun before."""
+    db.session.commit()
+    begin_immediate(db.session)
 
 
 def _delay_text() -> str:
@@ -51,7 +55,7 @@ def subscribe():
         if not form.validate():  # the CSRF token
             errors["form"] = ("The form had expired. Nothing was saved: please try again.")
         else:
-            begin_immediate(db.session)
+            _take_write_lock()
             try:
                 subscriptions.subscribe(form.email.data, form.audience.data, now=utcnow())
             except ValidationError as exc:
@@ -62,8 +66,7 @@ def subscribe():
                 return redirect(url_for("subscribe.check_inbox"), code=303)
     response = make_response(
         render_template("public/subscribe.html", form=form, errors=errors,
-                        delay_text=_delay_text(),
-                        severities=", ".join(sorted(current_settings().severities))),
+                        delay_text=_delay_text()),
         400 if errors else 200,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -91,7 +94,7 @@ def confirm_page(token: str):
 @bp.post("/confirm/<token>")
 @csrf.exempt
 def confirm(token: str):
-    begin_immediate(db.session)
+    _take_write_lock()
     try:
         subscriber = subscriptions.confirm(token, now=utcnow())
     except InvalidToken as exc:
@@ -118,7 +121,7 @@ def unsubscribe_page(token: str):
 def unsubscribe(token: str):
     """The page's button and RFC 8058's one-click POST ("List-Unsubscribe=One-Click", sent
     by mail clients with no cookie): either unsubscribes at once."""
-    begin_immediate(db.session)
+    _take_write_lock()
     try:
         subscriptions.unsubscribe(token, now=utcnow())
     except InvalidToken:

@@ -85,8 +85,8 @@ def read_token(purpose: str, token: str, max_age: Optional[int] = None) -> str:
     return value
 
 
-def confirm_token(subscriber: Subscriber) -> str:
-    return make_token(CONFIRM, subscriber.public_id)
+def confirm_token(subscriber_public_id: str) -> str:
+    return make_token(CONFIRM, subscriber_public_id)
 
 
 def unsubscribe_token(subscriber_public_id: str) -> str:

@@ -8,7 +8,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from statuspage import incidents, mail, notifications
+from statuspage import incidents, mail
 from statuspage.extensions import db
 from statuspage.models import Delivery, Subscriber
 from tests.smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)

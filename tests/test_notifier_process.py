@@ -1,0 +1,188 @@
+"""The notifier as real processes: ``flask --app statuspage notifier``.
+
+Each subprocess is pointed at this test's database and SMTP server through the
+environment, and takes "now" from STATUSPAGE_FIXED_NOW (tests control time; they never
+sleep for it). STATUSPAGE_NOTIFIER_TEST_PAUSE_AFTER_CLAIM makes a notifier wait between
+claiming a batch and sending it, so that a test can SIGKILL it exactly there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from statuspage import incidents
+from statuspage.extensions import db
+from statuspage.models import Delivery, NotifierHeartbeat, Subscriber
+from tests.conftest import T0
+from tests.smtp import app, smtp  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.process
+
+ROOT = Path(__file__).resolve().parent.parent
+FLASK = str(Path(sys.executable).parent / "flask")
+OUTAGE = "Metabolic-Tracker Temporary Service Disruption"
+RESTORED = "Metabolic-Tracker Service Restored"
+
+
+@pytest.fixture
+def notifier(database_url, smtp, tmp_path):
+    """Start notifier processes against this test's database and SMTP server."""
+    procs: list[subprocess.Popen] = []
+    instance = tmp_path / "notifier-instance"
+    instance.mkdir()
+
+    def env(now, **extra):
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("STATUSPAGE_") and k != "DATABASE_URL"}
+        e.update({
+            "STATUSPAGE_DATABASE_URL": database_url,
+            "STATUSPAGE_INSTANCE_PATH": str(instance),
+            "STATUSPAGE_SECRET_KEY": "test-secret-key",
+            "STATUSPAGE_PUBLIC_URL": "https://status.example.test",
+            "STATUSPAGE_MAIL_SERVER": "127.0.0.1",
+            "STATUSPAGE_MAIL_PORT": str(smtp.port),
+            "STATUSPAGE_MAIL_DEFAULT_SENDER": "status@example.test",
+            "STATUSPAGE_SMTP_TIMEOUT_SECONDS": "10",
+            "STATUSPAGE_NOTIFIER_INTERVAL_SECONDS": "0.2",
+            "STATUSPAGE_FIXED_NOW": now.isoformat(),
+        })
+        e.update({f"STATUSPAGE_{k}": str(v) for k, v in extra.items()})
+        return e
+
+    def start(now, *args, **extra) -> subprocess.Popen:
+        proc = subprocess.Popen([FLASK, "--app", "statuspage", "notifier", *args],
+                                env=env(now, **extra), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        procs.append(proc)
+        return proc
+
+    def once(now, **extra) -> str:
+        proc = start(now, "--once", **extra)
+        out, _ = proc.communicate(timeout=180)
+        assert proc.returncode == 0, out
+        return out
+
+    start.once = once
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    """Wait for something another process does (never for time itself to pass)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def count_deliveries(status: str) -> int:
+    db.session.rollback()  # a fresh snapshot: another process is writing
+    return db.session.scalar(
+        db.select(db.func.count(Delivery.id)).where(Delivery.status == status))
+
+
+def add_subscribers(n: int) -> list[str]:
+    emails = [f"sub{i:04d}@example.test" for i in range(n)]
+    db.session.execute(sa.insert(Subscriber), [
+        {"public_id": f"pid{i:04d}", "email": e, "audience": "coach" if i % 5 == 0 else
+         "participant", "status": "confirmed", "created_at": T0, "requested_at": T0,
+         "confirmed_at": T0} for i, e in enumerate(emails)])
+    db.session.commit()
+    return emails
+
+
+def assert_exactly_once(smtp_server, subject: str, emails: list[str]) -> None:
+    received = Counter(r for m in smtp_server.messages if m.subject == subject
+                       for r in m.rcpt_tos)
+    assert sorted(received) == sorted(emails)
+    duplicated = {r: n for r, n in received.items() if n > 1}
+    assert duplicated == {}
+
+
+def test_stopped_before_the_30_minute_mark_and_started_after_sends_one(
+        notifier, smtp, responder, components, make_incident):
+    emails = add_subscribers(5)
+    make_incident(responder, components[:1], severity="SEV-1")
+    notifier.once(T0 + timedelta(minutes=29, seconds=59))
+    assert smtp.messages == []
+    notifier.once(T0 + timedelta(minutes=45))
+    assert_exactly_once(smtp, OUTAGE, emails)
+    notifier.once(T0 + timedelta(minutes=50))
+    assert len(smtp.messages) == 5
+
+
+def test_runs_as_a_ticker_writes_its_heartbeat_and_stops_on_sigterm(
+        notifier, smtp, responder, components, make_incident):
+    emails = add_subscribers(5)
+    make_incident(responder, components[:1], severity="SEV-1")
+    proc = notifier(T0 + timedelta(minutes=31))
+    wait_for(lambda: len(smtp.messages) >= 5, "five emails")
+    db.session.rollback()
+    assert db.session.scalar(db.select(db.func.count(NotifierHeartbeat.name))) >= 1
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert_exactly_once(smtp, OUTAGE, emails)
+    assert "@example.test" not in out  # addresses never reach the logs
+
+
+def test_sigkill_between_claim_and_send_loses_nobody_and_doubles_nobody(
+        notifier, smtp, responder, components, make_incident):
+    emails = add_subscribers(20)
+    make_incident(responder, components[:1], severity="SEV-1")
+    due = T0 + timedelta(minutes=31)
+    victim = notifier(due, NOTIFIER_TEST_PAUSE_AFTER_CLAIM=120, NOTIFIER_BATCH_SIZE=8)
+    wait_for(lambda: count_deliveries("sending") == 8, "the first claim")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    assert smtp.messages == []
+    # Within the lease, the killed process's claim is respected: the others go.
+    notifier.once(due + timedelta(seconds=10))
+    assert len(smtp.messages) == 12
+    assert count_deliveries("sending") == 8
+    # After the lease (NOTIFIER_LEASE_SECONDS, 300 s), they are claimed again.
+    notifier.once(due + timedelta(seconds=301))
+    assert_exactly_once(smtp, OUTAGE, emails)
+    assert count_deliveries("sent") == 20
+
+
+def test_several_notifiers_at_once_send_each_email_exactly_once(
+        notifier, smtp, database_url, clock, responder, components, make_incident):
+    """Four notifier processes at once: on PostgreSQL over 1,000 subscribers (FOR UPDATE
+    SKIP LOCKED); on SQLite over 200 (BEGIN IMMEDIATE)."""
+    n = 1000 if database_url.startswith("postgresql") else 200
+    emails = add_subscribers(n)
+    incident = make_incident(responder, components[:1], severity="SEV-1")
+    at = T0 + timedelta(minutes=31)
+    procs = [notifier(at, "--once", NOTIFIER_BATCH_SIZE=25) for _ in range(4)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    assert_exactly_once(smtp, OUTAGE, emails)
+
+    clock.set(T0 + timedelta(minutes=40))
+    incidents.post_update(incident, incidents.UpdateText(
+        status="resolved", impact="Back to normal.", actions="Fixed."),
+        actor=responder, now=clock())
+    db.session.commit()
+    procs = [notifier(T0 + timedelta(minutes=41), "--once", NOTIFIER_BATCH_SIZE=25)
+             for _ in range(4)]
+    for proc in procs:
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out
+    assert_exactly_once(smtp, RESTORED, emails)
+    assert len(smtp.messages) == 2 * n
