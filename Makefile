@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app statuspage
 
-.PHONY: run test venv clean
+.PHONY: run test venv clean bench
 
 $(BIN)/activate:
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is needed (set PYTHON=...)"; exit 1; }
@@ -26,6 +26,13 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The public page against nginx serving a static file, freshness, cost with history, email
+# fan-out (tests/bench/run.py; about two minutes). Needs: apt-get install -y nginx wrk
+bench: venv
+	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null || { \
+		echo "make bench needs nginx and wrk: sudo apt-get install -y nginx wrk"; exit 2; }
+	PATH="$$PATH:/usr/sbin" $(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -130,6 +130,7 @@ def serve_command(host, port, workers, no_notifier):
     workers = workers or cfg["WEB_WORKERS"]
     bindir = os.path.dirname(sys.executable)
     commands = [[os.path.join(bindir, "gunicorn"), "--workers", str(workers),
+                 "--worker-class", "gthread", "--threads", str(cfg["WEB_THREADS"]),
                  "--bind", f"{host}:{port}", "--access-logfile", "-",
                  "statuspage.wsgi:app"]]
     if not no_notifier and "notifier" in current_app.cli.commands:

@@ -41,8 +41,11 @@ from .render_cache import cacheable_key, compressible, gzip_bytes, render
 
 log = logging.getLogger(__name__)
 
-#: Files the publisher does not write but may find (nginx's own, a README...): kept.
 _TMP_PREFIX = ".tmp-publish-"
+#: The site version the files on disk show, so a restarted publisher renders only what
+#: changed since (a stamp older than the pruned change log means everything).
+STAMP = ".published-version"
+STAMP_MAX_AGE_SECONDS = 20 * 3600
 
 
 def file_for(path: str, query: str = "") -> str:
@@ -136,16 +139,19 @@ class Publisher:
         self.version: Optional[int] = None
         self.refreshed_at = float("-inf")
         self.written = 0
+        self.incident_count: Optional[int] = None
 
     # --- One path ----------------------------------------------------------------------
 
     def publish_path(self, path: str, query: str = "") -> Optional[int]:
         """Render one path and write it (and its .gz); returns the status."""
-        try:
-            rendered = render(_inner(self.app), self.app, path, query)
-        finally:
-            with self.app.app_context():
-                db.session.remove()  # every render reads the database afresh
+        # A fresh app context per render (the request inside reuses it): a new session,
+        # so every render reads the database afresh, never an earlier render's objects.
+        with self.app.app_context():
+            try:
+                rendered = render(_inner(self.app), self.app, path, query)
+            finally:
+                db.session.remove()
         target = self.root / file_for(path, query)
         if rendered.status == 404:
             for stale in (target, target.with_name(target.name + ".gz")):
@@ -177,7 +183,22 @@ class Publisher:
         self.publish_paths(paths.all())
         self._remove_stale_history(paths)
         self.version = version
+        self._write_stamp(version)
         return version
+
+    def _read_stamp(self) -> Optional[int]:
+        stamp = self.root / STAMP
+        try:
+            if time.time() - stamp.stat().st_mtime > STAMP_MAX_AGE_SECONDS:
+                return None
+            return int(stamp.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _write_stamp(self, version: int) -> None:
+        stamp = self.root / STAMP
+        stamp.unlink(missing_ok=True)  # a fresh mtime even when the version is the same
+        write_atomically(stamp, f"{version}\n".encode())
 
     def copy_static(self) -> None:
         static = Path(self.app.static_folder)
@@ -204,7 +225,10 @@ class Publisher:
         """Publish what changed since the last tick; True when anything was rendered."""
         version = self._read_version()
         refresh_due = now - self.refreshed_at >= self.app.config["PUBLISH_REFRESH_SECONDS"]
-        if self.version is None or version < self.version:  # first tick, or a new database
+        if self.version is None:
+            self.version = self._read_stamp()
+            refresh_due = True
+        if self.version is None or version < self.version:  # a new export, or a new database
             self.publish_all()
             self.refreshed_at = now
             return True
@@ -221,16 +245,44 @@ class Publisher:
                 db.session.remove()
             changed = None if changed is None else changed | open_ids
         paths = site_paths(self.app, incident_ids=changed)
+        history = self._history_pages(changed)
         self.publish_paths(paths.incidents)
         self.publish_paths(paths.pages)
-        self.publish_paths(paths.history)
+        self.publish_paths(p for p in paths.history
+                           if history is None or int(p[1].partition("=")[2]) in history)
         self._remove_stale_history(paths)
         self.version = version
+        self._write_stamp(version)
         if refresh_due:
             self.refreshed_at = now
             with self.app.app_context(), db.engine.begin() as conn:
                 site_state.prune_changes(conn, utcnow() - timedelta(days=1))
         return True
+
+    def _history_pages(self, changed: Optional[set[int]]) -> Optional[set[int]]:
+        """The history pages showing the changed incidents (None: every page).
+
+        A new incident (the count changed) or a change of every page shifts them all;
+        otherwise only the pages the changed incidents stand on, and the first.
+        """
+        with self.app.app_context():
+            total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
+            try:
+                if changed is None or total != self.incident_count:
+                    return None
+                per_page = self.app.config["HISTORY_PAGE_SIZE"]
+                pages = {1}
+                for incident in db.session.scalars(
+                        db.select(Incident).where(Incident.id.in_(changed))):
+                    before = db.session.scalar(db.select(db.func.count(Incident.id)).where(
+                        db.or_(Incident.started_at > incident.started_at,
+                               db.and_(Incident.started_at == incident.started_at,
+                                       Incident.id > incident.id))))
+                    pages.add(before // per_page + 1)
+                return pages
+            finally:
+                self.incident_count = total
+                db.session.remove()
 
     def _read_version(self) -> int:
         with self.app.app_context(), db.engine.connect() as conn:
@@ -296,13 +348,19 @@ etag on;
 location / {{
     try_files $uri $uri/index.html =404;
 }}
+location = / {{
+    try_files /index.html =404;
+}}
+location ~ /\\. {{    # the publisher's stamp and temporary files
+    return 404;
+}}
 location = /history {{
     if ($arg_page ~ "^([1-9][0-9]{{0,5}})$") {{
         rewrite ^ /history/page/$1/index.html last;
     }}
     try_files /history/index.html =404;
 }}
-location ~ ^/(embed|embed\.css|badge\.svg)$ {{    # other sites may frame these
+location ~ ^/(embed|embed\\.css|badge\\.svg)$ {{    # other sites may frame these
     try_files $uri $uri/index.html =404;
     {headers(True)}
 }}

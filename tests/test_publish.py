@@ -169,3 +169,19 @@ def test_the_publisher_needs_a_folder(app, runner):
     result = runner.invoke(args=["publisher"])
     assert result.exit_code != 0
     assert "STATIC_EXPORT_DIR" in result.output
+
+
+def test_a_restarted_publisher_renders_only_what_changed_while_it_was_away(
+        app, clock, responder, site, tmp_path):
+    root = tmp_path / "export"
+    Publisher(app, root).tick(now=0.0)
+    charts_page = root / file_for(f"/incidents/{site['charts'].id}")
+    charts_inode = os.stat(charts_page).st_ino
+    update(site["login"], responder, clock, "identified", impact="Published after a restart.")
+
+    restarted = Publisher(app, root)
+    assert restarted.tick(now=0.0)
+    assert "Published after a restart." in (
+        root / file_for(f"/incidents/{site['login'].id}")).read_text()
+    assert "Published after a restart." in (root / "index.html").read_text()
+    assert os.stat(charts_page).st_ino == charts_inode
