@@ -129,10 +129,11 @@ def serve_command(host, port, workers, no_notifier):
     port = port or cfg["PORT"]
     workers = workers or cfg["WEB_WORKERS"]
     bindir = os.path.dirname(sys.executable)
+    worker = cfg["WEB_WORKER_CLASS"]
     commands = [[os.path.join(bindir, "gunicorn"), "--workers", str(workers),
-                 "--worker-class", "gthread", "--threads", str(cfg["WEB_THREADS"]),
-                 "--bind", f"{host}:{port}", "--access-logfile", "-",
-                 "statuspage.wsgi:app"]]
+                 "--worker-class", worker, "--bind", f"{host}:{port}", "--access-logfile", "-",
+                 *(["--threads", str(cfg["WEB_THREADS"])] if worker == "gthread" else []),
+                 "statuspage.asgi:app" if worker == "asgi" else "statuspage.wsgi:app"]]
     if not no_notifier and "notifier" in current_app.cli.commands:
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "notifier"])
     if cfg.get("STATIC_EXPORT_DIR"):  # keeps the static copy of the public site current

@@ -39,6 +39,26 @@ MAX_CONTENT_LENGTH = 256 * 1024
 MAX_FORM_PARTS = 200
 #: Staff sessions end after this many seconds without a request.
 STAFF_SESSION_IDLE_SECONDS = 12 * 3600
+#: Where the per-address rate limits count (Flask-Limiter's storage URI). Use Redis in
+#: production, e.g. "redis://127.0.0.1:6379/0", so that every worker and host shares one
+#: count. The default "memory://" counts per process: with N gunicorn workers an address
+#: gets up to N times the limit. If the storage cannot be reached, each process counts in
+#: its own memory until it can again (login keeps working).
+RATELIMIT_STORAGE_URI = "memory://"
+#: Prefix of the limiter's keys in that storage (several sites may share one Redis).
+RATELIMIT_KEY_PREFIX = "statuspage"
+#: Flask-Limiter's strategy: a moving window counts exactly the last minute/hour.
+RATELIMIT_STRATEGY = "moving-window"
+RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+#: Failed staff sign-ins allowed per client address (on top of the per-account backoff).
+LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
+#: Subscribe form submissions allowed per client address.
+SUBSCRIBE_RATE_LIMIT = "5 per minute;30 per hour"
+#: Reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx, a load
+#: balancer): the client address the limits count is taken from them. 0: none, the
+#: connection's address is the client's. Never set it higher than the real number of
+#: proxies, or clients can choose their own address.
+TRUSTED_PROXIES = 0
 
 # --- First admin (make run) -------------------------------------------------------------
 #: Email of the first admin that ``make run`` creates when there is none.
@@ -51,9 +71,12 @@ HOST = "127.0.0.1"
 PORT = 5050
 #: gunicorn worker processes.
 WEB_WORKERS = 2
-#: Threads per worker (gunicorn's gthread worker, which keeps connections alive: about
-#: twice the requests/s of the sync worker on 2 cores, measured by ``make bench``).
-WEB_THREADS = 4
+#: gunicorn's worker: "asgi" (its asyncio worker: rendered public bytes are answered on
+#: the event loop, everything else runs the WSGI app in a thread pool; about twice the
+#: requests/s of "gthread" on 2 cores, measured by ``make bench``), or "gthread", or "sync".
+WEB_WORKER_CLASS = "asgi"
+#: Threads per worker for "gthread"; for "asgi", the pool that runs the WSGI app.
+WEB_THREADS = 8
 
 # --- Public page ------------------------------------------------------------------------
 #: Resolved incidents younger than this many days are shown on the front page.

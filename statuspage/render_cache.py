@@ -302,50 +302,60 @@ class PublicCache:
         if not self.enabled or (method != "GET" and method != "HEAD"):
             return self.app(environ, start_response)
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
-        entry = self.entries.get(key)
+        entry = self.fresh_entry(key)
+        if entry is None:
+            canonical = cacheable_key(*key)
+            if canonical is None:
+                return self.app(environ, start_response)
+            entry = self.fresh_entry(canonical) if canonical != key else None
+            if entry is None:
+                entry = self._refill(canonical, self.entries.get(canonical), self.monotonic(),
+                                     environ)
+                if entry is None:
+                    return self.app(environ, start_response)
+        status_line, headers, body = self.answer(
+            entry, environ.get("HTTP_ACCEPT_ENCODING", ""), environ.get("HTTP_IF_NONE_MATCH"),
+            environ.get("HTTP_IF_MODIFIED_SINCE"), method == "HEAD")
+        start_response(status_line, headers)
+        return [body]
+
+    def fresh_entry(self, key, check=None) -> Optional[Entry]:
+        """The bytes for ``key`` if they may be served now (version and age), else None.
+
+        Looks at the version first when it is due (``check``: how; default: at once, in
+        this thread).
+        """
         now = self.monotonic()
         if (now - self.checked_at >= self.check_seconds or now < self.checked_at
                 or self.seen_generation != site_state.local_generation(self.engine)):
-            self._check_version(now)
-        if entry is None or entry.version != self.version or now >= entry.expires:
-            if entry is None:
-                canonical = cacheable_key(*key)
-                if canonical is None:
-                    return self.app(environ, start_response)
-                if canonical != key:
-                    entry = self.entries.get(canonical)
-                    if entry is not None and entry.version == self.version and now < entry.expires:
-                        return self._serve(entry, environ, start_response, method)
-                key = canonical
-            fresh = self._refill(key, entry, now, environ)
-            if fresh is None:
-                return self.app(environ, start_response)
-            entry = fresh
-        return self._serve(entry, environ, start_response, method)
+            (check or self._check_version)(now)
+        entry = self.entries.get(key)
+        if entry is None:
+            return None
+        if entry.version == self.version and now < entry.expires:
+            return entry
+        if not self.database_ok:
+            return entry  # stale-if-error: the database is down, these are the last bytes
+        return None
 
-    def _serve(self, entry: Entry, environ, start_response, method):
-        accept = environ.get("HTTP_ACCEPT_ENCODING", "")
+    def answer(self, entry: Entry, accept: str, inm: Optional[str], ims: Optional[str],
+               head: bool) -> tuple[str, list, bytes]:
+        """(status line, headers, body) for a request with these headers."""
         encoding = self._encodings.get(accept)
         if encoding is None:
             encoding = choose_encoding(accept, ("br", "gzip"))
             if len(self._encodings) < 256:
                 self._encodings[accept] = encoding
-        variant = entry.variants.get(encoding) or entry.variants[""]
         if encoding not in entry.variants:
             encoding = ""
-        inm = environ.get("HTTP_IF_NONE_MATCH")
         if inm is not None:
             if etag_matches(inm, entry.etags):
-                start_response("304 Not Modified", entry.not_modified[encoding])
-                return [b""]
-        elif entry.vouched_modified is not None:
-            ims = environ.get("HTTP_IF_MODIFIED_SINCE")
-            if ims and not_modified_since(ims, entry.vouched_modified):
-                start_response("304 Not Modified", entry.not_modified[encoding])
-                return [b""]
-        headers, body = variant
-        start_response(entry.status_line, headers)
-        return [b""] if method == "HEAD" else [body]
+                return "304 Not Modified", entry.not_modified[encoding], b""
+        elif entry.vouched_modified is not None and ims:
+            if not_modified_since(ims, entry.vouched_modified):
+                return "304 Not Modified", entry.not_modified[encoding], b""
+        headers, body = entry.variants[encoding]
+        return entry.status_line, headers, b"" if head else body
 
     # --- The version ----------------------------------------------------------------------
 

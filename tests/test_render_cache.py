@@ -440,3 +440,56 @@ def test_the_last_bytes_stay_up_while_the_database_is_down(
     clock.advance(seconds=2)
     assert client.get("/").status_code == 200
     assert cache_of(app).database_ok
+
+
+# --- The asyncio worker's entry (statuspage.asgi) -------------------------------------------
+
+
+def asgi_get(asgi_app, path, *, method="GET", headers=(), body=b""):
+    """One request through the ASGI app, as gunicorn's asgi worker sends it."""
+    import asyncio
+
+    path, _, query = path.partition("?")
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": query.encode(), "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+
+    asyncio.run(asgi_app(scope, receive, send))
+    start = sent[0]
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def test_the_asyncio_entry_serves_the_same_bytes_and_leaves_the_rest_to_flask(
+        app, outage, components):
+    from statuspage.asgi import PublicCacheASGI
+
+    asgi_app = PublicCacheASGI(app)
+    client = app.test_client()
+    for path in paths_for(outage, components[0]):
+        status, headers, body = asgi_get(asgi_app, path)
+        assert status == 200, path
+        assert body == client.get(path).data, path
+        assert "set-cookie" not in headers
+        status, _, again = asgi_get(asgi_app, path)  # now from the bytes, on the loop
+        assert again == body
+        assert asgi_get(asgi_app, path, headers=[("If-None-Match", headers["etag"])])[0] == 304
+    status, headers, body = asgi_get(asgi_app, "/", headers=[("Accept-Encoding", "gzip")])
+    assert headers["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == client.get("/").data
+    assert asgi_get(asgi_app, "/", method="HEAD")[2] == b""
+    # What needs a session goes to Flask as it is.
+    status, headers, body = asgi_get(asgi_app, "/staff/login")
+    assert status == 200 and "set-cookie" in headers
+    assert headers["cache-control"] == "private, no-store"
+    assert asgi_get(asgi_app, "/", method="POST")[0] == 405

@@ -268,7 +268,7 @@ def start_gunicorn(procs: Processes, env: dict, port: int, worker_class: str, wo
             "--bind", f"127.0.0.1:{port}", "--backlog", "2048", "--log-level", "warning"]
     if worker_class == "gthread":
         args += ["--threads", str(threads)]
-    args.append("statuspage.wsgi:app")
+    args.append("statuspage.asgi:app" if worker_class == "asgi" else "statuspage.wsgi:app")
     proc = procs.start(args, env=env, cwd=str(ROOT))
     wait_for(f"http://127.0.0.1:{port}/health/live")
     return proc
@@ -473,7 +473,7 @@ def main() -> None:
     parser.add_argument("--database-url", default="",
                         help="default: a SQLite file in a temporary folder")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-email", action="store_true")
     args = parser.parse_args()
     check_tools()
@@ -529,7 +529,7 @@ def main() -> None:
 
         results = []
         gunicorns = {}
-        for worker_class in ("sync", "gthread"):
+        for worker_class in ("sync", "gthread", "asgi"):
             proc = start_gunicorn(procs, env, app_port, worker_class, args.workers, args.threads)
             fetch(f"{public_url}/")
             log(f"gunicorn {worker_class}: /")
@@ -633,7 +633,8 @@ def main() -> None:
                          "goal >= 0.9 (median of " + ", ".join(f"{r['rps']:,.0f}" for r in exports)
                          + ")"))
         for worker_class, result in gunicorns.items():
-            threads = f" x {args.threads} threads" if worker_class == "gthread" else ""
+            threads = {"gthread": f" x {args.threads} threads",
+                       "asgi": " (hits on the event loop)"}.get(worker_class, "")
             lines.append(row(f"gunicorn {worker_class} {args.workers} workers{threads}: /",
                              result, static, "goal >= 0.20, p99 <= 50 ms"
                              if worker_class == best else ""))
