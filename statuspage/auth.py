@@ -9,13 +9,16 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from . import accounts
 from .clock import utcnow
-from .extensions import db, login_manager
+from .extensions import db, login_manager, rate_limit
 from .forms import LoginForm
 from .models import StaffUser
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 
-LOGIN_FAILED = "That email and password did not work, or the account is locked for a while."
+#: The one answer to every failed sign-in: a wrong email or password, a locked or inactive
+#: account, too many attempts from this address. It tells an attacker nothing.
+LOGIN_FAILED = ("That email and password did not work, or there were too many attempts: "
+                "wait a few minutes and try again.")
 
 
 @login_manager.user_loader
@@ -59,7 +62,20 @@ def no_store(response):
     return response
 
 
+def _failed(response) -> bool:
+    """Only failed sign-ins count against the address's limit."""
+    return response.status_code != 302
+
+
+@bp.errorhandler(429)
+def too_many_attempts(error):
+    """The address's limit (LOGIN_RATE_LIMIT): the same answer as any failed sign-in."""
+    form = LoginForm(formdata=None)
+    return render_template("staff/login.html", form=form, error=LOGIN_FAILED), 429
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@rate_limit("LOGIN_RATE_LIMIT", methods=("POST",), deduct_when=_failed)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("staff.dashboard"))

@@ -5,9 +5,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
+import io
+
 from flask import Flask, current_app, render_template, request
+from flask import Request as FlaskRequest
 from flask.sessions import SecureCookieSessionInterface
 from markupsafe import Markup, escape
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import FormDataParser
 
 #: Blueprints whose every view may read and set the session cookie.
 SESSION_BLUEPRINTS = {"staff", "auth", "staff_notify"}
@@ -50,6 +55,27 @@ class CookielessSessionInterface(SecureCookieSessionInterface):
         if request_uses_session(app):
             return super().save_session(app, session, response)
         return None
+
+
+# --- Request bodies --------------------------------------------------------------------
+
+
+class FieldCountingFormDataParser(FormDataParser):
+    """``MAX_FORM_PARTS`` for urlencoded forms too (Werkzeug counts multipart parts only):
+    10,000 fields get 413, as a multipart form with as many parts does."""
+
+    def _parse_urlencoded(self, stream, mimetype, content_length, options):
+        data = stream.read()  # already bounded by MAX_CONTENT_LENGTH
+        if self.max_form_parts is not None:
+            fields = sum(1 for part in data.split(b"&") if part)
+            if fields > self.max_form_parts:
+                raise RequestEntityTooLarge()
+        return super()._parse_urlencoded(io.BytesIO(data), mimetype, content_length,
+                                         options)
+
+
+class Request(FlaskRequest):
+    form_data_parser_class = FieldCountingFormDataParser
 
 
 # --- Time ------------------------------------------------------------------------------
@@ -134,6 +160,12 @@ def _error_page(code: int, title: str, message: str):
 
 
 def init_app(app: Flask) -> None:
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies > 0:  # the client's address and scheme as the proxies saw them
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+    app.request_class = Request
     app.after_request(security_headers)
     app.jinja_env.globals.update(time_tag=time_tag)
     app.jinja_env.filters.update(nl2br=nl2br, duration=format_duration)
@@ -162,6 +194,11 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(413)
     def _too_large(e):
         return _error_page(413, "Too large", "What you sent is larger than this site accepts.")
+
+    @app.errorhandler(429)
+    def _too_many(e):
+        return _error_page(429, "Too many requests",
+                           "You sent this too often. Wait a few minutes and try again.")
 
     @app.errorhandler(500)
     def _server_error(e):
