@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -138,6 +139,12 @@ class Incident(db.Model):
         CheckConstraint(f"severity IN {_in(SEVERITIES)}", name="severity"),
         Index("ix_incidents_resolved_at", "resolved_at"),
         Index("ix_incidents_started_at", "started_at"),
+        # Issue 5: costs that do not grow with history. The open incidents, found without
+        # reading the resolved ones; the newest change, without reading every incident.
+        Index("ix_incidents_unresolved", "started_at",
+              sqlite_where=text("status != 'resolved'"),
+              postgresql_where=text("status != 'resolved'")),
+        Index("ix_incidents_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
