@@ -117,11 +117,12 @@ def build_message(
     list_id: str,
     unsubscribe_url: str,
     date: datetime,
+    cte: str = "quoted-printable",
 ) -> EmailMessage:
     """One multipart/alternative message (text, then HTML) to one recipient."""
     msg = EmailMessage(policy=_BODY_POLICY)
-    msg.set_content(text, cte="quoted-printable")
-    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+    msg.set_content(text, cte=cte)
+    msg.add_alternative(html, subtype="html", cte=cte)
     msg.policy = _HEADER_POLICY
     msg["Subject"] = subject
     msg["From"] = sender
@@ -139,6 +140,57 @@ def build_message(
 
 def message_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=_HEADER_POLICY)
+
+
+# A fan-out to thousands sends the same message with a few parts changed. When the bodies
+# are plain ASCII with short lines (the usual case), the whole message is serialised once,
+# 7bit (so nothing is encoded and a marker is never split), and each recipient's copy is
+# that with the markers replaced: no MIME work per recipient. Otherwise build_message is
+# used per recipient, as always.
+_RECIPIENT = "recipient@statuspage.invalid"
+_MESSAGE_ID = "<message-id@statuspage.invalid>"
+#: Longest body line the prepared form accepts, leaving room for the URLs put into it
+#: (7bit allows 998).
+_MAX_PREPARED_LINE = 600
+
+
+@dataclass(frozen=True)
+class PreparedMessage:
+    """A whole message serialised once, with the per-recipient parts as markers."""
+
+    raw: bytes
+
+    def fill(self, *, recipient: str, message_id: str, urls: Mapping[str, str]) -> bytes:
+        out = self.raw.replace(_RECIPIENT.encode(), recipient.encode("ascii"))
+        out = out.replace(_MESSAGE_ID.encode(), message_id.encode("ascii"))
+        for marker, url in urls.items():
+            out = out.replace(marker.encode(), url.encode("ascii"))
+        return out
+
+
+def can_fill(recipient: str, urls: Mapping[str, str]) -> bool:
+    """The values go in as they are: ASCII, and nothing HTML would need escaped."""
+    return recipient.isascii() and all(
+        url.isascii() and str(escape(url)) == url for url in urls.values())
+
+
+def prepare_message(rendered: RenderedEmail, *, sender: str, list_id: str,
+                    date: datetime) -> Optional[PreparedMessage]:
+    """The message serialised once for every recipient, or None when its text is not
+    plain ASCII or has a line too long (then build it per recipient)."""
+    for body in (rendered.text, rendered.html):
+        if not body.isascii() or any(len(line) > _MAX_PREPARED_LINE
+                                     for line in body.splitlines()):
+            return None
+    msg = build_message(
+        sender=sender, recipient=_RECIPIENT, subject=rendered.subject, text=rendered.text,
+        html=rendered.html, message_id=_MESSAGE_ID, list_id=list_id,
+        unsubscribe_url=UNSUBSCRIBE_URL, date=date, cte="7bit",
+    )
+    raw = message_bytes(msg)
+    if raw.count(_RECIPIENT.encode()) != 1 or raw.count(_MESSAGE_ID.encode()) != 1:
+        return None  # a header was folded or encoded after all: do not guess
+    return PreparedMessage(raw)
 
 
 # --- SMTP --------------------------------------------------------------------------------
@@ -201,6 +253,15 @@ class SendResult:
 SENT = SendResult("sent")
 
 _local_hostname: Optional[str] = None
+_context: Optional[ssl.SSLContext] = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    # Loading the system's certificates takes ~0.1 s: once per process, not per batch.
+    global _context
+    if _context is None:
+        _context = ssl.create_default_context()
+    return _context
 
 
 def _helo_name() -> str:
@@ -248,7 +309,7 @@ class SMTPSession:
 
     def _connect(self) -> None:
         s = self.settings
-        context = ssl.create_default_context()
+        context = _tls_context() if (s.use_ssl or s.use_tls) else None
         if s.use_ssl:
             smtp = smtplib.SMTP_SSL(s.server, s.port, local_hostname=_helo_name(),
                                     timeout=s.timeout, context=context)

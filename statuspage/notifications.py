@@ -699,6 +699,7 @@ class Renderer:
         self.config = app.config
         self.public_url = app.config["PUBLIC_URL"]
         self._cache: dict[tuple, mail.RenderedEmail] = {}
+        self._prepared_cache: dict[tuple, Optional[mail.PreparedMessage]] = {}
 
     def _context(self, item: Claimed) -> dict:
         cfg = self.config
@@ -719,29 +720,46 @@ class Renderer:
         return ctx
 
     def rendered(self, item: Claimed) -> mail.RenderedEmail:
-        key = (item.notification_id if item.incident_id else item.kind, item.audience)
+        key = self._key(item)
         found = self._cache.get(key)
         if found is None:
             found = mail.render_email(self.app.jinja_env, item.kind, self._context(item))
             self._cache[key] = found
         return found
 
-    def message(self, item: Claimed, *, sender: str, list_id: str, now: datetime):
-        rendered = self.rendered(item)
+    @staticmethod
+    def _key(item: Claimed) -> tuple:
+        return (item.notification_id if item.incident_id else item.kind, item.audience)
+
+    def _prepared(self, item: Claimed, sender: str, list_id: str, now: datetime):
+        key = self._key(item)
+        if key not in self._prepared_cache:
+            self._prepared_cache[key] = mail.prepare_message(
+                self.rendered(item), sender=sender, list_id=list_id, date=now)
+        return self._prepared_cache[key]
+
+    def message_bytes(self, item: Claimed, *, sender: str, list_id: str,
+                      now: datetime) -> bytes:
+        """The bytes to send to this item's subscriber: the body as rendered once for its
+        notification and audience, with its own links, address and Message-ID."""
         unsubscribe_url = (f"{self.public_url}/unsubscribe/"
                            f"{subscriptions.unsubscribe_token(item.subscriber_public_id)}")
         urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url}
         if item.kind == "confirm":
             urls[mail.CONFIRM_URL] = (f"{self.public_url}/confirm/"
                                       f"{subscriptions.confirm_token(item.subscriber_public_id)}")
+        message_id = mail.message_id(item.notification_token, item.delivery_id,
+                                     self.public_url)
+        prepared = self._prepared(item, sender, list_id, now)
+        if prepared is not None and mail.can_fill(item.email, urls):
+            return prepared.fill(recipient=item.email, message_id=message_id, urls=urls)
+        rendered = self.rendered(item)
         text, html = rendered.personalise(urls)
-        return mail.build_message(
+        return mail.message_bytes(mail.build_message(
             sender=sender, recipient=item.email, subject=rendered.subject, text=text,
-            html=html,
-            message_id=mail.message_id(item.notification_token, item.delivery_id,
-                                       self.public_url),
-            list_id=list_id, unsubscribe_url=unsubscribe_url, date=now,
-        )
+            html=html, message_id=message_id, list_id=list_id,
+            unsubscribe_url=unsubscribe_url, date=now,
+        ))
 
 
 def incident_email_context(incident_id: int, public_url: str) -> dict:
@@ -799,9 +817,9 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
                 release(batch[index:])
                 report.released += len(batch) - index
                 return False
-            message = renderer.message(item, sender=smtp_settings.sender,
-                                       list_id=the_list_id, now=utcnow())
-            result = smtp.send(item.email, mail.message_bytes(message))
+            message = renderer.message_bytes(item, sender=smtp_settings.sender,
+                                             list_id=the_list_id, now=utcnow())
+            result = smtp.send(item.email, message)
             if result.sent:
                 record_sent(item, now=utcnow())
                 report.count("sent")

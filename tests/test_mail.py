@@ -3,7 +3,10 @@ notifier does when the SMTP server misbehaves. A real SMTP server on loopback.""
 
 from __future__ import annotations
 
+import email
 import re
+from datetime import datetime, timezone
+from email import policy
 
 import pytest
 from bs4 import BeautifulSoup
@@ -14,6 +17,7 @@ from statuspage.models import Delivery, Subscriber
 from tests.smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
 
 OUTAGE = "Metabolic-Tracker Temporary Service Disruption"
+T_SEND = datetime(2026, 11, 26, 12, 31, tzinfo=timezone.utc)
 RESTORED = "Metabolic-Tracker Service Restored"
 
 # The playbook's "User Email - Outage Notification", filled in.
@@ -81,6 +85,10 @@ def resolve(incident, actor, clock):
     incidents.post_update(incident, incidents.UpdateText(
         status="resolved", impact="None.", actions="Fixed."), actor=actor, now=clock())
     db.session.commit()
+
+
+def mail_parse(raw: bytes):
+    return email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=policy.default)
 
 
 def deliveries(kind=None):
@@ -185,6 +193,7 @@ def test_both_parts_and_the_headers(smtp, outage, make_subscriber):
     [received] = smtp.messages
     msg = received.message
     assert msg.get_content_type() == "multipart/alternative"
+    assert b"Content-Transfer-Encoding: 7bit" in received.raw  # the prepared message
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
     # One recipient per message, in the envelope and in To:.
     assert received.rcpt_tos == ["pat@example.test"]
@@ -395,3 +404,42 @@ def test_gives_up_after_max_attempts_with_growing_backoff(app, smtp, clock, outa
     clock.advance(hours=5)
     tick()
     assert smtp.messages == []
+
+
+def test_prepared_message_is_the_built_message_with_the_recipients_parts(app):
+    rendered = mail.render_email(app.jinja_env, "outage", {
+        "site_name": "Metabolic-Tracker", "audience": "coach", "kind": "outage",
+        "incident_url": "https://status.example.test/incidents/7", "components": ["Login"],
+        "workaround": "Use the web app."})
+    common = dict(sender="Status <status@example.test>", list_id="L <l.example.test>",
+                  date=T_SEND)
+    url = "https://status.example.test/unsubscribe/abc.def"
+    prepared = mail.prepare_message(rendered, **common)
+    assert prepared is not None
+    fast = mail_parse(prepared.fill(recipient="pat@example.test", message_id="<1.2@x.test>",
+                                    urls={mail.UNSUBSCRIBE_URL: url}))
+    text, html = rendered.personalise({mail.UNSUBSCRIBE_URL: url})
+    slow = mail_parse(mail.message_bytes(mail.build_message(
+        recipient="pat@example.test", subject=rendered.subject, text=text, html=html,
+        message_id="<1.2@x.test>", unsubscribe_url=url, **common)))
+    for header in ("Subject", "From", "To", "Date", "Message-ID", "List-Id",
+                   "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert fast[header] == slow[header], header
+    for part in ("plain", "html"):
+        assert fast.get_body((part,)).get_content() == slow.get_body((part,)).get_content()
+    assert "__STATUSPAGE" not in fast.as_string()
+
+
+def test_text_that_is_not_plain_ascii_is_built_per_recipient_and_reads_the_same(
+        smtp, clock, responder, components, make_incident, make_subscriber):
+    make_subscriber("pat@example.test")
+    make_incident(responder, components[:1], severity="SEV-1",
+                  workaround="Utilisez l’application web — merci.")
+    clock.advance(minutes=31)
+    tick()
+    [msg] = smtp.messages
+    assert b"Content-Transfer-Encoding: quoted-printable" in msg.raw  # built for them
+    assert "Workaround:\nUtilisez l’application web — merci.\n" in msg.text()
+    assert "Utilisez l’application web — merci." in msg.html()
+    assert str(msg.message["List-Unsubscribe"]).startswith(
+        "<https://status.example.test/unsubscribe/")
