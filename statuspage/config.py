@@ -108,8 +108,8 @@ PUBLIC_CACHE_MAX_ENTRIES = 2000
 #: A folder to keep a static copy of the public site in (``flask publisher``; ``serve``
 #: starts it when set): re-published within 2 s of every change, for nginx or a CDN.
 STATIC_EXPORT_DIR = ""
-#: Seconds between two looks of the publisher at the site version.
-PUBLISH_INTERVAL_SECONDS = 1.0
+#: Seconds between two looks of the publisher at the site version (one small query).
+PUBLISH_INTERVAL_SECONDS = 0.5
 #: Every path is published again this often (seconds) even without a change: the
 #: front page's "Last updated" and 7-day window change with time alone.
 PUBLISH_REFRESH_SECONDS = 60
