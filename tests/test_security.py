@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from bs4 import BeautifulSoup
 from itsdangerous import URLSafeTimedSerializer
 
-from statuspage import accounts, incidents, mail, notifications
+from statuspage import accounts, mail, notifications
 from statuspage.auth import LOGIN_FAILED
 from statuspage.extensions import db
 from statuspage.models import StaffUser
