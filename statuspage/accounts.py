@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Optional
@@ -37,6 +38,17 @@ def _verify(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+#: A plain address (RFC 5321's dot-atom local part, a host name): no spaces, quotes, angle
+#: brackets or line breaks, so it is safe in any header or page it goes into.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
+
+
+def is_valid_email(email: str) -> bool:
+    return len(email) <= EMAIL_MAX and _EMAIL.fullmatch(email) is not None
 
 
 def normalise_email(email: str) -> str:
@@ -87,7 +99,7 @@ def create_staff(
         raise NotAllowed("Only an admin can create staff accounts.")
     errors = {}
     email = normalise_email(email)
-    if "@" not in email or len(email) > EMAIL_MAX or " " in email:
+    if not is_valid_email(email):
         errors["email"] = "Enter a valid email address."
     elif db.session.scalar(db.select(StaffUser.id).where(StaffUser.email == email)):
         errors["email"] = "There is already an account with this email."

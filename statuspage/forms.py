@@ -36,6 +36,7 @@ from .models import (
 )
 from .severity import SEVERITIES as SEVERITY_INFO
 from .severity import suggested_next_update
+from .text import clean_text
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
     from wtforms import SelectChoice
@@ -73,8 +74,19 @@ DATETIME_HELP = "Enter a date and time, for example 2026-11-26T14:30."
 INPUT_MAX = 10_000  # longer than any domain limit: the domain gives the exact message
 
 
+def _clean(value):
+    """What a field echoes back and hands on: no NUL, control or bidi-override characters
+    (the domain cleans again before storing; this keeps them out of the re-shown form)."""
+    return clean_text(value) if isinstance(value, str) else value
+
+
+#: Filters of every text field.
+CLEAN = [_clean]
+
+
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    email = EmailField("Email", filters=CLEAN,
+                       validators=[DataRequired(), Length(max=EMAIL_MAX)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
 
 
@@ -85,22 +97,22 @@ class ActionForm(FlaskForm):
 class _UpdateFields(FlaskForm):
     status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
                          validate_choice=False)
-    impact = TextAreaField("Impact: what users are experiencing")
-    actions = TextAreaField("Actions: what we're doing")
-    workaround = TextAreaField("Workaround (if available)")
+    impact = TextAreaField("Impact: what users are experiencing", filters=CLEAN)
+    actions = TextAreaField("Actions: what we're doing", filters=CLEAN)
+    workaround = TextAreaField("Workaround (if available)", filters=CLEAN)
     next_update_in = SelectField("Next update", choices=select_choices(NEXT_UPDATE_CHOICES),
                                  default="suggested", validate_choice=False)
-    next_update = StringField("Next update at")
+    next_update = StringField("Next update at", filters=CLEAN)
 
 
 class IncidentForm(_UpdateFields):
     """Declare an incident with its first update."""
 
-    issue = StringField("Issue: a brief description")
+    issue = StringField("Issue: a brief description", filters=CLEAN)
     severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
                           validate_choice=False)
-    started_at = StringField("Started at (leave empty for now)")
-    previous_incident_id = HiddenField()
+    started_at = StringField("Started at (leave empty for now)", filters=CLEAN)
+    previous_incident_id = HiddenField(filters=CLEAN)
 
 
 class UpdateForm(_UpdateFields):
@@ -108,17 +120,17 @@ class UpdateForm(_UpdateFields):
 
 
 class EditIncidentForm(FlaskForm):
-    issue = StringField("Issue: a brief description")
+    issue = StringField("Issue: a brief description", filters=CLEAN)
     severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
                           validate_choice=False)
-    started_at = StringField("Started at")
+    started_at = StringField("Started at", filters=CLEAN)
 
 
 class ComponentForm(FlaskForm):
-    name = StringField("Name")
-    description = StringField("Description")
-    group = StringField("Group (optional)")
-    position = StringField("Position (lower comes first)", default="0")
+    name = StringField("Name", filters=CLEAN)
+    description = StringField("Description", filters=CLEAN)
+    group = StringField("Group (optional)", filters=CLEAN)
+    position = StringField("Position (lower comes first)", default="0", filters=CLEAN)
     status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
                          default="operational", validate_choice=False)
 
@@ -129,7 +141,7 @@ class ComponentStatusForm(FlaskForm):
 
 
 class NewStaffForm(FlaskForm):
-    email = EmailField("Email")
+    email = EmailField("Email", filters=CLEAN)
     role = SelectField("Role", choices=select_choices(ROLE_CHOICES), default="responder",
                        validate_choice=False)
 
