@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import threading
 
 import brotli
 import pytest
@@ -464,7 +465,21 @@ def asgi_get(asgi_app, path, *, method="GET", headers=(), body=b""):
     async def send(message):
         sent.append(message)
 
-    asyncio.run(asgi_app(scope, receive, send))
+    # A loop of its own in a thread of its own, as a worker has (another test may have
+    # left a loop running in this one).
+    failures = []
+
+    def serve():
+        try:
+            asyncio.run(asgi_app(scope, receive, send))
+        except BaseException as exc:  # re-raised below, in the test's thread
+            failures.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
     start = sent[0]
     headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
     return start["status"], headers, b"".join(m.get("body", b"") for m in sent[1:])
