@@ -18,13 +18,19 @@ from .extensions import begin_immediate, csrf, db
 from .incidents import ValidationError
 from .notifications import current_settings, format_delay
 from .subscriptions import ExpiredToken, InvalidToken
+from .text import clean_text
 from .web import uses_session
 
 bp = Blueprint("subscribe", __name__)
 
+def _one_line(value):
+    """What is echoed back into the form: no control characters, one line."""
+    return clean_text(value, single_line=True) if isinstance(value, str) else value
+
+
 class SubscribeForm(FlaskForm):
     # Checked by the domain (subscriptions.subscribe), which gives the messages.
-    email = StringField("Email address")
+    email = StringField("Email address", filters=[_one_line])
     audience = StringField("I am a")  # radio buttons: participant or coach
 
 
