@@ -355,14 +355,18 @@ location ~ /\\. {{    # the publisher's stamp and temporary files
     return 404;
 }}
 location = /history {{
-    if ($arg_page ~ "^([1-9][0-9]{{0,5}})$") {{
-        rewrite ^ /history/page/$1/index.html last;
+    if ($arg_page ~ "^(?<history_page>[1-9][0-9]{{0,5}})$") {{
+        rewrite ^ /history/page/$history_page/index.html last;
     }}
     try_files /history/index.html =404;
 }}
 location ~ ^/(embed|embed\\.css|badge\\.svg)$ {{    # other sites may frame these
     try_files $uri $uri/index.html =404;
     {headers(True)}
+}}
+location /api/ {{    # widgets on other sites read the API from the browser
+    {headers(False)}
+    add_header Access-Control-Allow-Origin "*" always;
 }}
 location /static/ {{
     {headers(False, "public, max-age=300")}

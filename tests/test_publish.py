@@ -185,3 +185,82 @@ def test_a_restarted_publisher_renders_only_what_changed_while_it_was_away(
         root / file_for(f"/incidents/{site['login'].id}")).read_text()
     assert "Published after a restart." in (root / "index.html").read_text()
     assert os.stat(charts_page).st_ino == charts_inode
+
+
+@pytest.mark.process
+def test_nginx_serves_the_export_with_the_readmes_configuration(app, runner, site, tmp_path):
+    """Debian's nginx (apt-get install nginx), run by this test on a loopback port."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+    import urllib.error
+    import urllib.request
+
+    from statuspage.publish import nginx_locations
+
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install -y nginx)")
+    root = tmp_path / "export"
+    assert runner.invoke(args=["publish", str(root)]).exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tmp_path / "nginx"
+    temp.mkdir()
+    conf = temp / "nginx.conf"
+    # Started as root, nginx's workers would run as www-data, which may not enter pytest's
+    # private folders: they stay root here.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(f"""daemon off; {user} pid {temp}/pid; error_log {temp}/error.log warn;
+events {{}}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path {temp}/b; proxy_temp_path {temp}/p; fastcgi_temp_path {temp}/f;
+    uwsgi_temp_path {temp}/u; scgi_temp_path {temp}/s;
+    server {{
+        listen 127.0.0.1:{port};
+{nginx_locations(str(root), "127.0.0.1:9", indent=8)}
+    }}
+}}
+""")
+    proc = subprocess.Popen([nginx, "-c", str(conf)], stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path, **headers):
+        request = urllib.request.Request(base + path, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, exc.read()
+
+    try:
+        for _ in range(100):  # until it listens
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        client = app.test_client()
+        for path in ("/", f"/incidents/{site['login'].id}", "/history", "/history?page=2",
+                     "/feed.rss", "/api/v2/summary.json", "/embed", "/badge.svg"):
+            status, headers, body = get(path)
+            assert status == 200, path
+            assert body == client.get(path).data, path
+            assert headers["Cache-Control"].startswith("public, max-age=1"), path
+        assert get("/feed.rss")[1]["Content-Type"].startswith("application/rss+xml")
+        assert get("/api/v2/summary.json")[1]["Access-Control-Allow-Origin"] == "*"
+        assert "frame-ancestors *" in get("/embed")[1]["Content-Security-Policy"]
+        assert get("/")[1]["X-Frame-Options"] == "DENY"
+        zipped = get("/", **{"Accept-Encoding": "gzip"})
+        assert zipped[1]["Content-Encoding"] == "gzip"
+        assert gzip.decompress(zipped[2]) == client.get("/").data
+        assert get("/.published-version")[0] == 404
+        assert get("/incidents/999999")[0] == 404
+        assert get("/staff/login")[0] == 502  # sent on to gunicorn (not running here)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
