@@ -105,6 +105,19 @@ def test_failed_sign_ins_are_limited_per_address_across_workers(two_workers, mak
         assert login(_client(second, "198.51.100.20"), email).status_code == 302
 
 
+def test_sign_in_still_works_when_the_limits_storage_is_down(make_app, make_staff):
+    """Redis down during an outage must not lock staff out: each process then counts in
+    its own memory, and still limits."""
+    app = make_app(RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0",  # nothing listens there
+                   LOGIN_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        user = make_staff("responder", email="down@example.test")
+        assert login(_client(app, "192.0.2.1"), user.email).status_code == 302
+        attacker = _client(app, "192.0.2.2")
+        codes = [login(attacker, "x@example.test", "guess").status_code for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+
+
 def test_the_default_limit_counts_in_memory_per_process(app):
     from statuspage.extensions import limiter_for
 
