@@ -339,7 +339,6 @@ def measure_freshness(env: dict, incident_id: int, bases: dict[str, str], paths:
     child.stdin.write("go\n")
     child.stdin.flush()
     committed = float(child.stdout.readline())
-    child.wait(timeout=30)
     seen: dict[str, dict[str, float]] = {name: {} for name in bases}
     deadline = time.time() + timeout
 
@@ -358,6 +357,7 @@ def measure_freshness(env: dict, incident_id: int, bases: dict[str, str], paths:
         poller.start()
     for poller in pollers:
         poller.join()
+    child.wait(timeout=30)  # (after: its exit takes a while and is no part of the delay)
     return seen
 
 
