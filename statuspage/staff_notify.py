@@ -2,14 +2,17 @@
 (the block on the staff incident page), hold / release / send now (admins, audited).
 
 Responders see the email status of an incident, never a subscriber's address; admins see
-counts and can delete one subscriber by address (audited without the address).
+counts and can export or delete one subscriber by address (audited with the subscriber's
+opaque id, never the address).
 """
 
 from __future__ import annotations
 
+import json
 from functools import wraps
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
@@ -36,6 +39,10 @@ class ButtonForm(FlaskForm):
 
 class DeleteSubscriberForm(FlaskForm):
     email = StringField("Email address of the subscriber to delete")
+
+
+class ExportSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber whose data to export")
 
 
 @bp.before_request
@@ -126,26 +133,63 @@ def send_now(incident_id: int):
                          "sends it within seconds.")
 
 
+def _subscribers_page(*, delete_error: str | None = None, export_error: str | None = None):
+    counts = subscriptions.counts()
+    return render_template(
+        "staff/subscribers.html", form=DeleteSubscriberForm(formdata=None),
+        export_form=ExportSubscriberForm(formdata=None),
+        delete_error=delete_error, export_error=export_error, counts=counts,
+        audiences=AUDIENCES, statuses=SUBSCRIBER_STATUSES, status_labels=STATUS_LABELS,
+        totals={a: sum(counts.get((a, s), 0) for s in SUBSCRIBER_STATUSES) for a in AUDIENCES},
+    ), (422 if delete_error or export_error else 200)
+
+
+def _no_subscriber(typed: str | None, nothing_done: str) -> str:
+    """The message when the typed address names no subscriber. The address is never
+    echoed, logged or audited."""
+    if subscriptions.normalise_email(typed) is None:
+        return f"{subscriptions.EMAIL_ERROR} {nothing_done}"
+    return f"No subscriber has that address. {nothing_done}"
+
+
 @bp.route("/subscribers", methods=["GET", "POST"])
 @admin_required
 def subscribers():
-    form = DeleteSubscriberForm()
-    error = None
+    """The counts; the POST deletes one subscriber (by typed address)."""
     if request.method == "POST":
+        form = DeleteSubscriberForm()  # CSRFProtect has already checked the token
         _take_write_lock()
         subscriber = subscriptions.find_by_email(form.email.data)
         if subscriber is None:
             db.session.rollback()
-            error = "No subscriber has that address. Nothing was deleted."
-        else:
-            subscriptions.delete_subscriber(subscriber, actor=current_user._get_current_object(),
-                                            now=utcnow())
-            db.session.commit()
-            flash("The subscriber was deleted, with their email history.", "success")
-            return redirect(url_for("staff_notify.subscribers"))
-    counts = subscriptions.counts()
-    return render_template(
-        "staff/subscribers.html", form=form, error=error, counts=counts,
-        audiences=AUDIENCES, statuses=SUBSCRIBER_STATUSES, status_labels=STATUS_LABELS,
-        totals={a: sum(counts.get((a, s), 0) for s in SUBSCRIBER_STATUSES) for a in AUDIENCES},
-    ), (422 if error else 200)
+            return _subscribers_page(
+                delete_error=_no_subscriber(form.email.data, "Nothing was deleted."))
+        subscriptions.delete_subscriber(subscriber, actor=current_user._get_current_object(),
+                                        now=utcnow())
+        db.session.commit()
+        flash("The subscriber was deleted, with their email history.", "success")
+        return redirect(url_for("staff_notify.subscribers"))
+    return _subscribers_page()
+
+
+@bp.post("/subscribers/export")
+@admin_required
+def subscriber_export():
+    """Everything held about one subscriber (typed address) as a JSON download, audited
+    with the subscriber's opaque id. A POST: the address never appears in a URL."""
+    form = ExportSubscriberForm()  # CSRFProtect has already checked the token
+    _take_write_lock()
+    subscriber = subscriptions.find_by_email(form.email.data)
+    if subscriber is None:
+        db.session.rollback()
+        return _subscribers_page(
+            export_error=_no_subscriber(form.email.data, "Nothing was exported."))
+    data = subscriptions.export_subscriber(
+        subscriber, actor=current_user._get_current_object(), now=utcnow())
+    db.session.commit()
+    response = make_response(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    response.mimetype = "application/json"
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="subscriber-{data["subscriber"]["id"]}.json"')
+    response.headers["Cache-Control"] = "no-store"
+    return response

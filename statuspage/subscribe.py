@@ -4,9 +4,15 @@ Only /subscribe uses the session (its form has a CSRF token). The token pages ar
 cookieless: the signed token in the URL is the capability, so their POSTs need no CSRF
 token, and the RFC 8058 one-click POST (a mail client, no cookie) must work as it is.
 A GET never changes anything (mail scanners follow links). Nothing here sends mail.
+
+The form's POST is limited per client address (SUBSCRIBE_RATE_LIMIT) and carries a
+honeypot field that people never see: a form with it filled gets the same "check your
+inbox" answer as any other, and nothing is stored or queued.
 """
 
 from __future__ import annotations
+
+import logging
 
 from flask import Blueprint, make_response, redirect, render_template, url_for
 from flask_wtf import FlaskForm
@@ -14,7 +20,7 @@ from wtforms import StringField
 
 from . import subscriptions
 from .clock import utcnow
-from .extensions import begin_immediate, csrf, db
+from .extensions import begin_immediate, csrf, db, rate_limit
 from .incidents import ValidationError
 from .notifications import current_settings, format_delay
 from .subscriptions import ExpiredToken, InvalidToken
@@ -22,6 +28,13 @@ from .text import clean_text
 from .web import uses_session
 
 bp = Blueprint("subscribe", __name__)
+log = logging.getLogger(__name__)
+
+#: The honeypot's name: a field robots like to fill. Hidden from people (the "honeypot"
+#: class in site.css, aria-hidden, out of the tab order), so only robots send it filled.
+HONEYPOT = "website"
+TOO_MANY = ("Too many subscription requests came from your network. Nothing was saved: "
+            "please wait a few minutes and try again.")
 
 def _one_line(value):
     """What is echoed back into the form: no control characters, one line."""
@@ -32,6 +45,7 @@ class SubscribeForm(FlaskForm):
     # Checked by the domain (subscriptions.subscribe), which gives the messages.
     email = StringField("Email address", filters=[_one_line])
     audience = StringField("I am a")  # radio buttons: participant or coach
+    website = StringField("Leave this field empty")  # the honeypot (HONEYPOT)
 
 
 def _private(response):
@@ -52,14 +66,35 @@ def _delay_text() -> str:
     return format_delay(current_settings().delay)
 
 
+def _subscribe_page(form, errors: dict[str, str], status: int):
+    response = make_response(
+        render_template("public/subscribe.html", form=form, errors=errors,
+                        delay_text=_delay_text()),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(429)
+def too_many_requests(error):
+    """The address's limit (SUBSCRIBE_RATE_LIMIT): the form again, with what to do."""
+    return _subscribe_page(SubscribeForm(), {"form": TOO_MANY}, 429)
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
 @uses_session
+@rate_limit("SUBSCRIBE_RATE_LIMIT", methods=("POST",))
 def subscribe():
     form = SubscribeForm()
     errors: dict[str, str] = {}
     if form.is_submitted():
         if not form.validate():  # the CSRF token
             errors["form"] = ("The form had expired. Nothing was saved: please try again.")
+        elif form.website.data:
+            # A robot: the answer a person gets, and nothing stored or queued.
+            log.info("subscribe: honeypot field filled; nothing stored")
+            return redirect(url_for("subscribe.check_inbox"), code=303)
         else:
             _take_write_lock()
             try:
@@ -70,13 +105,7 @@ def subscribe():
             else:
                 db.session.commit()
                 return redirect(url_for("subscribe.check_inbox"), code=303)
-    response = make_response(
-        render_template("public/subscribe.html", form=form, errors=errors,
-                        delay_text=_delay_text()),
-        400 if errors else 200,
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return _subscribe_page(form, errors, 400 if errors else 200)
 
 
 @bp.get("/subscribe/check-inbox")

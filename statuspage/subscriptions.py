@@ -274,3 +274,48 @@ def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
     db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
     db.session.delete(subscriber)
     db.session.flush()
+
+
+def _iso(value: Optional[datetime]) -> Optional[str]:
+    return value.isoformat() if value is not None else None
+
+
+def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime) -> dict:
+    """Everything held about one subscriber, for an admin answering an access request
+    (audited with the opaque id, never the address)."""
+    if not actor.is_admin:
+        raise NotAllowed("Only an admin can export a subscriber's data.")
+    rows = db.session.execute(
+        db.select(Delivery, Notification.kind, Notification.incident_id)
+        .join(Notification, Delivery.notification_id == Notification.id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.created_at, Delivery.id)
+    ).all()
+    audit.record(actor, "subscriber.export", subscriber, now=now,
+                 after={"subscriber": subscriber.public_id, "deliveries": len(rows)})
+    return {
+        "exported_at": _iso(now),
+        "subscriber": {
+            "id": subscriber.public_id,
+            "email": subscriber.email,
+            "audience": subscriber.audience,
+            "status": subscriber.status,
+            "created_at": _iso(subscriber.created_at),
+            "requested_at": _iso(subscriber.requested_at),
+            "confirmed_at": _iso(subscriber.confirmed_at),
+            "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+            "bounced_at": _iso(subscriber.bounced_at),
+        },
+        "deliveries": [
+            {
+                "incident_id": incident_id,
+                "kind": kind,
+                "status": delivery.status,
+                "attempts": delivery.attempts,
+                "created_at": _iso(delivery.created_at),
+                "sent_at": _iso(delivery.sent_at),
+                "last_error": delivery.last_error,
+            }
+            for delivery, kind, incident_id in rows
+        ],
+    }

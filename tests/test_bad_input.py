@@ -160,13 +160,19 @@ def forms(world, components) -> dict[str, dict]:
         "subscribe": dict(
             page="/subscribe", selector="main form", client="anonymous",
             valid={"email": "pat@example.test", "audience": "participant"},
-            fields=["email", "audience"]),
+            fields=["email", "audience", "website"]),  # website: the honeypot
+        "export subscriber": dict(
+            page="/staff/subscribers", selector="form#export-subscriber", valid={},
+            fields=["email"]),
+        "delete subscriber": dict(
+            page="/staff/subscribers", selector="form#delete-subscriber", valid={},
+            fields=["email"]),
     }
 
 
 FORM_NAMES = ["sign in", "new incident", "update", "edit incident", "new component",
               "edit component", "component status", "new staff", "staff account",
-              "password", "subscribe"]
+              "password", "subscribe", "export subscriber", "delete subscriber"]
 
 
 @pytest.mark.parametrize("form_name", FORM_NAMES)

@@ -98,6 +98,8 @@ def test_same_answer_for_new_pending_and_confirmed_addresses(app, smtp, clock,
 
 
 def test_the_form_cannot_flood_an_inbox(app, smtp, clock):
+    # The resend limit per address, not the per-client limit (test_subscriber_privacy.py).
+    app.config["SUBSCRIBE_RATE_LIMIT"] = "100 per minute"
     for _ in range(5):
         assert subscribe(app.test_client(), "pat@example.test").status_code == 303
     tick()
