@@ -607,48 +607,99 @@ def _ours(item: Claimed):
                    Delivery.status == "sending")
 
 
-def record_sent(item: Claimed, *, now: datetime) -> None:
-    """The server accepted it: never send it again. If its incident was resolved while it
-    was in flight, its reader is owed the all-clear too."""
-    with write_transaction():
-        if item.kind == "outage":
-            # Shared lock: resolving the incident (which locks this row for update) waits
-            # for us, or we for it, so nobody the outage email reached misses the all-clear.
-            db.session.execute(
-                db.select(Notification.id).where(Notification.id == item.notification_id)
-                .with_for_update(read=True)
-            )
-        done = db.session.execute(
-            db.update(Delivery).where(_ours(item))
-            .values(status="sent", sent_at=now, lease_until=None, claim_token=None,
-                    last_error=None)
-        ).rowcount
-        if done != 1:
-            log.warning("delivery %s was sent, but its lease had passed to another "
-                        "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
-            return
-        if item.kind == "outage":
-            _owe_resolution(item, now)
+# The statements of the per-message path, built once (SQLAlchemy Core on the session's
+# connection: no ORM bulk-update machinery, no statement construction per message).
+_delivery = Delivery.__table__
+_notification = Notification.__table__
+_LOCK_OUTAGE = (
+    sa.select(_notification.c.id)
+    .where(_notification.c.id == sa.bindparam("notification_id"))
+    .with_for_update(read=True)
+)
+_MARK_SENT = (
+    sa.update(_delivery)
+    .where(_delivery.c.id == sa.bindparam("delivery_id"),
+           _delivery.c.claim_token == sa.bindparam("token"),
+           _delivery.c.status == "sending")
+    .values(status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
+            lease_until=None, claim_token=None, last_error=None)
+)
+_RESOLUTION_ID = (
+    sa.select(_notification.c.id)
+    .where(_notification.c.incident_id == sa.bindparam("incident_id"),
+           _notification.c.kind == "resolution")
+)
 
 
-def _owe_resolution(item: Claimed, now: datetime) -> None:
-    resolution_id = db.session.scalar(
-        db.select(Notification.id).where(Notification.incident_id == item.incident_id,
-                                          Notification.kind == "resolution")
-    )
-    if resolution_id is None:
+@contextmanager
+def marking_connection():
+    """A connection of its own for recording a batch's deliveries as sent: one
+    transaction per message on it costs a BEGIN and a COMMIT, not the ORM session's
+    bookkeeping. On SQLite its transactions take the write lock at BEGIN."""
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+        yield conn
+
+
+def record_sent(item: Claimed, *, now: datetime, conn: Optional[sa.Connection] = None
+                ) -> None:
+    """The server accepted it: never send it again (one short transaction, committed
+    before the next message goes, so a crash resends at most the one in flight). If its
+    incident was resolved while it was in flight, its reader is owed the all-clear too.
+
+    Per message: [lock] + UPDATE + [SELECT] + COMMIT, prebuilt Core statements on ``conn``
+    (a ``marking_connection``) or, without one, on the session's connection. The
+    all-clear question costs one indexed lookup of the incident's resolution
+    notification, asked under the lock; the rest (``_owe_resolution``) runs only when
+    that notification exists: an outage email accepted after its incident was resolved.
+    """
+    if conn is None:
+        with write_transaction():
+            _mark_sent(db.session.connection(), item, now)
         return
-    confirmed = db.session.scalar(
-        db.select(Subscriber.id).where(Subscriber.id == item.subscriber_id,
-                                       Subscriber.status == "confirmed")
-    )
+    with conn.begin():
+        _mark_sent(conn, item, now)
+
+
+def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
+    if item.kind == "outage" and conn.dialect.name != "sqlite":
+        # Shared lock: resolving the incident (which locks this row for update) waits
+        # for us, or we for it, so nobody the outage email reached misses the all-clear.
+        # (SQLite has no row locks: our transaction began IMMEDIATE, which already
+        # excludes the resolving one.)
+        conn.execute(_LOCK_OUTAGE, {"notification_id": item.notification_id})
+    done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
+                                     "token": item.claim_token, "now": now}).rowcount
+    if done != 1:
+        log.warning("delivery %s was sent, but its lease had passed to another "
+                    "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
+        return
+    if item.kind == "outage":
+        # A statement after the lock, so it sees a resolution committed before the lock
+        # was granted; one committed later waited for us and saw this delivery as sent.
+        resolution_id = conn.execute(_RESOLUTION_ID,
+                                     {"incident_id": item.incident_id}).scalar()
+        if resolution_id is not None:
+            _owe_resolution(conn, item, now, resolution_id)
+
+
+def _owe_resolution(conn: sa.Connection, item: Claimed, now: datetime,
+                    resolution_id: int) -> None:
+    subscribers = Subscriber.__table__
+    confirmed = conn.execute(
+        sa.select(subscribers.c.id).where(subscribers.c.id == item.subscriber_id,
+                                          subscribers.c.status == "confirmed")
+    ).scalar()
     if confirmed is None:
         return
     try:
-        with db.session.begin_nested():
-            db.session.add(Delivery(notification_id=resolution_id,
-                                    subscriber_id=item.subscriber_id, status="pending",
-                                    attempts=0, next_attempt_at=now, created_at=now))
+        with conn.begin_nested():
+            conn.execute(sa.insert(_delivery).values(
+                notification_id=resolution_id, subscriber_id=item.subscriber_id,
+                status="pending", attempts=0,
+                next_attempt_at=sa.literal(now, UTCDateTime()),
+                created_at=sa.literal(now, UTCDateTime())))
     except IntegrityError:
         pass  # already owed
 
@@ -811,7 +862,7 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
     the_list_id = list_id(app.config)
     # Stay well inside the lease, so nobody else claims what we are still sending.
     deadline = time.monotonic() + settings.lease.total_seconds() / 2
-    with mail.SMTPSession(smtp_settings) as smtp:
+    with mail.SMTPSession(smtp_settings) as smtp, marking_connection() as marks:
         for index, item in enumerate(batch):
             if time.monotonic() > deadline:
                 release(batch[index:])
@@ -821,7 +872,7 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
                                              list_id=the_list_id, now=utcnow())
             result = smtp.send(item.email, message)
             if result.sent:
-                record_sent(item, now=utcnow())
+                record_sent(item, now=utcnow(), conn=marks)
                 report.count("sent")
                 log.info("delivery %s (%s to subscriber %s) sent", item.delivery_id,
                          item.kind, item.subscriber_public_id)
