@@ -29,7 +29,7 @@ import math
 import random
 import secrets
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Iterable, Mapping, Optional
@@ -854,15 +854,22 @@ class TickReport:
 
 
 def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
-               report: TickReport, rng: Callable[[], float]) -> bool:
-    """Send a claimed batch over one SMTP connection, recording each result at once.
+               report: TickReport, rng: Callable[[], float],
+               smtp: Optional[mail.SMTPSession] = None,
+               marks: Optional[sa.Connection] = None) -> bool:
+    """Send a claimed batch over one SMTP connection (``smtp``, which the tick keeps open
+    from batch to batch; else one of its own), recording each result at once.
     Returns False when the tick should stop (the server is down, or time ran short)."""
     app = current_app._get_current_object()
     smtp_settings = mail.smtp_settings(app)
     the_list_id = list_id(app.config)
     # Stay well inside the lease, so nobody else claims what we are still sending.
     deadline = time.monotonic() + settings.lease.total_seconds() / 2
-    with mail.SMTPSession(smtp_settings) as smtp, marking_connection() as marks:
+    with ExitStack() as stack:
+        if smtp is None:
+            smtp = stack.enter_context(mail.SMTPSession(smtp_settings))
+        if marks is None:
+            marks = stack.enter_context(marking_connection())
         for index, item in enumerate(batch):
             if time.monotonic() > deadline:
                 release(batch[index:])
@@ -904,18 +911,21 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
     with write_transaction():
         report.purged = subscriptions.purge_unconfirmed(now)
     report.enqueued = enqueue_due_outage_emails(now, settings)
-    renderer = Renderer(current_app._get_current_object())
-    while True:
-        batch = claim_batch(utcnow(), settings)
-        if not batch:
-            break
-        if settings.pause_after_claim:
-            log.warning("NOTIFIER_TEST_PAUSE_AFTER_CLAIM: pausing %.1f s after claiming %d",
-                        settings.pause_after_claim, len(batch))
-            time.sleep(settings.pause_after_claim)
-        keep_going = send_batch(batch, settings, renderer, report, rng)
-        with write_transaction():
-            heartbeat.beat(utcnow())
-        if not keep_going:
-            break
+    app = current_app._get_current_object()
+    renderer = Renderer(app)
+    # One SMTP connection (opened on first use) and one marking connection for the tick.
+    with mail.SMTPSession(mail.smtp_settings(app)) as smtp, marking_connection() as marks:
+        while True:
+            batch = claim_batch(utcnow(), settings)
+            if not batch:
+                break
+            if settings.pause_after_claim:
+                log.warning("NOTIFIER_TEST_PAUSE_AFTER_CLAIM: pausing %.1f s after "
+                            "claiming %d", settings.pause_after_claim, len(batch))
+                time.sleep(settings.pause_after_claim)
+            keep_going = send_batch(batch, settings, renderer, report, rng, smtp, marks)
+            with write_transaction():
+                heartbeat.beat(utcnow())
+            if not keep_going:
+                break
     return report
