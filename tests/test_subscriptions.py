@@ -336,7 +336,8 @@ def test_addresses_never_reach_logs_audit_or_public_pages(app, smtp, clock, admi
         assert address not in body and "bounce.me" not in body, path
     for event in db.session.scalars(db.select(AuditEvent)):
         assert address not in json.dumps([event.before, event.after, event.target_id])
-    logged = "\n".join(r.getMessage() for r in caplog.records)
+    # aiosmtpd's own "mail.log" is the test mail server's log, not ours: it must see addresses.
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name != "mail.log")
     assert "secret.person" not in logged and "bounce.me" not in logged
     for delivery in db.session.scalars(db.select(Delivery)):
         assert "bounce.me" not in (delivery.last_error or "")
