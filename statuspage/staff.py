@@ -7,7 +7,6 @@ after a rollback, so nothing is stored.
 
 from __future__ import annotations
 
-from functools import wraps
 
 from flask import (
     Blueprint,
@@ -23,6 +22,7 @@ from werkzeug.routing import BuildError
 
 from . import accounts, incidents
 from . import components as component_admin
+from .auth import admin_required, require_staff
 from .clock import utcnow
 from .extensions import db
 from .forms import (
@@ -70,35 +70,7 @@ INVALID = 422
 # --- Gate ----------------------------------------------------------------------------------
 
 
-@bp.before_request
-def require_login():
-    """Anonymous visitors go to the login page; a reset password must be changed first."""
-    if not current_user.is_authenticated:
-        flash("Please sign in to continue.", "info")
-        target = request.full_path if request.query_string else request.path
-        return redirect(url_for("auth.login", next=target))
-    if current_user.must_change_password and request.endpoint != "staff.password":
-        return redirect(url_for("staff.password"))
-    return None
-
-
-@bp.after_request
-def no_store(response):
-    """Staff pages (a one-time password among them) are never kept by any cache."""
-    response.headers.setdefault("Cache-Control", "private, no-store")
-    return response
-
-
-def admin_required(view):
-    """Responders get 403 Forbidden."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+bp.before_request(require_staff)
 
 
 @bp.context_processor

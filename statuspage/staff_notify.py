@@ -9,7 +9,6 @@ opaque id, never the address).
 from __future__ import annotations
 
 import json
-from functools import wraps
 
 from flask import (Blueprint, abort, flash, make_response, redirect, render_template,
                    request, url_for)
@@ -18,8 +17,9 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from . import notifications, subscriptions
+from .auth import admin_required, require_staff
 from .clock import utcnow
-from .extensions import begin_immediate, db, login_manager
+from .extensions import begin_immediate, db
 from .incidents import NotAllowed, ValidationError
 from .models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
 
@@ -45,26 +45,7 @@ class ExportSubscriberForm(FlaskForm):
     email = StringField("Email address of the subscriber whose data to export")
 
 
-@bp.before_request
-def require_login():
-    """The staff area's gate: sign in first; a reset password must be changed first."""
-    if not current_user.is_authenticated:
-        return login_manager.unauthorized()
-    if current_user.must_change_password:
-        return redirect(url_for("staff.password"))
-    return None
-
-
-def admin_required(view):
-    """Responders get 403."""
-
-    @wraps(view)
-    def wrapped(*args, **kwargs):
-        if not current_user.is_admin:
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped
+bp.before_request(require_staff)
 
 
 @bp.app_template_global("incident_emails")
