@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
-from sqlalchemy import event
 
 from statuspage import incidents
 from statuspage.extensions import db
+from tests.conftest import counting_selects
 
 PUBLIC_URL = "https://status.example.test"
 
@@ -364,21 +363,6 @@ def test_indicator_table(client, admin, components, make_incident, clock, status
 # --- Queries ----------------------------------------------------------------------------
 
 
-@contextmanager
-def counting_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, params, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
-
-
 def test_a_fixed_number_of_queries(app, client, admin, components, make_incident, clock):
     # One of each kind of row, so that every loader has something to load.
     make_incident(admin, components[:1], component_statuses={components[0].id: "major_outage"})
@@ -386,7 +370,7 @@ def test_a_fixed_number_of_queries(app, client, admin, components, make_incident
     def counts():
         result = {}
         for path in SCHEMAS:
-            with app.app_context(), counting_queries() as statements:
+            with app.app_context(), counting_selects() as statements:
                 assert client.get(path).status_code == 200
             result[path] = len(statements)
         return result

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import calendar
-from contextlib import contextmanager
 
 import feedparser
 import pytest
 from bs4 import BeautifulSoup
-from sqlalchemy import event
 
 from statuspage import incidents
 from statuspage.extensions import db
+from tests.conftest import counting_selects
 
 PUBLIC_URL = "https://status.example.test"
 FORMATS = {
@@ -46,21 +45,6 @@ def fetch(client, path):
 
 def epoch(dt) -> int:
     return int(dt.timestamp())
-
-
-@contextmanager
-def counting_queries():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, params, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", before)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -247,7 +231,7 @@ def test_feeds_use_a_fixed_number_of_queries(app, client, admin, components, mak
         result = []
         for path in paths:
             # A fresh app context: a fresh session, as every real request has.
-            with app.app_context(), counting_queries() as statements:
+            with app.app_context(), counting_selects() as statements:
                 assert client.get(path).status_code == 200
             result.append(len(statements))
         return result

@@ -6,16 +6,14 @@ the test client and BeautifulSoup.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from statuspage import incidents
 from statuspage.extensions import db
 from statuspage.models import Component
-from tests.conftest import T0, soup
+from tests.conftest import T0, soup, counting_selects
 
 HEALTH_LINE = ("If you have urgent health concerns, please contact your healthcare "
                "provider directly.")
@@ -73,22 +71,6 @@ def banner(page) -> str:
 
 def section(page, heading_id):
     return page.select_one(f"section[aria-labelledby={heading_id}]")
-
-
-@contextmanager
-def count_selects():
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT"):
-            statements.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.fixture
@@ -562,7 +544,7 @@ def test_queries_per_render_do_not_grow_with_data(app, client, admin, components
 
     def selects(path):
         db.session.remove()
-        with count_selects() as statements:
+        with counting_selects() as statements:
             assert client.get(path).status_code == 200
         return len(statements)
 

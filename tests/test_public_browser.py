@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from datetime import timedelta
 
 import pytest
 from bs4 import BeautifulSoup
-from werkzeug.serving import make_server
 
+from tests.browser import live_url  # noqa: F401,F811  (a fixture, shared)
 from tests.conftest import T0
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -27,14 +26,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
 
 
 def rendered_dom_and_console(url: str, tz: str) -> tuple[BeautifulSoup, str]:
