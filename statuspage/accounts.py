@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import audit
 from .extensions import db
-from .incidents import NotAllowed, ValidationError
+from .errors import NotAllowed, ValidationError
 from .models import EMAIL_MAX, ROLES, StaffUser
 from .text import clean_text
 

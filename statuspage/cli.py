@@ -14,7 +14,7 @@ from flask import Flask, current_app
 from . import accounts
 from .clock import utcnow
 from .extensions import db
-from .incidents import ValidationError
+from .errors import ValidationError
 from .models import Component, StaffUser
 
 #: The playbook's examples of what can break, as the default components.
@@ -175,7 +175,7 @@ def notifier_command(once):
     import logging
     from datetime import datetime
 
-    from . import notifications, scheduler
+    from . import scheduler
 
     app = current_app._get_current_object()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
@@ -187,7 +187,7 @@ def notifier_command(once):
             raise click.BadParameter("FIXED_NOW needs a time zone offset, e.g. +00:00")
         app.config["CLOCK"] = lambda: fixed
     if once:
-        report = notifications.tick()
+        report = scheduler.notifier_round()
         click.echo(f"{report.enqueued} outage email(s) queued, {report.sent} sent, "
                    f"{report.retrying} to retry, {report.failed} failed.")
         return

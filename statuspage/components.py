@@ -12,7 +12,7 @@ from typing import Optional
 
 from . import audit
 from .extensions import db
-from .incidents import NotAllowed, ValidationError
+from .errors import NotAllowed, ValidationError
 from .models import (
     COMPONENT_STATUSES,
     DESCRIPTION_MAX,

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from . import audit
+from . import audit, notifications
+from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
     COMPONENT_STATUSES,
@@ -33,18 +34,6 @@ from .text import clean_text
 REDACTED = "[redacted]"
 #: How far a backdated start may go (a typo of a year is refused).
 MAX_BACKDATE = timedelta(days=30)
-
-
-class ValidationError(ValueError):
-    """Bad input: ``errors`` maps a form field to its message. Nothing was changed."""
-
-    def __init__(self, errors: Mapping[str, str]):
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = dict(errors)
-
-
-class NotAllowed(PermissionError):
-    """The actor's role may not do this."""
 
 
 @dataclass
@@ -255,7 +244,6 @@ def _add_update(
     )
     db.session.flush()
     if text.status == "resolved":
-        from . import notifications  # the all-clear rows, in this same transaction
 
         notifications.on_incident_resolved(incident, now=now)
     return update
@@ -309,7 +297,6 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
         raise NotAllowed("Only an admin can reopen an incident.")
     if not incident.is_resolved:
         raise ValidationError({"status": "This incident is not resolved."})
-    from . import notifications
 
     if notifications.resolution_email_went_out(incident):
         raise ValidationError({"status": notifications.REOPEN_REFUSED})

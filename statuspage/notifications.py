@@ -39,10 +39,10 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from . import audit, heartbeat, mail, subscriptions
+from . import audit, heartbeat, mail, tokens
 from .clock import utcnow
 from .extensions import UTCDateTime, begin_immediate, db
-from .incidents import NotAllowed, ValidationError
+from .errors import NotAllowed, ValidationError
 from .models import Delivery, Incident, Notification, StaffUser, Subscriber
 
 log = logging.getLogger("statuspage.notifier")
@@ -794,11 +794,11 @@ class Renderer:
         """The bytes to send to this item's subscriber: the body as rendered once for its
         notification and audience, with its own links, address and Message-ID."""
         unsubscribe_url = (f"{self.public_url}/unsubscribe/"
-                           f"{subscriptions.unsubscribe_token(item.subscriber_public_id)}")
+                           f"{tokens.unsubscribe_token(item.subscriber_public_id)}")
         urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url}
         if item.kind == "confirm":
             urls[mail.CONFIRM_URL] = (f"{self.public_url}/confirm/"
-                                      f"{subscriptions.confirm_token(item.subscriber_public_id)}")
+                                      f"{tokens.confirm_token(item.subscriber_public_id)}")
         message_id = mail.message_id(item.notification_token, item.delivery_id,
                                      self.public_url)
         prepared = self._prepared(item, sender, list_id, now)
@@ -836,7 +836,6 @@ def list_id(config: Mapping) -> str:
 
 @dataclass
 class TickReport:
-    purged: int = 0
     enqueued: int = 0
     sent: int = 0
     retrying: int = 0
@@ -908,8 +907,6 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
     now = utcnow()
     with write_transaction():
         heartbeat.beat(now)
-    with write_transaction():
-        report.purged = subscriptions.purge_unconfirmed(now)
     report.enqueued = enqueue_due_outage_emails(now, settings)
     app = current_app._get_current_object()
     renderer = Renderer(app)

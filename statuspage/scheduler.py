@@ -15,17 +15,25 @@ from datetime import datetime, timezone
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import notifications
+from . import notifications, subscriptions
+from .clock import utcnow
 from .extensions import db
 
 log = logging.getLogger("statuspage.notifier")
+
+
+def notifier_round(**tick_options) -> notifications.TickReport:
+    """Housekeeping (unconfirmed subscribers past their age go), then one outbox tick."""
+    with notifications.write_transaction():
+        subscriptions.purge_unconfirmed(utcnow())
+    return notifications.tick(**tick_options)
 
 
 def run_tick(app: Flask) -> None:
     """One tick in its own app context; an error is logged, and the next tick comes."""
     with app.app_context():
         try:
-            report = notifications.tick()
+            report = notifier_round()
         except Exception:
             log.exception("notifier tick failed; trying again at the next tick")
             db.session.rollback()

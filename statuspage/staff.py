@@ -49,7 +49,8 @@ from .forms import (
     select_choices,
     to_local_input,
 )
-from .incidents import NotAllowed, UpdateText, ValidationError
+from .errors import NotAllowed, ValidationError
+from .incidents import UpdateText
 from .models import (
     COMPONENT_STATUS_LABELS,
     INCIDENT_STATUSES,

@@ -20,7 +20,7 @@ from . import notifications, subscriptions
 from .auth import admin_required, require_staff
 from .clock import utcnow
 from .extensions import begin_immediate, db
-from .incidents import NotAllowed, ValidationError
+from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
 
 bp = Blueprint("staff_notify", __name__, url_prefix="/staff")

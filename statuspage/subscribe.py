@@ -21,9 +21,9 @@ from wtforms import StringField
 from . import subscriptions
 from .clock import utcnow
 from .extensions import begin_immediate, csrf, db, rate_limit
-from .incidents import ValidationError
+from .errors import ValidationError
 from .notifications import current_settings, format_delay
-from .subscriptions import ExpiredToken, InvalidToken
+from .tokens import ExpiredToken, InvalidToken
 from .text import clean_text
 from .web import uses_session
 

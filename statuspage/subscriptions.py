@@ -14,87 +14,20 @@ from datetime import datetime, timedelta
 from typing import Optional
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from itsdangerous.timed import TimestampSigner
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
-from .clock import utcnow
+from . import audit, notifications
 from .extensions import db
-from .incidents import NotAllowed, ValidationError
+from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, EMAIL_MAX, Delivery, Notification, StaffUser, Subscriber
 from .text import clean_text
-
-CONFIRM = "confirm"
-UNSUBSCRIBE = "unsubscribe"
-_PURPOSES = (CONFIRM, UNSUBSCRIBE)
-#: Longer than any token we make; anything longer is refused before it is parsed.
-_TOKEN_MAX = 200
+from .tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, read_token
 
 EMAIL_ERROR = "Enter an email address, like name@example.org."
 AUDIENCE_ERROR = "Choose participant or coach."
 
 _LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
-
-# --- Tokens ------------------------------------------------------------------------------
-
-
-class InvalidToken(Exception):
-    """Tampered, truncated, for another purpose, or for a subscriber who is gone."""
-
-
-class ExpiredToken(InvalidToken):
-    """Genuine but too old (confirmation links last 48 hours)."""
-
-
-class _ClockSigner(TimestampSigner):
-    """Timestamps from the app's clock, so tests can age a token without sleeping."""
-
-    def get_timestamp(self) -> int:
-        return int(utcnow().timestamp())
-
-
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    if purpose not in _PURPOSES:
-        raise ValueError(purpose)
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"],
-        salt=f"statuspage.subscriber.{purpose}",
-        signer=_ClockSigner,
-    )
-
-
-def make_token(purpose: str, public_id: str) -> str:
-    return _serializer(purpose).dumps(public_id)
-
-
-def read_token(purpose: str, token: str, max_age: Optional[int] = None) -> str:
-    """The public_id a token carries, or InvalidToken / ExpiredToken."""
-    if not token or len(token) > _TOKEN_MAX:
-        raise InvalidToken()
-    try:
-        value = _serializer(purpose).loads(token, max_age=max_age)
-    except SignatureExpired as exc:
-        raise ExpiredToken() from exc
-    except (BadSignature, ValueError, TypeError, UnicodeError) as exc:
-        raise InvalidToken() from exc
-    if not isinstance(value, str) or not value:
-        raise InvalidToken()
-    return value
-
-
-def confirm_token(subscriber_public_id: str) -> str:
-    return make_token(CONFIRM, subscriber_public_id)
-
-
-def unsubscribe_token(subscriber_public_id: str) -> str:
-    return make_token(UNSUBSCRIBE, subscriber_public_id)
-
-
-def _confirm_max_age() -> int:
-    return int(current_app.config["SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS"])
 
 
 # --- Addresses ---------------------------------------------------------------------------
@@ -142,7 +75,6 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -
     email is queued. Confirmed address: a "manage your subscription" email is queued
     instead. Either at most once per SUBSCRIBE_RESEND_SECONDS per address.
     """
-    from . import notifications
 
     errors = {}
     address = normalise_email(email)
@@ -202,7 +134,8 @@ def _mailed_recently(subscriber: Subscriber, now: datetime) -> bool:
 
 def subscriber_for_confirm_token(token: str) -> Subscriber:
     """The subscriber a confirmation link is for, changing nothing (the GET)."""
-    subscriber = find_by_public_id(read_token(CONFIRM, token, _confirm_max_age()))
+    max_age = int(current_app.config["SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS"])
+    subscriber = find_by_public_id(read_token(CONFIRM, token, max_age))
     if subscriber is None or subscriber.status not in ("pending", "confirmed"):
         raise InvalidToken()
     return subscriber

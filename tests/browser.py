@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from statuspage import incidents, subscriptions
+from statuspage import incidents, subscriptions, tokens
 from statuspage.extensions import db
 from tests.conftest import PASSWORD
 
@@ -173,8 +173,8 @@ def site(app, admin, responder, components, make_incident, clock):
         "resolved": resolved.id,
         "component": components[0].id,
         "update": open_one.updates[0].id,
-        "confirm": subscriptions.confirm_token(subscriber.public_id),
-        "unsubscribe": subscriptions.unsubscribe_token(subscriber.public_id),
+        "confirm": tokens.confirm_token(subscriber.public_id),
+        "unsubscribe": tokens.unsubscribe_token(subscriber.public_id),
     }
 
 

@@ -239,7 +239,7 @@ def make_subscriber(app, clock):
 
 
 def tick():
-    """One notifier tick in the current app context."""
-    from statuspage import notifications
+    """One round of the notifier process (housekeeping, then the outbox's tick)."""
+    from statuspage import scheduler
 
-    return notifications.tick(rng=lambda: 0.5)
+    return scheduler.notifier_round(rng=lambda: 0.5)

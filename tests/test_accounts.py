@@ -8,7 +8,7 @@ import pytest
 
 from statuspage import accounts
 from statuspage.extensions import db
-from statuspage.incidents import NotAllowed, ValidationError
+from statuspage.errors import NotAllowed, ValidationError
 
 from .conftest import PASSWORD
 from .staff_support import audit_events, snapshot

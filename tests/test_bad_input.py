@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from bs4 import BeautifulSoup
 
-from statuspage import subscriptions
+from statuspage import subscriptions, tokens
 from statuspage.extensions import db
 from statuspage.models import (
     Component,
@@ -311,10 +311,10 @@ def _tamper(token: str) -> str:
 
 
 def test_tampered_confirm_and_unsubscribe_tokens_are_refused(app, client, pending):
-    confirm = subscriptions.confirm_token(pending.public_id)
-    unsubscribe = subscriptions.unsubscribe_token(pending.public_id)
+    confirm = tokens.confirm_token(pending.public_id)
+    unsubscribe = tokens.unsubscribe_token(pending.public_id)
     payload, _, signature = confirm.partition(".")
-    other_payload = subscriptions.confirm_token("someone-else").partition(".")[0]
+    other_payload = tokens.confirm_token("someone-else").partition(".")[0]
     bad_tokens = [
         _tamper(confirm), _tamper(unsubscribe),
         other_payload + "." + signature,  # another subscriber's id under this signature
@@ -332,7 +332,7 @@ def test_tampered_confirm_and_unsubscribe_tokens_are_refused(app, client, pendin
 
 def test_an_expired_confirmation_link_is_refused_and_changes_nothing(app, client, pending,
                                                                      clock):
-    token = subscriptions.confirm_token(pending.public_id)
+    token = tokens.confirm_token(pending.public_id)
     clock.advance(seconds=app.config["SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS"] + 60)
     for method in ("GET", "POST"):
         response = client.open(f"/confirm/{token}", method=method)
@@ -342,8 +342,8 @@ def test_an_expired_confirmation_link_is_refused_and_changes_nothing(app, client
 
 
 def test_a_replayed_link_is_harmless(app, client, pending):
-    confirm = subscriptions.confirm_token(pending.public_id)
-    unsubscribe = subscriptions.unsubscribe_token(pending.public_id)
+    confirm = tokens.confirm_token(pending.public_id)
+    unsubscribe = tokens.unsubscribe_token(pending.public_id)
     assert client.post(f"/confirm/{confirm}").status_code == 200
     assert client.post(f"/confirm/{confirm}").status_code == 200  # again: no change
     assert _status(pending) == "confirmed"
@@ -357,8 +357,8 @@ def test_a_replayed_link_is_harmless(app, client, pending):
 
 
 def test_a_token_for_one_purpose_does_nothing_at_the_other(app, client, pending):
-    confirm = subscriptions.confirm_token(pending.public_id)
-    unsubscribe = subscriptions.unsubscribe_token(pending.public_id)
+    confirm = tokens.confirm_token(pending.public_id)
+    unsubscribe = tokens.unsubscribe_token(pending.public_id)
     for method in ("GET", "POST"):
         assert client.open(f"/confirm/{unsubscribe}", method=method).status_code == 400
     assert _status(pending) == "pending"

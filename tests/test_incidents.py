@@ -9,7 +9,8 @@ import pytest
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.incidents import NotAllowed, UpdateText, ValidationError
+from statuspage.errors import NotAllowed, ValidationError
+from statuspage.incidents import UpdateText
 from statuspage.models import INCIDENT_STATUSES
 
 from .staff_support import audit_events, snapshot

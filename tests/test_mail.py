@@ -219,7 +219,7 @@ def test_both_parts_and_the_headers(smtp, outage, make_subscriber):
     assert "Dear Participant," in html.text
     assert "Use the web app at app.example.test." in html.text
     # The token carries the subscriber's opaque id, never the address.
-    from statuspage.subscriptions import read_token
+    from statuspage.tokens import read_token
 
     token = url.split("/unsubscribe/")[1]
     assert read_token("unsubscribe", token) == sub.public_id

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from statuspage import heartbeat, incidents, notifications, subscriptions
+from statuspage import errors, heartbeat, incidents, notifications, subscriptions, tokens
 from statuspage.extensions import db
 from statuspage.models import AuditEvent, Delivery, Notification, Subscriber
 from statuspage.notifications import (
@@ -236,7 +236,7 @@ def test_resolution_email_goes_to_exactly_the_outage_recipients_still_subscribed
     clock.advance(minutes=31)
     tick()
     latecomer = make_subscriber("latecomer@example.test")
-    subscriptions.unsubscribe(subscriptions.unsubscribe_token(leaver.public_id), now=clock())
+    subscriptions.unsubscribe(tokens.unsubscribe_token(leaver.public_id), now=clock())
     db.session.commit()
     clock.advance(minutes=10)
     resolve(incident, responder, clock())
@@ -348,7 +348,7 @@ def test_reopen_refused_once_the_all_clear_went_out(smtp, clock, admin, responde
     tick()
     resolve(incident, responder, clock())
     tick()
-    with pytest.raises(incidents.ValidationError) as refused:
+    with pytest.raises(errors.ValidationError) as refused:
         incidents.reopen(incident, actor=admin, now=clock())
     assert "Declare a recurrence" in refused.value.errors["status"]
     db.session.rollback()
@@ -422,7 +422,7 @@ def test_send_now_sends_at_once_whatever_the_severity(smtp, clock, admin, respon
     assert smtp.messages == []  # the notifier sends it, not the request
     tick()
     assert kinds_to(smtp, "pat@example.test") == [OUTAGE]
-    with pytest.raises(incidents.ValidationError):
+    with pytest.raises(errors.ValidationError):
         notifications.send_outage_email_now(incident, actor=admin, now=clock())
     db.session.rollback()
     [event] = db.session.scalars(db.select(AuditEvent).where(
@@ -437,7 +437,7 @@ def test_responders_cannot_hold_or_send(clock, responder, components, make_incid
     incident = make_incident(responder, components[:1], severity="SEV-1")
     for action in (notifications.hold_emails, notifications.release_emails,
                    notifications.send_outage_email_now):
-        with pytest.raises(incidents.NotAllowed):
+        with pytest.raises(errors.NotAllowed):
             action(incident, actor=responder, now=clock())
 
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from statuspage import subscriptions
+from statuspage import subscriptions, tokens
 from statuspage.extensions import db
 from statuspage.models import AuditEvent, Delivery, Notification, Subscriber
 from tests.conftest import form_fields, soup
@@ -224,14 +224,14 @@ def test_confirm_token_expires_after_48_hours(app, smtp, clock):
 
 def test_tokens_are_for_one_purpose_only(app, smtp, make_subscriber):
     sub = make_subscriber("pat@example.test", status="pending")
-    confirm = subscriptions.make_token("confirm", sub.public_id)
-    unsubscribe = subscriptions.make_token("unsubscribe", sub.public_id)
+    confirm = tokens.make_token("confirm", sub.public_id)
+    unsubscribe = tokens.make_token("unsubscribe", sub.public_id)
     assert app.test_client().post(f"/unsubscribe/{confirm}").status_code == 400
     assert app.test_client().post(f"/confirm/{unsubscribe}").status_code == 400
     assert subscriber("pat@example.test").status == "pending"
     # A token signed with another key is refused too.
     app.config["SECRET_KEY"] = "another-key"
-    forged = subscriptions.make_token("confirm", sub.public_id)
+    forged = tokens.make_token("confirm", sub.public_id)
     app.config["SECRET_KEY"] = "test-secret-key"
     assert app.test_client().post(f"/confirm/{forged}").status_code == 400
     assert app.test_client().post(f"/confirm/{confirm}").status_code == 200
@@ -252,7 +252,7 @@ def test_one_click_unsubscribe_with_no_cookie_and_no_csrf(app, smtp, clock, resp
                                                          components, make_incident,
                                                          make_subscriber):
     sub = make_subscriber("pat@example.test")
-    token = subscriptions.unsubscribe_token(sub.public_id)
+    token = tokens.unsubscribe_token(sub.public_id)
     client = app.test_client()
     # The GET shows a button and changes nothing.
     page = client.get(f"/unsubscribe/{token}")
@@ -278,7 +278,7 @@ def test_one_click_unsubscribe_with_no_cookie_and_no_csrf(app, smtp, clock, resp
 
 def test_unsubscribe_button_on_the_page_works(app, make_subscriber):
     sub = make_subscriber("pat@example.test")
-    token = subscriptions.unsubscribe_token(sub.public_id)
+    token = tokens.unsubscribe_token(sub.public_id)
     client = app.test_client()
     page = client.get(f"/unsubscribe/{token}")
     response = client.post(f"/unsubscribe/{token}",
@@ -296,7 +296,7 @@ def test_unsubscribe_cancels_what_was_still_to_be_sent(app, smtp, clock, respond
     smtp.down()
     tick()
     smtp.up()
-    app.test_client().post(f"/unsubscribe/{subscriptions.unsubscribe_token(sub.public_id)}")
+    app.test_client().post(f"/unsubscribe/{tokens.unsubscribe_token(sub.public_id)}")
     clock.advance(hours=1)
     tick()
     assert smtp.messages == []
@@ -354,7 +354,7 @@ def test_confirm_after_unsubscribing_is_refused(app, smtp):
     path = _confirm_path(app, smtp)
     app.test_client().post(path)
     sub = subscriber("pat@example.test")
-    app.test_client().post(f"/unsubscribe/{subscriptions.unsubscribe_token(sub.public_id)}")
+    app.test_client().post(f"/unsubscribe/{tokens.unsubscribe_token(sub.public_id)}")
     assert app.test_client().post(path).status_code == 400
     assert subscriber("pat@example.test").status == "unsubscribed"
 
@@ -362,7 +362,7 @@ def test_confirm_after_unsubscribing_is_refused(app, smtp):
 def test_deleted_subscribers_link_is_refused_or_harmless(app, smtp, admin):
     path = _confirm_path(app, smtp)
     sub = subscriber("pat@example.test")
-    unsubscribe = f"/unsubscribe/{subscriptions.unsubscribe_token(sub.public_id)}"
+    unsubscribe = f"/unsubscribe/{tokens.unsubscribe_token(sub.public_id)}"
     subscriptions.delete_subscriber(sub, actor=admin, now=sub.created_at + timedelta(minutes=1))
     db.session.commit()
     assert app.test_client().post(path).status_code == 400

@@ -1,0 +1,110 @@
+"""The house rules that a reader relies on, checked so that CI fails when one is broken.
+
+Every ``import`` of a ``statuspage`` module is read from the source with ``ast``,
+function-level imports included: an import hidden inside a function still makes a cycle.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "statuspage"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(current: str, is_package: bool, level: int, target: str | None) -> str:
+    base = current.split(".")
+    if not is_package:
+        base = base[:-1]
+    if level > 1:
+        base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([target] if target else []))
+
+
+def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
+    """The statuspage modules ``name`` imports, anywhere in its source."""
+    tree = ast.parse(path.read_text(), str(path))
+    found: set[str] = set()
+    is_package = path.name == "__init__.py"
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+            found.update(t for t in targets if t.startswith("statuspage"))
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = _resolve(name, is_package, node.level, node.module)
+            elif node.module and node.module.startswith("statuspage"):
+                base = node.module
+            else:
+                continue
+            for alias in node.names:
+                candidate = f"{base}.{alias.name}"
+                found.add(candidate if candidate in known else base)
+    # Importing ``statuspage.x.y`` runs ``statuspage`` and ``statuspage.x`` first, but the
+    # package ``statuspage`` is only the app factory: count what is named, not its parents.
+    return {m for m in found if m in known and m != name}
+
+
+def import_graph() -> dict[str, set[str]]:
+    mods = modules()
+    known = set(mods)
+    return {name: imports_of(name, path, known) for name, path in mods.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            cycle = visit(node)
+            if cycle:
+                return cycle
+    return None
+
+
+# The app factory (``statuspage/__init__.py``) imports every blueprint to register it;
+# nothing imports it back but the entry points, so it is left out of the cycle check.
+FACTORY = "statuspage"
+
+
+def test_no_import_cycle_among_statuspage_modules():
+    graph = {k: v - {FACTORY} for k, v in import_graph().items() if k != FACTORY}
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph) or [])
+
+
+def test_the_cycle_check_sees_a_cycle_hidden_in_a_function(tmp_path):
+    a = tmp_path / "a.py"
+    a.write_text("from . import b\n")
+    b = tmp_path / "b.py"
+    b.write_text("def f():\n    from .a import thing\n")
+    known = {"statuspage.a", "statuspage.b"}
+    graph = {
+        "statuspage.a": imports_of("statuspage.a", a, known),
+        "statuspage.b": imports_of("statuspage.b", b, known),
+    }
+    assert find_cycle(graph) == ["statuspage.a", "statuspage.b", "statuspage.a"]
