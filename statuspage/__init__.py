@@ -9,7 +9,8 @@ from pathlib import Path
 from flask import Flask
 
 from . import config as default_config
-from .extensions import configure_sqlite, csrf, db, init_rate_limits, login_manager, migrate
+from . import ratelimit, transactions
+from .extensions import csrf, db, login_manager, migrate
 from .extensions import mail as mail_extension  # `statuspage.mail` is the mail module
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     load_config(app, test_config)
     init_extensions(app)
     register_blueprints(app)
-    init_rate_limits(app)  # after the blueprints: wraps the views marked @rate_limit
+    ratelimit.init_app(app)  # after the blueprints: wraps the views marked @rate_limit
     register_template_helpers(app)
     register_cli(app)
     register_public_cache_and_publishing(app)
@@ -73,8 +74,7 @@ def init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     mail_extension.init_app(app)
     login_manager.init_app(app)
-    with app.app_context():
-        configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_SECONDS"])
+    transactions.init_app(app)  # SQLite's set-up; requests that may write lock up front
 
     from .web import CookielessSessionInterface
 

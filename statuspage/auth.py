@@ -10,7 +10,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from . import accounts
 from .clock import utcnow
-from .extensions import db, login_manager, rate_limit
+from .extensions import db, login_manager
+from .ratelimit import rate_limit
 from .forms import LoginForm
 from .models import StaffUser
 

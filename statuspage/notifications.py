@@ -41,7 +41,8 @@ from sqlalchemy.orm import aliased
 
 from . import audit, heartbeat, mail, tokens
 from .clock import utcnow
-from .extensions import UTCDateTime, begin_immediate, db
+from .extensions import UTCDateTime, db
+from .transactions import begin_immediate, write_transaction
 from .errors import NotAllowed, ValidationError
 from .models import Delivery, Incident, Notification, StaffUser, Subscriber
 
@@ -503,23 +504,6 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
 
 
 # --- The notifier ------------------------------------------------------------------------
-
-
-@contextmanager
-def write_transaction():
-    """One short write transaction of the notifier, committed at the end.
-
-    On SQLite it takes the write lock at BEGIN, so reading then writing cannot race
-    another process (and never fails half-way with "database is locked" on upgrade).
-    """
-    db.session.rollback()  # end any read transaction left open
-    begin_immediate(db.session)
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 @dataclass(frozen=True)

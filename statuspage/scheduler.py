@@ -18,13 +18,14 @@ from flask import Flask
 from . import notifications, subscriptions
 from .clock import utcnow
 from .extensions import db
+from .transactions import write_transaction
 
 log = logging.getLogger("statuspage.notifier")
 
 
 def notifier_round(**tick_options) -> notifications.TickReport:
     """Housekeeping (unconfirmed subscribers past their age go), then one outbox tick."""
-    with notifications.write_transaction():
+    with write_transaction():
         subscriptions.purge_unconfirmed(utcnow())
     return notifications.tick(**tick_options)
 

@@ -19,7 +19,7 @@ from wtforms import StringField
 from . import notifications, subscriptions
 from .auth import admin_required, require_staff
 from .clock import utcnow
-from .extensions import begin_immediate, db
+from .extensions import db
 from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
 
@@ -58,13 +58,6 @@ def _incident_page(incident_id: int):
     return redirect(url_for("staff.incident", incident_id=incident_id))
 
 
-def _take_write_lock() -> None:
-    """End the read transaction the login check began, and begin one that holds SQLite's
-    write lock from the start (a read upgraded to a write can fail there)."""
-    db.session.commit()
-    begin_immediate(db.session)
-
-
 def _get_incident(incident_id: int) -> Incident:
     if not 0 < incident_id <= 2**31 - 1:
         abort(404)
@@ -76,7 +69,6 @@ def _get_incident(incident_id: int) -> Incident:
 
 def _admin_action(incident_id: int, action, success: str):
     ButtonForm()  # CSRFProtect has already checked the token
-    _take_write_lock()
     incident = _get_incident(incident_id)
     try:
         result = action(incident, actor=current_user._get_current_object(), now=utcnow())
@@ -139,7 +131,6 @@ def subscribers():
     """The counts; the POST deletes one subscriber (by typed address)."""
     if request.method == "POST":
         form = DeleteSubscriberForm()  # CSRFProtect has already checked the token
-        _take_write_lock()
         subscriber = subscriptions.find_by_email(form.email.data)
         if subscriber is None:
             db.session.rollback()
@@ -159,7 +150,6 @@ def subscriber_export():
     """Everything held about one subscriber (typed address) as a JSON download, audited
     with the subscriber's opaque id. A POST: the address never appears in a URL."""
     form = ExportSubscriberForm()  # CSRFProtect has already checked the token
-    _take_write_lock()
     subscriber = subscriptions.find_by_email(form.email.data)
     if subscriber is None:
         db.session.rollback()

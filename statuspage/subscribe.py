@@ -20,7 +20,8 @@ from wtforms import StringField
 
 from . import subscriptions
 from .clock import utcnow
-from .extensions import begin_immediate, csrf, db, rate_limit
+from .extensions import csrf, db
+from .ratelimit import rate_limit
 from .errors import ValidationError
 from .notifications import current_settings, format_delay
 from .tokens import ExpiredToken, InvalidToken
@@ -53,13 +54,6 @@ def _private(response):
     response = make_response(response)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def _take_write_lock() -> None:
-    """Begin a transaction that holds SQLite's write lock from the start (reading, then
-    upgrading to a write, can fail there); ends any read transaction begun before."""
-    db.session.commit()
-    begin_immediate(db.session)
 
 
 def _delay_text() -> str:
@@ -96,7 +90,6 @@ def subscribe():
             log.info("subscribe: honeypot field filled; nothing stored")
             return redirect(url_for("subscribe.check_inbox"), code=303)
         else:
-            _take_write_lock()
             try:
                 subscriptions.subscribe(form.email.data, form.audience.data, now=utcnow())
             except ValidationError as exc:
@@ -129,7 +122,6 @@ def confirm_page(token: str):
 @bp.post("/confirm/<token>")
 @csrf.exempt
 def confirm(token: str):
-    _take_write_lock()
     try:
         subscriber = subscriptions.confirm(token, now=utcnow())
     except InvalidToken as exc:
@@ -156,7 +148,6 @@ def unsubscribe_page(token: str):
 def unsubscribe(token: str):
     """The page's button and RFC 8058's one-click POST ("List-Unsubscribe=One-Click", sent
     by mail clients with no cookie): either unsubscribes at once."""
-    _take_write_lock()
     try:
         subscriptions.unsubscribe(token, now=utcnow())
     except InvalidToken:

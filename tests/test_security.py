@@ -119,7 +119,7 @@ def test_sign_in_still_works_when_the_limits_storage_is_down(make_app, make_staf
 
 
 def test_the_default_limit_counts_in_memory_per_process(app):
-    from statuspage.extensions import limiter_for
+    from statuspage.ratelimit import limiter_for
 
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert type(limiter_for(app).storage).__name__ == "MemoryStorage"
