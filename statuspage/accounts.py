@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Optional
@@ -11,10 +10,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import audit
+from .addresses import is_plain_address, normalise_staff_email
 from .extensions import db
 from .errors import NotAllowed, ValidationError
-from .models import EMAIL_MAX, ROLES, StaffUser
-from .text import clean_text
+from .models import ROLES, StaffUser
 
 # OWASP's argon2id baseline (m=19 MiB, t=2, p=1) is the library's floor; these are above it.
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
@@ -40,21 +39,6 @@ def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
-#: A plain address (RFC 5321's dot-atom local part, a host name): no spaces, quotes, angle
-#: brackets or line breaks, so it is safe in any header or page it goes into.
-_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
-
-
-def is_valid_email(email: str) -> bool:
-    return len(email) <= EMAIL_MAX and _EMAIL.fullmatch(email) is not None
-
-
-def normalise_email(email: str) -> str:
-    return clean_text(email, single_line=True).lower()
-
-
 def check_password_rules(password: str) -> Optional[str]:
     if len(password) < PASSWORD_MIN:
         return f"Use at least {PASSWORD_MIN} characters."
@@ -71,7 +55,7 @@ def authenticate(email: str, password: str, *, now: datetime) -> Optional[StaffU
     The caller commits either way (the counter must be kept on failure too).
     """
     user = db.session.scalar(
-        db.select(StaffUser).where(StaffUser.email == normalise_email(email))
+        db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
     )
     if user is None:
         _verify(_DUMMY_HASH, password)
@@ -98,8 +82,8 @@ def create_staff(
     if actor is not None and not actor.is_admin:
         raise NotAllowed("Only an admin can create staff accounts.")
     errors = {}
-    email = normalise_email(email)
-    if not is_valid_email(email):
+    email = normalise_staff_email(email)
+    if not is_plain_address(email):
         errors["email"] = "Enter a valid email address."
     elif db.session.scalar(db.select(StaffUser.id).where(StaffUser.email == email)):
         errors["email"] = "There is already an account with this email."

@@ -11,34 +11,12 @@ import time
 import click
 from flask import Flask, current_app
 
-from . import accounts
+from . import accounts, seed
+from .addresses import normalise_staff_email
 from .clock import utcnow
 from .extensions import db
 from .errors import ValidationError
-from .models import Component, StaffUser
-
-#: The playbook's examples of what can break, as the default components.
-DEFAULT_COMPONENTS = (
-    ("Login", "Signing in to the app"),
-    ("Saving entries", "Logging meals, measurements and other entries"),
-    ("Charts & dashboards", "Charts and dashboards of your entries"),
-    ("Food photo analysis", "Analysing food photos"),
-    ("Report generation", "Generating reports"),
-)
-
-
-def seed_components(now) -> int:
-    """Add the default components that are missing; returns how many were added."""
-    existing = set(db.session.scalars(db.select(Component.name)))
-    added = 0
-    for position, (name, description) in enumerate(DEFAULT_COMPONENTS):
-        if name in existing:
-            continue
-        db.session.add(Component(name=name, description=description, position=position,
-                                 status="operational", created_at=now, updated_at=now))
-        added += 1
-    return added
-
+from .models import StaffUser
 
 def _read_password(prompt: str) -> str:
     if sys.stdin.isatty():
@@ -55,7 +33,7 @@ def _fail_validation(exc: ValidationError):
 @click.command("seed")
 def seed_command():
     """Add the default components (idempotent)."""
-    added = seed_components(utcnow())
+    added = seed.seed_components(utcnow())
     db.session.commit()
     click.echo(f"Seeded {added} component(s).")
 
@@ -71,7 +49,7 @@ def create_staff_command(email, role):
     except ValidationError as exc:
         _fail_validation(exc)
     db.session.commit()
-    click.echo(f"Created {role} {accounts.normalise_email(email)}.")
+    click.echo(f"Created {role} {normalise_staff_email(email)}.")
 
 
 @click.command("set-password")
@@ -79,7 +57,7 @@ def create_staff_command(email, role):
 def set_password_command(email):
     """Set a staff member's password (for a locked-out admin); ends their sessions."""
     user = db.session.scalar(
-        db.select(StaffUser).where(StaffUser.email == accounts.normalise_email(email))
+        db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
     )
     if user is None:
         click.echo("No staff account with that email.", err=True)
@@ -108,7 +86,7 @@ def ensure_admin_command():
     db.session.commit()
     click.echo("")
     click.echo("  First admin created. Sign in at /staff/login with:")
-    click.echo(f"    email:    {accounts.normalise_email(email)}")
+    click.echo(f"    email:    {normalise_staff_email(email)}")
     if current_app.config["ADMIN_PASSWORD"]:
         click.echo("    password: (the one in STATUSPAGE_ADMIN_PASSWORD)")
     else:

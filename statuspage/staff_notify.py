@@ -17,6 +17,7 @@ from flask_wtf import FlaskForm
 from wtforms import StringField
 
 from . import notifications, subscriptions
+from .addresses import parse_subscriber_address
 from .auth import admin_required, require_staff
 from .clock import utcnow
 from .extensions import db
@@ -120,7 +121,7 @@ def _subscribers_page(*, delete_error: str | None = None, export_error: str | No
 def _no_subscriber(typed: str | None, nothing_done: str) -> str:
     """The message when the typed address names no subscriber. The address is never
     echoed, logged or audited."""
-    if subscriptions.normalise_email(typed) is None:
+    if parse_subscriber_address(typed) is None:
         return f"{subscriptions.EMAIL_ERROR} {nothing_done}"
     return f"No subscriber has that address. {nothing_done}"
 

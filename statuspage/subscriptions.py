@@ -8,7 +8,6 @@ outbox rows that the notifier sends on its next tick.
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime, timedelta
 from typing import Optional
@@ -17,45 +16,21 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from . import audit, notifications
+from .addresses import parse_subscriber_address
 from .extensions import db
 from .errors import NotAllowed, ValidationError
-from .models import AUDIENCES, EMAIL_MAX, Delivery, Notification, StaffUser, Subscriber
-from .text import clean_text
+from .models import AUDIENCES, Delivery, Notification, StaffUser, Subscriber
 from .tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, read_token
 
 EMAIL_ERROR = "Enter an email address, like name@example.org."
 AUDIENCE_ERROR = "Choose participant or coach."
 
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
-_LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
-
-# --- Addresses ---------------------------------------------------------------------------
-
-
-def normalise_email(raw: Optional[str]) -> Optional[str]:
-    """The address in the form we store (lower case, IDN domain as ASCII), or None."""
-    value = clean_text(raw, single_line=True)
-    if not value or len(value) > EMAIL_MAX or value.count("@") != 1:
-        return None
-    local, domain = value.rsplit("@", 1)
-    try:
-        domain = domain.rstrip(".").encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
-    labels = domain.split(".")
-    if len(local) > 64 or not _LOCAL.match(local):
-        return None
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
-        return None
-    if labels[-1].isdigit():
-        return None
-    address = f"{local}@{domain}".lower()
-    return address if len(address) <= EMAIL_MAX else None
+# --- Finding subscribers ---------------------------------------------------------------------------
 
 
 def find_by_email(raw: Optional[str]) -> Optional[Subscriber]:
-    address = normalise_email(raw)
+    address = parse_subscriber_address(raw)
     if address is None:
         return None
     return db.session.scalar(db.select(Subscriber).where(Subscriber.email == address))
@@ -77,7 +52,7 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -
     """
 
     errors = {}
-    address = normalise_email(email)
+    address = parse_subscriber_address(email)
     if address is None:
         errors["email"] = EMAIL_ERROR
     if audience not in AUDIENCES:

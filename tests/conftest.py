@@ -215,7 +215,7 @@ def responder(make_staff):
 @pytest.fixture
 def components(app, clock):
     """The playbook's default components, as ``flask seed`` makes them."""
-    from statuspage.cli import seed_components
+    from statuspage.seed import seed_components
     from statuspage.models import Component
 
     seed_components(clock())
