@@ -57,12 +57,14 @@ def authenticate(email: str, password: str, *, now: datetime) -> Optional[StaffU
     user = db.session.scalar(
         db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
     )
+    # One Argon2 verification on every path (unknown, locked, inactive, wrong, right), so
+    # the time of the answer tells nothing about which accounts exist or are locked.
+    password_ok = _verify(_DUMMY_HASH if user is None else user.password_hash, password)
     if user is None:
-        _verify(_DUMMY_HASH, password)
         return None
     if user.locked_until is not None and user.locked_until > now:
         return None
-    if not user.active or not _verify(user.password_hash, password):
+    if not user.active or not password_ok:
         user.failed_logins += 1
         if user.failed_logins >= FREE_FAILURES:
             backoff = timedelta(seconds=30 * 2 ** (user.failed_logins - FREE_FAILURES))

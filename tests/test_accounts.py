@@ -95,3 +95,37 @@ def test_roles_and_deactivation(app, admin, responder, clock):
     assert responder.session_version == version + 1
     assert [e.after for e in audit_events("staff.edit")] == [
         {"role": "responder", "active": False}]
+
+
+class CountingHasher(accounts.PasswordHasher):
+    """The real Argon2 hasher, counting its verifications (each one costs ~100 ms)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verifications = 0
+
+    def verify(self, hash, password):
+        self.verifications += 1
+        return super().verify(hash, password)
+
+
+def test_every_failed_sign_in_costs_one_password_verification(app, admin, responder, clock,
+                                                              monkeypatch):
+    """Unknown, locked, deactivated and wrong-password accounts take the same time to refuse
+    (the red team measured 215-280 ms for an unknown address, 6-8 ms for a locked one)."""
+    hasher = CountingHasher(**{k: getattr(accounts._hasher, k) for k in (
+        "time_cost", "memory_cost", "parallelism", "hash_len", "salt_len")})
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    locked = accounts.create_staff("locked@example.test", "responder", PASSWORD, actor=admin,
+                                   now=clock())
+    locked.locked_until = clock() + timedelta(hours=1)
+    inactive = accounts.create_staff("gone@example.test", "responder", PASSWORD, actor=admin,
+                                     now=clock())
+    inactive.active = False
+    db.session.commit()
+    cases = [("nobody@example.test", PASSWORD), ("locked@example.test", PASSWORD),
+             ("gone@example.test", PASSWORD), (responder.email, "wrong password")]
+    for email, password in cases:
+        before = hasher.verifications
+        assert accounts.authenticate(email, password, now=clock()) is None
+        assert hasher.verifications - before == 1, email
