@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from statuspage import incidents
 from statuspage.extensions import db
 
@@ -26,7 +24,8 @@ Next Update: [time of next update]
 Actions: [what we're doing]
 Workaround: [if available]"""
 
-PLAYBOOK = Path(__file__).resolve().parents[2] / "shared" / "incident-response-playbook.md"
+#: A copy of ../shared/incident-response-playbook.md, so that the test runs in every clone.
+PLAYBOOK = Path(__file__).resolve().parent / "data" / "incident-response-playbook.md"
 
 
 def fill(**values) -> str:
@@ -46,8 +45,6 @@ def fill(**values) -> str:
 
 
 def test_the_copied_template_is_the_playbooks():
-    if not PLAYBOOK.exists():
-        pytest.skip("the playbook is not beside this checkout")
     assert "```\n" + PLAYBOOK_TEMPLATE + "\n```" in PLAYBOOK.read_text()
 
 
