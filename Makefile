@@ -21,7 +21,6 @@ venv: $(VENV)/.installed
 run: venv
 	$(FLASK) db upgrade
 	$(FLASK) seed
-	$(FLASK) ensure-admin
 	$(FLASK) serve
 
 test: venv

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import click
 from flask import Flask, current_app
@@ -71,28 +73,72 @@ def set_password_command(email):
     click.echo("Password set.")
 
 
-@click.command("ensure-admin")
-def ensure_admin_command():
-    """Create the first admin if there is none (ADMIN_EMAIL, ADMIN_PASSWORD)."""
+def ensure_first_admin() -> tuple[str, str | None] | None:
+    """Create the first admin if there is none; (email, generated password or None).
+
+    Commits. None when an admin exists. The password is None when it came from
+    ADMIN_PASSWORD (it is never printed then).
+    """
     if db.session.scalar(db.select(StaffUser.id).where(StaffUser.role == "admin")):
-        click.echo("An admin account exists.")
-        return
+        return None
     email = current_app.config["ADMIN_EMAIL"]
-    password = current_app.config["ADMIN_PASSWORD"] or accounts.generate_password()
+    given = current_app.config["ADMIN_PASSWORD"]
+    password = given or accounts.generate_password()
     try:
         accounts.create_staff(email, "admin", password, actor=None, now=utcnow())
     except ValidationError as exc:
         _fail_validation(exc)
     db.session.commit()
+    return normalise_staff_email(email), (None if given else password)
+
+
+def _echo_first_admin(created: tuple[str, str | None]) -> None:
+    email, password = created
+    sign_in = f"{current_app.config['PUBLIC_URL']}/staff/login"
     click.echo("")
-    click.echo("  First admin created. Sign in at /staff/login with:")
-    click.echo(f"    email:    {normalise_staff_email(email)}")
-    if current_app.config["ADMIN_PASSWORD"]:
+    click.echo(f"  First admin created. Sign in at {sign_in} with:")
+    click.echo(f"    email:    {email}")
+    if password is None:
         click.echo("    password: (the one in STATUSPAGE_ADMIN_PASSWORD)")
     else:
         click.echo(f"    password: {password}")
         click.echo("  This password is shown only once.")
     click.echo("")
+
+
+@click.command("ensure-admin")
+def ensure_admin_command():
+    """Create the first admin if there is none (ADMIN_EMAIL, ADMIN_PASSWORD)."""
+    created = ensure_first_admin()
+    if created is None:
+        click.echo("An admin account exists.")
+        return
+    _echo_first_admin(created)
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> bool:
+    """True once a worker answers /health/live (gunicorn binds before its workers boot)."""
+    url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/health/live"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and all(p.poll() is None for p in procs):
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
+    return False
 
 
 @click.command("serve")
@@ -101,11 +147,21 @@ def ensure_admin_command():
 @click.option("--workers", default=None, type=int, help="Default: WEB_WORKERS.")
 @click.option("--no-notifier", is_flag=True, help="Serve the web app only.")
 def serve_command(host, port, workers, no_notifier):
-    """Serve with gunicorn and run the notifier beside it; Ctrl-C stops both."""
+    """Serve with gunicorn and run the notifier beside it; Ctrl-C stops both.
+
+    Creates the first admin if there is none, and prints its sign-in last, once the server
+    is listening, so that the server's own log lines do not push it off the screen.
+    """
     cfg = current_app.config
     host = host or cfg["HOST"]
     port = port or cfg["PORT"]
     workers = workers or cfg["WEB_WORKERS"]
+    if not _port_is_free(host, port):
+        click.echo(f"Port {port} on {host} is in use (another server, or an earlier "
+                   f"`make run` still running). Stop it, or choose another port: "
+                   f"STATUSPAGE_PORT={port + 1} make run", err=True)
+        raise SystemExit(2)
+    created = ensure_first_admin()
     bindir = os.path.dirname(sys.executable)
     worker = cfg["WEB_WORKER_CLASS"]
     commands = [[os.path.join(bindir, "gunicorn"), "--workers", str(workers),
@@ -117,19 +173,33 @@ def serve_command(host, port, workers, no_notifier):
     if cfg.get("STATIC_EXPORT_DIR"):  # keeps the static copy of the public site current
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "publisher"])
     procs = [subprocess.Popen(cmd) for cmd in commands]
-    click.echo(f"Serving on http://{host}:{port}/ (Ctrl-C to stop)")
+    stopping = False
 
     def stop(*_):
+        nonlocal stopping
+        stopping = True
         for p in procs:
             if p.poll() is None:
                 p.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        while all(p.poll() is None for p in procs):
+        if _wait_until_serving(host, port, procs):
+            if created is not None:
+                _echo_first_admin(created)
+            click.echo(f"Serving on http://{host}:{port}/ — staff sign-in: "
+                       f"{cfg['PUBLIC_URL']}/staff/login (Ctrl-C to stop)")
+        while not stopping and all(p.poll() is None for p in procs):
             time.sleep(0.5)
     except KeyboardInterrupt:
-        pass
+        # Ctrl-C in a terminal has already sent SIGINT to every child (one process group):
+        # give them a moment to stop on that before a second signal reaches them.
+        deadline = time.monotonic() + 3
+        for p in procs:
+            try:
+                p.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
     finally:
         stop()
         for p in procs:
