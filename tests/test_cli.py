@@ -1,0 +1,41 @@
+"""The commands a new user meets through ``make run``: seed, ensure-admin, serve."""
+
+from __future__ import annotations
+
+import socket
+
+from statuspage.extensions import db
+from statuspage.models import Component, StaffUser
+
+
+def test_seed_is_idempotent(app, runner):
+    assert "Seeded 5 component(s)." in runner.invoke(args=["seed"]).output
+    assert "Seeded 0 component(s)." in runner.invoke(args=["seed"]).output
+    assert db.session.scalar(db.select(db.func.count(Component.id))) == 5
+
+
+def test_ensure_admin_prints_the_full_sign_in_url_and_the_password_once(app, runner):
+    first = runner.invoke(args=["ensure-admin"])
+    assert first.exit_code == 0
+    assert "Sign in at https://status.example.test/staff/login with:" in first.output
+    password = first.output.split("password: ", 1)[1].split()[0]
+    admin = db.session.scalar(db.select(StaffUser))
+    assert admin.role == "admin" and admin.must_change_password is False
+    from statuspage.accounts import authenticate
+
+    assert authenticate(admin.email, password, now=app.config["CLOCK"]()) is not None
+    second = runner.invoke(args=["ensure-admin"])
+    assert second.output.strip() == "An admin account exists."
+    assert password not in second.output
+
+
+def test_serve_on_a_busy_port_says_which_key_to_change(app, runner):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(args=["serve", "--host", "127.0.0.1", "--port", str(port)])
+    assert result.exit_code == 2
+    assert f"Port {port} on 127.0.0.1 is in use" in result.output
+    assert f"STATUSPAGE_PORT={port + 1} make run" in result.output
+    assert db.session.scalar(db.select(StaffUser.id)) is None  # nothing was created
