@@ -147,7 +147,7 @@ def last_beat() -> datetime:
     return db.session.scalar(db.select(db.func.max(NotifierHeartbeat.beat_at)))
 
 
-def test_fixed_now_is_ignored_unless_testing(notifier, smtp):
+def test_fixed_now_is_ignored_unless_testing(notifier, app):
     """A stray STATUSPAGE_FIXED_NOW must never freeze production's clock."""
     fixed = datetime(2001, 1, 1, tzinfo=timezone.utc)
     notifier.once(fixed)
