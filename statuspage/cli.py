@@ -218,10 +218,10 @@ def notifier_command(once):
     """Send the subscriber emails: a tick every NOTIFIER_INTERVAL_SECONDS (APScheduler).
 
     Run it as its own process, never inside the web workers. Several may run against
-    one PostgreSQL. FIXED_NOW (tests only) makes this process take that instant as now.
+    one PostgreSQL. FIXED_NOW (tests only, under TESTING) makes this process take that
+    instant as now.
     """
     import logging
-    from datetime import datetime
 
     from . import scheduler
 
@@ -229,11 +229,12 @@ def notifier_command(once):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s "
                         "%(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    if app.config.get("FIXED_NOW"):
-        fixed = datetime.fromisoformat(str(app.config["FIXED_NOW"]).replace("Z", "+00:00"))
-        if fixed.tzinfo is None:
-            raise click.BadParameter("FIXED_NOW needs a time zone offset, e.g. +00:00")
-        app.config["CLOCK"] = lambda: fixed
+    try:
+        fixed = scheduler.fixed_clock(app.config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    if fixed is not None:
+        app.config["CLOCK"] = fixed
     if once:
         report = scheduler.notifier_round()
         click.echo(f"{report.enqueued} outage email(s) queued, {report.sent} sent, "

@@ -115,7 +115,7 @@ PUBLISH_INTERVAL_SECONDS = 0.5
 PUBLISH_REFRESH_SECONDS = 60
 
 
-# --- Subscriber emails (statuspage/notifications.py, statuspage/mail.py) -----------------
+# --- Subscriber emails (statuspage/outbox/, statuspage/mail.py) --------------------------
 #: Severities whose incidents get the outage email, comma-separated.
 OUTAGE_EMAIL_SEVERITIES = "SEV-1,SEV-2"
 #: The outage email goes out once an incident has been unresolved for MORE than this many
@@ -151,12 +151,6 @@ NOTIFIER_RETRY_MAX_SECONDS = 1800
 #: The health check calls the notifier stale when its last tick is older than this
 #: (three intervals; change it with NOTIFIER_INTERVAL_SECONDS).
 NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = 30
-#: Test only: seconds the notifier sleeps after claiming a batch and before sending it,
-#: so that a test can kill it there. Never set it in production.
-NOTIFIER_TEST_PAUSE_AFTER_CLAIM = 0
-#: Test only: an ISO 8601 instant the notifier process takes as "now" (tests control
-#: time, never sleep). Never set it in production.
-FIXED_NOW = ""
 
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"

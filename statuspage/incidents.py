@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
 from zoneinfo import ZoneInfo
 
-from . import audit, notifications
+from . import audit
 from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
@@ -28,6 +28,7 @@ from .models import (
     IncidentUpdate,
     StaffUser,
 )
+from .outbox import queue
 from .severity import SEVERITIES as SEVERITY_INFO
 from .text import clean_text
 
@@ -245,7 +246,7 @@ def _add_update(
     db.session.flush()
     if text.status == "resolved":
 
-        notifications.on_incident_resolved(incident, now=now)
+        queue.on_incident_resolved(incident, now=now)
     return update
 
 
@@ -298,9 +299,9 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
     if not incident.is_resolved:
         raise ValidationError({"status": "This incident is not resolved."})
 
-    if notifications.resolution_email_went_out(incident):
-        raise ValidationError({"status": notifications.REOPEN_REFUSED})
-    notifications.on_incident_reopened(incident, now=now)
+    if queue.resolution_email_went_out(incident):
+        raise ValidationError({"status": queue.REOPEN_REFUSED})
+    queue.on_incident_reopened(incident, now=now)
     before = {"status": incident.status, "resolved_at": _iso(incident.resolved_at)}
     incident.status = "investigating"
     incident.resolved_at = None

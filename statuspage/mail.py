@@ -1,7 +1,8 @@
-"""Render the subscriber emails, build the messages, send them over SMTP.
+"""Build the messages (MIME) and send them over SMTP.
 
-The only module that talks SMTP, and it knows nothing of the database: the notifier hands
-it plain data and gets a ``SendResult`` back.
+The only module that talks SMTP, and it knows nothing of the database or the templates:
+``statuspage.outbox.compose`` hands it rendered text, the notifier hands it bytes and gets
+a ``SendResult`` back.
 
 Why not Flask-Mail's ``Message`` and ``Connection``: its messages are multipart/mixed
 around the alternative (we want multipart/alternative at the top), its connection has no
@@ -27,7 +28,6 @@ from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask
-from jinja2 import Environment
 from markupsafe import escape
 
 # Per-recipient parts are rendered as these markers, then filled in per message, so the
@@ -40,15 +40,14 @@ CONFIRM_URL = "__STATUSPAGE_CONFIRM_URL__"
 _BODY_POLICY = policy.SMTP
 _HEADER_POLICY = policy.SMTP.clone(max_line_length=998)
 
-GREETINGS = {"participant": "Participant", "coach": "Coach"}
 
-
-# --- Rendering ---------------------------------------------------------------------------
+# --- Content -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class RenderedEmail:
-    """Subject and both bodies, with per-recipient markers still in them."""
+    """Subject and both bodies, with per-recipient markers still in them (as
+    ``statuspage.outbox.compose`` renders them from the templates)."""
 
     subject: str
     text: str
@@ -61,32 +60,6 @@ class RenderedEmail:
             text = text.replace(marker, url)
             html = html.replace(marker, str(escape(url)))
         return text, html
-
-
-def subject_for(kind: str, site_name: str) -> str:
-    return {
-        "outage": f"{site_name} Temporary Service Disruption",
-        "resolution": f"{site_name} Service Restored",
-        "confirm": f"Confirm your {site_name} status emails",
-        "manage": f"Your {site_name} status emails",
-    }[kind]
-
-
-def render_email(env: Environment, kind: str, context: Mapping) -> RenderedEmail:
-    """Render ``templates/email/<kind>.txt`` and ``.html`` with ``context``.
-
-    The context must hold ``site_name`` and ``audience``; per-recipient URLs are the
-    markers ``UNSUBSCRIBE_URL`` and ``CONFIRM_URL``. Context processors are not used, so
-    this works in the notifier with no request.
-    """
-    ctx = dict(context)
-    ctx.setdefault("unsubscribe_url", UNSUBSCRIBE_URL)
-    ctx.setdefault("confirm_url", CONFIRM_URL)
-    ctx["greeting"] = GREETINGS[ctx["audience"]]
-    ctx["is_coach"] = ctx["audience"] == "coach"
-    text = env.get_template(f"email/{kind}.txt").render(ctx)
-    html = env.get_template(f"email/{kind}.html").render(ctx)
-    return RenderedEmail(subject=subject_for(kind, ctx["site_name"]), text=text, html=html)
 
 
 # --- Messages ----------------------------------------------------------------------------

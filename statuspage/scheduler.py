@@ -1,4 +1,4 @@
-"""APScheduler as a ticker: runs ``notifications.tick()`` every NOTIFIER_INTERVAL_SECONDS.
+"""APScheduler as a ticker: runs ``outbox.notifier.tick()`` every NOTIFIER_INTERVAL_SECONDS.
 
 It runs only in the notifier process (``flask --app statuspage notifier``), never inside
 the web workers: started in every gunicorn worker (or twice by Flask's reloader) it would
@@ -11,23 +11,40 @@ from __future__ import annotations
 import logging
 import signal
 from datetime import datetime, timezone
+from typing import Callable, Mapping, Optional
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from . import notifications, subscriptions
+from . import subscriptions
 from .clock import utcnow
 from .extensions import db
+from .outbox import notifier
 from .transactions import write_transaction
 
 log = logging.getLogger("statuspage.notifier")
 
 
-def notifier_round(**tick_options) -> notifications.TickReport:
-    """Housekeeping (unconfirmed subscribers past their age go), then one outbox tick."""
+def notifier_round(**tick_options) -> notifier.TickReport:
+    """Commits: housekeeping (unconfirmed subscribers past their age go), then one outbox
+    tick."""
     with write_transaction():
         subscriptions.purge_unconfirmed(utcnow())
-    return notifications.tick(**tick_options)
+    return notifier.tick(**tick_options)
+
+
+def fixed_clock(config: Mapping) -> Optional[Callable[[], datetime]]:
+    """The clock FIXED_NOW (an ISO 8601 instant, tests only) asks for, or None.
+
+    Honoured under TESTING only: a stray STATUSPAGE_FIXED_NOW must never freeze
+    production's clock. Raises ValueError for an instant without a time zone offset.
+    """
+    if not config.get("TESTING") or not config.get("FIXED_NOW"):
+        return None
+    fixed = datetime.fromisoformat(str(config["FIXED_NOW"]).replace("Z", "+00:00"))
+    if fixed.tzinfo is None:
+        raise ValueError("FIXED_NOW needs a time zone offset, e.g. +00:00")
+    return lambda: fixed
 
 
 def run_tick(app: Flask) -> None:

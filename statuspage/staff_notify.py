@@ -16,13 +16,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
-from . import notifications, subscriptions
+from . import subscriptions
 from .addresses import parse_subscriber_address
 from .auth import admin_required, require_staff
 from .clock import utcnow
 from .extensions import db
 from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
+from .outbox import queue, status
 
 bp = Blueprint("staff_notify", __name__, url_prefix="/staff")
 
@@ -50,9 +51,9 @@ bp.before_request(require_staff)
 
 
 @bp.app_template_global("incident_emails")
-def incident_emails(incident: Incident) -> notifications.EmailStatus:
+def incident_emails(incident: Incident) -> status.EmailStatus:
     """For templates/staff/_emails.html on the staff incident page."""
-    return notifications.email_status(incident, utcnow())
+    return status.email_status(incident, utcnow())
 
 
 def _incident_page(incident_id: int):
@@ -88,21 +89,21 @@ def _admin_action(incident_id: int, action, success: str):
 @bp.post("/incidents/<int:incident_id>/emails/hold")
 @admin_required
 def hold(incident_id: int):
-    return _admin_action(incident_id, notifications.hold_emails,
+    return _admin_action(incident_id, queue.hold_emails,
                          "This incident's emails are held: none will go out until released.")
 
 
 @bp.post("/incidents/<int:incident_id>/emails/release")
 @admin_required
 def release(incident_id: int):
-    return _admin_action(incident_id, notifications.release_emails,
+    return _admin_action(incident_id, queue.release_emails,
                          "Hold released: the emails go out as the rules say.")
 
 
 @bp.post("/incidents/<int:incident_id>/emails/send-now")
 @admin_required
 def send_now(incident_id: int):
-    return _admin_action(incident_id, notifications.send_outage_email_now,
+    return _admin_action(incident_id, queue.send_outage_email_now,
                          "Outage email queued for {result} subscriber(s); the notifier "
                          "sends it within seconds.")
 

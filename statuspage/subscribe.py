@@ -23,7 +23,7 @@ from .clock import utcnow
 from .extensions import csrf, db
 from .ratelimit import rate_limit
 from .errors import ValidationError
-from .notifications import current_settings, format_delay
+from .outbox.rules import current_settings, format_delay
 from .tokens import ExpiredToken, InvalidToken
 from .text import clean_text
 from .web import uses_session

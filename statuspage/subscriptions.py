@@ -15,11 +15,12 @@ from typing import Optional
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import audit, notifications
+from . import audit
 from .addresses import parse_subscriber_address
 from .extensions import db
 from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, Delivery, Notification, StaffUser, Subscriber
+from .outbox import queue
 from .tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, read_token
 
 EMAIL_ERROR = "Enter an email address, like name@example.org."
@@ -72,7 +73,7 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -
         kind = "confirm"
     db.session.flush()
     if not _mailed_recently(subscriber, now):
-        notifications.enqueue_subscriber_email(kind, subscriber, now=now)
+        queue.enqueue_subscriber_email(kind, subscriber, now=now)
 
 
 def _get_or_create(address: str, audience: str, now: datetime) -> Subscriber:

@@ -12,6 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from statuspage import incidents, mail
+from statuspage.outbox import compose
 from statuspage.extensions import db
 from statuspage.models import Delivery, Subscriber
 from tests.smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
@@ -180,7 +181,7 @@ def test_support_address_comes_from_config(make_app, smtp):
 
     app = make_app(MAIL_PORT=smtp.port, SUPPORT_EMAIL="help@example.test", **MAIL_CONFIG)
     with app.app_context():
-        rendered = mail.render_email(app.jinja_env, "resolution", {
+        rendered = compose.render_email(app.jinja_env, "resolution", {
             "site_name": "Metabolic-Tracker", "audience": "participant", "kind": "resolution",
             "support_email": app.config["SUPPORT_EMAIL"], "incident_url": "https://x/i/1"})
     assert "contact your coach or email help@example.test." in rendered.text
@@ -258,8 +259,8 @@ def test_body_rendered_once_per_incident_and_audience(smtp, outage, make_subscri
     for _ in range(3):
         make_subscriber(audience="coach")
     calls = []
-    real = mail.render_email
-    monkeypatch.setattr(mail, "render_email",
+    real = compose.render_email
+    monkeypatch.setattr(compose, "render_email",
                         lambda env, kind, ctx: calls.append((kind, ctx["audience"])) or
                         real(env, kind, ctx))
     tick()
@@ -407,7 +408,7 @@ def test_gives_up_after_max_attempts_with_growing_backoff(app, smtp, clock, outa
 
 
 def test_prepared_message_is_the_built_message_with_the_recipients_parts(app):
-    rendered = mail.render_email(app.jinja_env, "outage", {
+    rendered = compose.render_email(app.jinja_env, "outage", {
         "site_name": "Metabolic-Tracker", "audience": "coach", "kind": "outage",
         "incident_url": "https://status.example.test/incidents/7", "components": ["Login"],
         "workaround": "Use the web app."})

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from statuspage import errors, heartbeat, incidents, notifications, subscriptions, tokens
+from statuspage import errors, heartbeat, incidents, scheduler, subscriptions, tokens
 from statuspage.extensions import db
 from statuspage.models import AuditEvent, Delivery, Notification, Subscriber
-from statuspage.notifications import (
+from statuspage.outbox import compose, notifier, queue, rules
+from statuspage.outbox.rules import (
     after_temporary_failure,
     delivery_action,
     outage_email_due,
@@ -22,6 +23,7 @@ from statuspage.notifications import (
     parse_severities,
     retry_delay,
 )
+from statuspage.outbox.status import email_status
 from tests.conftest import T0, form_fields, soup
 from tests.smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
 
@@ -101,6 +103,16 @@ def test_after_temporary_failure_gives_up_at_max_attempts():
     assert status == "pending" and at == now + timedelta(seconds=22.5)
     assert after_temporary_failure(3, now=now, max_attempts=3, base=30, cap=60,
                                    rand=0.5) == ("failed", None)
+
+
+def test_test_only_knobs_are_ignored_unless_testing():
+    """A stray STATUSPAGE_FIXED_NOW or pause must never freeze or slow production."""
+    knobs = {"FIXED_NOW": "2001-01-01T00:00:00+00:00", "NOTIFIER_TEST_PAUSE_AFTER_CLAIM": 120}
+    assert scheduler.fixed_clock({**knobs, "TESTING": False}) is None
+    assert rules.pause_after_claim({**knobs, "TESTING": False}) == 0
+    fixed = scheduler.fixed_clock({**knobs, "TESTING": True})
+    assert fixed() == datetime(2001, 1, 1, tzinfo=timezone.utc)
+    assert rules.pause_after_claim({**knobs, "TESTING": True}) == 120
 
 
 @pytest.mark.parametrize("kind, subscriber_status, resolved, action", [
@@ -283,13 +295,13 @@ def test_an_outage_email_in_flight_when_resolved_still_earns_the_all_clear(
     make_subscriber("pat@example.test")
     incident = make_incident(responder, components[:1], severity="SEV-1")
     clock.advance(minutes=31)
-    settings = notifications.current_settings()
-    notifications.enqueue_due_outage_emails(clock(), settings)
-    [claimed] = notifications.claim_batch(clock(), settings)
+    settings = rules.current_settings()
+    queue.enqueue_due_outage_emails_and_commit(clock(), settings)
+    [claimed] = notifier.claim_batch(clock(), settings)
     resolve(incident, responder, clock())  # while it is in flight
-    renderer = notifications.Renderer(app)
-    report = notifications.TickReport()
-    notifications.send_batch([claimed], settings, renderer, report, lambda: 0.5)
+    renderer = compose.Renderer(app)
+    report = notifier.TickReport()
+    notifier.send_batch([claimed], settings, renderer, report, lambda: 0.5)
     tick()
     assert kinds_to(smtp, "pat@example.test") == [OUTAGE, RESTORED]
 
@@ -322,18 +334,18 @@ def test_two_claims_never_share_a_delivery(clock, responder, components, make_in
         make_subscriber()
     make_incident(responder, components[:1], severity="SEV-1")
     clock.advance(minutes=31)
-    settings = notifications.current_settings()
-    notifications.enqueue_due_outage_emails(clock(), settings)
+    settings = rules.current_settings()
+    queue.enqueue_due_outage_emails_and_commit(clock(), settings)
     small = dataclasses.replace(settings, batch_size=4)
-    first = notifications.claim_batch(clock(), small)
-    second = notifications.claim_batch(clock(), small)
-    third = notifications.claim_batch(clock(), small)
+    first = notifier.claim_batch(clock(), small)
+    second = notifier.claim_batch(clock(), small)
+    third = notifier.claim_batch(clock(), small)
     ids = [c.delivery_id for c in first + second + third]
     assert len(ids) == len(set(ids)) == 10
-    assert notifications.claim_batch(clock(), small) == []
+    assert notifier.claim_batch(clock(), small) == []
     # Until the lease expires: then they are anyone's again.
     clock.advance(seconds=settings.lease.total_seconds() + 1)
-    assert len(notifications.claim_batch(clock(), settings)) == 10
+    assert len(notifier.claim_batch(clock(), settings)) == 10
 
 
 # --- Reopening ---------------------------------------------------------------------------
@@ -382,12 +394,12 @@ def test_hold_stops_the_emails_and_release_lets_them_go(smtp, clock, admin, resp
     make_subscriber("pat@example.test")
     incident = make_incident(responder, components[:1], severity="SEV-1")
     clock.advance(minutes=10)
-    notifications.hold_emails(incident, actor=admin, now=clock())
+    queue.hold_emails(incident, actor=admin, now=clock())
     db.session.commit()
     clock.advance(minutes=30)
     tick()
     assert smtp.messages == []
-    notifications.release_emails(incident, actor=admin, now=clock())
+    queue.release_emails(incident, actor=admin, now=clock())
     db.session.commit()
     tick()
     assert kinds_to(smtp, "pat@example.test") == [OUTAGE]
@@ -403,7 +415,7 @@ def test_hold_after_the_outage_email_holds_the_all_clear_too(smtp, clock, admin,
     incident = make_incident(responder, components[:1], severity="SEV-1")
     clock.advance(minutes=31)
     tick()
-    notifications.hold_emails(incident, actor=admin, now=clock())
+    queue.hold_emails(incident, actor=admin, now=clock())
     db.session.commit()
     resolve(incident, responder, clock())
     tick()
@@ -416,14 +428,14 @@ def test_send_now_sends_at_once_whatever_the_severity(smtp, clock, admin, respon
     make_subscriber("pat@example.test")
     incident = make_incident(responder, components[:1], severity="SEV-3")
     clock.advance(minutes=2)
-    count = notifications.send_outage_email_now(incident, actor=admin, now=clock())
+    count = queue.send_outage_email_now(incident, actor=admin, now=clock())
     db.session.commit()
     assert count == 1
     assert smtp.messages == []  # the notifier sends it, not the request
     tick()
     assert kinds_to(smtp, "pat@example.test") == [OUTAGE]
     with pytest.raises(errors.ValidationError):
-        notifications.send_outage_email_now(incident, actor=admin, now=clock())
+        queue.send_outage_email_now(incident, actor=admin, now=clock())
     db.session.rollback()
     [event] = db.session.scalars(db.select(AuditEvent).where(
         AuditEvent.action == "emails.send_now"))
@@ -435,8 +447,8 @@ def test_send_now_sends_at_once_whatever_the_severity(smtp, clock, admin, respon
 
 def test_responders_cannot_hold_or_send(clock, responder, components, make_incident):
     incident = make_incident(responder, components[:1], severity="SEV-1")
-    for action in (notifications.hold_emails, notifications.release_emails,
-                   notifications.send_outage_email_now):
+    for action in (queue.hold_emails, queue.release_emails,
+                   queue.send_outage_email_now):
         with pytest.raises(errors.NotAllowed):
             action(incident, actor=responder, now=clock())
 
@@ -597,11 +609,11 @@ def test_email_status_counts(clock, admin, responder, components, make_incident,
     for _ in range(2):
         make_subscriber()
     incident = make_incident(responder, components[:1], severity="SEV-1")
-    status = notifications.email_status(incident, clock())
+    status = email_status(incident, clock())
     assert status.due_at == incident.started_at + timedelta(minutes=30)
     assert status.minutes_left == 30 and status.outage is None and status.can_send_now
     clock.advance(minutes=31)
     tick()
-    status = notifications.email_status(incident, clock())
+    status = email_status(incident, clock())
     assert (status.outage.total, status.outage.sent) == (2, 2)
     assert not status.can_send_now

@@ -3,7 +3,8 @@
 Each subprocess is pointed at this test's database and SMTP server through the
 environment, and takes "now" from STATUSPAGE_FIXED_NOW (tests control time; they never
 sleep for it). STATUSPAGE_NOTIFIER_TEST_PAUSE_AFTER_CLAIM makes a notifier wait between
-claiming a batch and sending it, so that a test can SIGKILL it exactly there.
+claiming a batch and sending it, so that a test can SIGKILL it exactly there. Both are
+test-only knobs, honoured under STATUSPAGE_TESTING only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,7 @@ def notifier(database_url, smtp, tmp_path):
             "STATUSPAGE_MAIL_DEFAULT_SENDER": "status@example.test",
             "STATUSPAGE_SMTP_TIMEOUT_SECONDS": "10",
             "STATUSPAGE_NOTIFIER_INTERVAL_SECONDS": "0.2",
+            "STATUSPAGE_TESTING": "true",  # the test-only knobs are honoured only then
             "STATUSPAGE_FIXED_NOW": now.isoformat(),
         })
         e.update({f"STATUSPAGE_{k}": str(v) for k, v in extra.items()})
@@ -138,6 +140,20 @@ def test_runs_as_a_ticker_writes_its_heartbeat_and_stops_on_sigterm(
     assert proc.returncode == 0, out
     assert_exactly_once(smtp, OUTAGE, emails)
     assert "@example.test" not in out  # addresses never reach the logs
+
+
+def last_beat() -> datetime:
+    db.session.rollback()  # a fresh snapshot: another process wrote it
+    return db.session.scalar(db.select(db.func.max(NotifierHeartbeat.beat_at)))
+
+
+def test_fixed_now_is_ignored_unless_testing(notifier, app):
+    """A stray STATUSPAGE_FIXED_NOW must never freeze production's clock."""
+    fixed = datetime(2001, 1, 1, tzinfo=timezone.utc)
+    notifier.once(fixed)
+    assert last_beat() == fixed  # under TESTING (the fixture's default), it is "now"
+    notifier.once(fixed, TESTING="false")
+    assert abs(last_beat() - datetime.now(timezone.utc)) < timedelta(minutes=5)
 
 
 def test_sigkill_between_claim_and_send_loses_nobody_and_doubles_nobody(

@@ -21,10 +21,11 @@ from argon2 import PasswordHasher
 from bs4 import BeautifulSoup
 from itsdangerous import URLSafeTimedSerializer
 
-from statuspage import accounts, mail, notifications
+from statuspage import accounts
 from statuspage.auth import LOGIN_FAILED
 from statuspage.extensions import db
 from statuspage.models import StaffUser
+from statuspage.outbox import compose
 
 from .conftest import PASSWORD, form_fields, login, soup
 from .staff_support import csrf_token, declare, field_error, snapshot, submit
@@ -691,10 +692,10 @@ def test_typed_markup_is_text_in_the_emails_html_part(app, typed_markup):
         "site_name": app.config["SITE_NAME"], "audience": "participant",
         "support_email": app.config["SUPPORT_EMAIL"], "subscribe_url": f"{SITE}/subscribe",
         "delay_text": "30 minutes", "confirm_hours": 48, "kind": "outage",
-        **notifications.incident_email_context(typed_markup, SITE),
+        **compose.incident_email_context(typed_markup, SITE),
     }
     for kind in ("outage", "resolution"):
-        rendered = mail.render_email(app.jinja_env, kind, context)
+        rendered = compose.render_email(app.jinja_env, kind, context)
         _assert_no_markup_from_text(rendered.html, kind)
         if kind == "outage":
             assert SCRIPT in BeautifulSoup(rendered.html, "html.parser").get_text()

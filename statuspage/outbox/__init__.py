@@ -1,0 +1,23 @@
+"""The outbox: subscriber emails as rows, written with the change that causes them and
+delivered later by the notifier. Never mail from a request.
+
+The flow:
+
+1. A domain change (``incidents``, ``subscriptions``) or a staff action calls ``queue``
+   in its own transaction: the Notification and Delivery rows commit or roll back with
+   the change. ``queue`` flushes; the caller commits.
+2. The notifier process (``scheduler`` -> ``notifier.tick``) queues the outage emails
+   that have become due, claims due deliveries with a lease, has ``compose`` render each
+   email once per notification and audience, sends it through ``statuspage.mail`` (SMTP
+   and MIME only), and marks each delivery the moment the server answers.
+
+The modules:
+
+- ``rules``: settings and the pure decisions (what is due, send or cancel, retry when).
+- ``queue``: the rows, the hooks the incident domain calls, hold/release/send-now.
+- ``status``: what the staff incident page shows of its emails.
+- ``compose``: subjects and bodies from ``templates/email/``; one recipient's bytes.
+- ``notifier``: claim, send, mark, fail, release; the tick.
+
+The outbox never imports a view, ``incidents`` or ``subscriptions``: they call it.
+"""
