@@ -1,9 +1,10 @@
 """The Statuspage-compatible public JSON API (``/api/v2``), see shared/statuspage-api-v2.md.
 
-Each endpoint is one function ``now -> dict`` that reads in a fixed number of queries and
-builds the body from the loaded rows with pure helpers; the views only serialize it. Every
-key is present in every object (``null`` where there is no value, ``[]`` for nothing), ids
-are strings, times ISO 8601 with offset, enums only the values the spec allows.
+Each endpoint is one function ``() -> dict`` that reads through statuspage.queries in a
+fixed number of queries and builds the body from the loaded rows with pure helpers; the
+views only serialize it. Every key is present in every object (``null`` where there is no
+value, ``[]`` for nothing), ids are strings, times ISO 8601 with offset, enums only the
+values the spec allows.
 """
 
 from __future__ import annotations
@@ -12,16 +13,16 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterable, Optional, Sequence
+from functools import partial
+from typing import Any, Optional, Sequence
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify
 
-from .clock import utcnow
-from .extensions import db
-from .feeds import public_text, template_lines
-from .models import Component, ComponentChange, Incident, IncidentUpdate
-from .severity import SEVERITIES, overall_status
+from . import present, queries
+from .models import Component, Incident, IncidentUpdate
+from .present import public_text, template_lines
+from .severity import SEVERITIES
 from .text import clean_text
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
@@ -67,10 +68,8 @@ def group_id(group_name: Optional[str]) -> Optional[str]:
     return "group-" + hashlib.sha1(group_name.encode("utf-8")).hexdigest()[:12]
 
 
-def iso(value: Optional[datetime]) -> Optional[str]:
-    if value is None:
-        return None
-    return value.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+#: Times as the spec writes them: UTC, with milliseconds and the offset.
+iso = partial(present.iso, timespec="milliseconds")
 
 
 def _line(value: Optional[str]) -> str:
@@ -159,72 +158,11 @@ def incident_json(incident: Incident, page: Page, tz: ZoneInfo) -> dict[str, Any
         "monitoring_at": iso(first_time_in(incident, "monitoring")),
         "resolved_at": iso(incident.resolved_at),
         "started_at": iso(incident.started_at),
-        "shortlink": f"{page.url}/incidents/{incident.id}",
+        "shortlink": present.incident_url(incident.id, page.url),
         "page_id": page.id,
         "incident_updates": [update_json(u, tz) for u in incident.updates],
         "components": [component_json(c, page) for c in incident.components],
     }
-
-
-# --- Reading (a fixed number of queries) ----------------------------------------------
-
-
-def _timeline_options() -> tuple:
-    return (
-        db.selectinload(Incident.components),
-        db.selectinload(Incident.updates)
-        .selectinload(IncidentUpdate.component_changes)
-        .selectinload(ComponentChange.component),
-    )
-
-
-def load_components() -> list[Component]:
-    return list(db.session.scalars(
-        db.select(Component).order_by(Component.position, Component.name, Component.id)
-    ))
-
-
-def load_unresolved(with_timeline: bool = True) -> list[Incident]:
-    query = (
-        db.select(Incident)
-        .where(Incident.status != "resolved")
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-    )
-    if with_timeline:
-        query = query.options(*_timeline_options())
-    return list(db.session.scalars(query))
-
-
-def load_recent(limit: int = INCIDENTS_LIMIT) -> list[Incident]:
-    return list(db.session.scalars(
-        db.select(Incident)
-        .options(*_timeline_options())
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-        .limit(limit)
-    ))
-
-
-def last_change(now: datetime) -> datetime:
-    """The newest change to any component or incident (one query); ``now`` on an empty page."""
-    row = db.session.execute(db.select(
-        db.select(db.func.max(Component.updated_at)).scalar_subquery(),
-        db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
-    )).one()
-    values = [v for v in row if v is not None]
-    return max(values) if values else now
-
-
-def indicator_for(components: Iterable[Component],
-                  unresolved: Iterable[Incident]) -> tuple[str, str]:
-    return overall_status((c.status for c in components), (i.severity for i in unresolved))
-
-
-def current_status() -> tuple[str, str, list[Component], list[Incident]]:
-    """(indicator, description, components, unresolved incidents without timelines)."""
-    components = load_components()
-    unresolved = load_unresolved(with_timeline=False)
-    indicator, description = indicator_for(components, unresolved)
-    return indicator, description, components, unresolved
 
 
 # --- Endpoint bodies ------------------------------------------------------------------
@@ -234,48 +172,49 @@ def _site_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE_TIMEZONE"])
 
 
-def status(now: datetime) -> dict[str, Any]:
-    indicator, description, _, _ = current_status()
-    return {"page": page_json(current_page(), last_change(now)),
-            "status": status_json(indicator, description)}
+def status() -> dict[str, Any]:
+    current = queries.current_status()
+    return {"page": page_json(current_page(), queries.last_public_change()),
+            "status": status_json(current.indicator, current.description)}
 
 
-def summary(now: datetime) -> dict[str, Any]:
+def summary() -> dict[str, Any]:
     page, tz = current_page(), _site_tz()
-    components = load_components()
-    unresolved = load_unresolved()
+    components = queries.all_components()
+    unresolved = queries.open_incidents(with_timeline=True)
     return {
-        "page": page_json(page, last_change(now)),
-        "status": status_json(*indicator_for(components, unresolved)),
+        "page": page_json(page, queries.last_public_change()),
+        "status": status_json(*queries.status_of(components, unresolved)),
         "components": [component_json(c, page) for c in components],
         "incidents": [incident_json(i, page, tz) for i in unresolved],
         "scheduled_maintenances": [],
     }
 
 
-def components(now: datetime) -> dict[str, Any]:
+def components() -> dict[str, Any]:
     page = current_page()
-    return {"page": page_json(page, last_change(now)),
-            "components": [component_json(c, page) for c in load_components()]}
+    return {"page": page_json(page, queries.last_public_change()),
+            "components": [component_json(c, page) for c in queries.all_components()]}
 
 
-def _incidents_body(now: datetime, rows: Sequence[Incident]) -> dict[str, Any]:
+def _incidents_body(rows: Sequence[Incident]) -> dict[str, Any]:
     page, tz = current_page(), _site_tz()
-    return {"page": page_json(page, last_change(now)),
+    return {"page": page_json(page, queries.last_public_change()),
             "incidents": [incident_json(i, page, tz) for i in rows]}
 
 
-def incidents(now: datetime) -> dict[str, Any]:
-    return _incidents_body(now, load_recent())
+def incidents() -> dict[str, Any]:
+    return _incidents_body(queries.recent_incidents(INCIDENTS_LIMIT))
 
 
-def unresolved_incidents(now: datetime) -> dict[str, Any]:
-    return _incidents_body(now, load_unresolved())
+def unresolved_incidents() -> dict[str, Any]:
+    return _incidents_body(queries.open_incidents(with_timeline=True))
 
 
-def scheduled_maintenances(now: datetime) -> dict[str, Any]:
+def scheduled_maintenances() -> dict[str, Any]:
     """This project has no maintenances yet: always an empty list."""
-    return {"page": page_json(current_page(), last_change(now)), "scheduled_maintenances": []}
+    return {"page": page_json(current_page(), queries.last_public_change()),
+            "scheduled_maintenances": []}
 
 
 # --- Views -----------------------------------------------------------------------------
@@ -291,29 +230,29 @@ def _public_json(response):
 
 @bp.route("/status.json")
 def status_view():
-    return jsonify(status(utcnow()))
+    return jsonify(status())
 
 
 @bp.route("/summary.json")
 def summary_view():
-    return jsonify(summary(utcnow()))
+    return jsonify(summary())
 
 
 @bp.route("/components.json")
 def components_view():
-    return jsonify(components(utcnow()))
+    return jsonify(components())
 
 
 @bp.route("/incidents.json")
 def incidents_view():
-    return jsonify(incidents(utcnow()))
+    return jsonify(incidents())
 
 
 @bp.route("/incidents/unresolved.json")
 def unresolved_view():
-    return jsonify(unresolved_incidents(utcnow()))
+    return jsonify(unresolved_incidents())
 
 
 @bp.route("/scheduled-maintenances.json")
 def scheduled_maintenances_view():
-    return jsonify(scheduled_maintenances(utcnow()))
+    return jsonify(scheduled_maintenances())

@@ -1,5 +1,8 @@
 """The incident domain: open, post updates, resolve, edit, reopen, redact.
 
+Operations only: reading (the front page, timelines, when the next update is due) is in
+statuspage/queries.py, and the status update block staff copy is in statuspage/present.py.
+
 Every function takes the actor and ``now``, validates before it changes anything, records
 an audit event, flushes, and never commits: the caller commits once, so the change and its
 audit event (and any notification rows) land together or not at all.
@@ -10,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
-from zoneinfo import ZoneInfo
 
 from . import audit
 from .errors import NotAllowed, ValidationError
@@ -29,10 +31,10 @@ from .models import (
     StaffUser,
 )
 from .outbox import queue
+from .present import REDACTED, iso
 from .severity import SEVERITIES as SEVERITY_INFO
 from .text import clean_text
 
-REDACTED = "[redacted]"
 #: How far a backdated start may go (a typo of a year is refused).
 MAX_BACKDATE = timedelta(days=30)
 
@@ -298,11 +300,10 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
         raise NotAllowed("Only an admin can reopen an incident.")
     if not incident.is_resolved:
         raise ValidationError({"status": "This incident is not resolved."})
-
     if queue.resolution_email_went_out(incident):
         raise ValidationError({"status": queue.REOPEN_REFUSED})
     queue.on_incident_reopened(incident, now=now)
-    before = {"status": incident.status, "resolved_at": _iso(incident.resolved_at)}
+    before = {"status": incident.status, "resolved_at": iso(incident.resolved_at)}
     incident.status = "investigating"
     incident.resolved_at = None
     incident.updated_at = now
@@ -347,154 +348,11 @@ def _set_component_status(component: Component, status: str, *, actor, now) -> N
     component.updated_at = now
 
 
-# --- Reading -----------------------------------------------------------------------------
-
-
-def open_incidents() -> list[Incident]:
-    return list(
-        db.session.scalars(
-            db.select(Incident)
-            .where(Incident.status != "resolved")
-            .order_by(Incident.started_at.desc(), Incident.id.desc())
-        )
-    )
-
-
-def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
-    """When staff owe the next update: what they promised, else the playbook's cadence."""
-    if incident.is_resolved:
-        return None
-    latest = incident.latest_update
-    if latest is not None and latest.next_update_at is not None:
-        return latest.next_update_at
-    cadence = SEVERITY_INFO[incident.severity].update_cadence
-    if cadence is None:
-        return None
-    last = latest.posted_at if latest is not None else incident.started_at
-    return last + cadence
-
-
-#: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
-_MAX_ID = 2**31 - 1
-
-
-def timeline_options() -> tuple:
-    """Loader options for pages showing timelines: a fixed number of queries, however many
-    incidents, updates and component changes there are (no lazy load per row)."""
-    return (
-        db.selectinload(Incident.components),
-        db.selectinload(Incident.updates)
-        .selectinload(IncidentUpdate.component_changes)
-        .selectinload(ComponentChange.component),
-    )
-
-
-def all_components() -> list[Component]:
-    """Every component in display order (position, then name)."""
-    return list(
-        db.session.scalars(
-            db.select(Component).order_by(Component.position, Component.name, Component.id)
-        )
-    )
-
-
-def front_page_incidents(now: datetime, recent_days: int) -> tuple[list[Incident], list[Incident]]:
-    """(unresolved, resolved within ``recent_days`` of ``now``) with their timelines loaded.
-
-    Unresolved newest start first; resolved most recently resolved first. One query plus
-    the fixed loaders of ``timeline_options``.
-    """
-    cutoff = now - timedelta(days=recent_days)
-    # Two indexed lookups (ix_incidents_unresolved, ix_incidents_resolved_at), not an OR
-    # that makes the database read every incident ever.
-    shown = db.union(db.select(Incident.id).where(Incident.status != "resolved"),
-                     db.select(Incident.id).where(Incident.resolved_at >= cutoff))
-    rows = db.session.scalars(
-        db.select(Incident)
-        .where(Incident.id.in_(shown))
-        .options(*timeline_options())
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-    ).all()
-    unresolved = [i for i in rows if not i.is_resolved]
-    resolved = sorted(
-        (i for i in rows if i.is_resolved), key=lambda i: (i.resolved_at, i.id), reverse=True
-    )
-    return unresolved, resolved
-
-
-def incident_with_timeline(incident_id: int) -> Optional[Incident]:
-    """One incident with its whole timeline loaded, or None."""
-    if not 0 < incident_id <= _MAX_ID:
-        return None
-    return db.session.scalars(
-        db.select(Incident).where(Incident.id == incident_id).options(*timeline_options())
-    ).first()
-
-
-def incident_history(page: int, per_page: int) -> tuple[list[Incident], int]:
-    """One page of every incident (unresolved ones too), newest start first; and the total."""
-    total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
-    rows = db.session.scalars(
-        db.select(Incident)
-        .options(*timeline_options())
-        .order_by(Incident.started_at.desc(), Incident.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(rows), total
-
-
-def last_change_at() -> Optional[datetime]:
-    """The newest change among components, incidents and updates (one query), or None."""
-    newest = (
-        db.select(db.func.max(Component.updated_at)).scalar_subquery(),
-        db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
-        db.select(db.func.max(IncidentUpdate.posted_at)).scalar_subquery(),
-    )
-    values = [v for v in db.session.execute(db.select(*newest)).one() if v is not None]
-    return max(values) if values else None
-
-
-# --- The playbook's status update template ------------------------------------------------
-
-
-def format_block_time(value: datetime, tz: ZoneInfo) -> str:
-    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
-
-
-def status_update_block(incident: Incident, update: IncidentUpdate, tz: ZoneInfo) -> str:
-    """The update as the playbook's "METABOLIC-TRACKER STATUS UPDATE" block, for Slack."""
-    if update.next_update_at is not None:
-        next_update = format_block_time(update.next_update_at, tz)
-    elif update.status == "resolved":
-        next_update = "None (resolved)"
-    else:
-        next_update = "Not scheduled"
-    return "\n".join(
-        [
-            "METABOLIC-TRACKER STATUS UPDATE",
-            f"Time: {format_block_time(update.posted_at, tz)}",
-            f"Status: {update.status_label}",
-            "",
-            f"Issue: {incident.title}",
-            f"Impact: {update.impact}",
-            f"Next Update: {next_update}",
-            "",
-            f"Actions: {update.actions}",
-            f"Workaround: {update.workaround or 'None available'}",
-        ]
-    )
-
-
-def _iso(value: Optional[datetime]) -> Optional[str]:
-    return value.isoformat() if value is not None else None
-
-
 def _incident_state(incident: Incident) -> dict:
     return {
         "title": incident.title,
         "severity": incident.severity,
         "status": incident.status,
-        "started_at": _iso(incident.started_at),
+        "started_at": iso(incident.started_at),
         "component_ids": sorted(c.id for c in incident.components),
     }

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Optional
+from typing import Optional
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from . import incidents
+from . import queries
 from .clock import utcnow
-from .models import COMPONENT_STATUS_LABELS, Component
-from .severity import SEVERITIES, overall_status
+from .models import COMPONENT_STATUS_LABELS
+from .severity import SEVERITIES
 
 bp = Blueprint("public", __name__)
 
@@ -38,22 +38,6 @@ SEVERITY_TONE = {code: info.impact if info.impact != "none" else "minor"
                  for code, info in SEVERITIES.items()}
 
 
-def group_components(components: Iterable[Component]) -> list[tuple[Optional[str], list]]:
-    """Components in display order, those sharing a ``group_name`` gathered where the
-    group's first member stands. Ungrouped components are groups of one named None."""
-    groups: list[tuple[Optional[str], list]] = []
-    by_name: dict[str, list] = {}
-    for component in components:
-        if not component.group_name:
-            groups.append((None, [component]))
-        elif component.group_name in by_name:
-            by_name[component.group_name].append(component)
-        else:
-            members = by_name[component.group_name] = [component]
-            groups.append((component.group_name, members))
-    return groups
-
-
 @bp.context_processor
 def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
@@ -70,27 +54,27 @@ def _cacheable(response):
 @bp.route("/")
 def index():
     now = utcnow()
-    components = incidents.all_components()
-    unresolved, resolved = incidents.front_page_incidents(now, current_app.config["RECENT_DAYS"])
-    indicator, description = overall_status(
-        (c.status for c in components), (i.severity for i in unresolved)
-    )
+    components = queries.all_components()
+    unresolved, resolved = queries.front_page_incidents(now, current_app.config["RECENT_DAYS"])
+    indicator, description = queries.status_of(components, unresolved)
+    last_change = queries.last_public_change()
     return render_template(
         "public/index.html",
         indicator=indicator,
         description=description,
-        groups=group_components(components),
+        groups=queries.group_components(components),
         unresolved=unresolved,
         resolved=resolved,
         recent_days=current_app.config["RECENT_DAYS"],
-        last_updated=incidents.last_change_at(),
+        # The page says "never" where the API and the feeds say queries.NEVER.
+        last_updated=None if last_change == queries.NEVER else last_change,
         now=now,
     )
 
 
 @bp.route("/incidents/<int:incident_id>")
 def incident(incident_id: int):
-    found = incidents.incident_with_timeline(incident_id)
+    found = queries.incident_with_timeline(incident_id)
     if found is None:
         abort(404)
     return render_template("public/incident.html", incident=found, now=utcnow())
@@ -100,7 +84,7 @@ def incident(incident_id: int):
 def history():
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["HISTORY_PAGE_SIZE"]
-    rows, total = incidents.incident_history(page, per_page)
+    rows, total = queries.incident_history(page, per_page)
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
         abort(404)

@@ -20,7 +20,7 @@ from flask import (
 from flask_login import current_user, login_user
 from werkzeug.routing import BuildError
 
-from . import accounts, incidents
+from . import accounts, incidents, present, queries
 from . import components as component_admin
 from .auth import admin_required, require_staff
 from .clock import utcnow
@@ -92,14 +92,6 @@ def _actor() -> StaffUser:
     return current_user._get_current_object()
 
 
-def _all_components() -> list[Component]:
-    return list(
-        db.session.scalars(
-            db.select(Component).order_by(Component.position, Component.name, Component.id)
-        )
-    )
-
-
 def _get_incident(incident_id: int) -> Incident:
     incident = db.session.get(Incident, incident_id) if parse_id(incident_id) else None
     if incident is None:
@@ -125,9 +117,9 @@ def dashboard():
 def _render_dashboard(component_errors: dict | None = None, status: int = 200):
     now = utcnow()
     rows = []
-    for incident in incidents.open_incidents():
+    for incident in queries.open_incidents():
         latest = incident.latest_update
-        due = incidents.next_update_due(incident, now)
+        due = queries.next_update_due(incident, now)
         rows.append(
             {
                 "incident": incident,
@@ -144,7 +136,7 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
     return render_template(
         "staff/dashboard.html",
         rows=rows,
-        components=_all_components(),
+        components=queries.all_components(),
         status_form=ComponentStatusForm(),
         component_errors=component_errors or {},
         now=now,
@@ -232,7 +224,7 @@ def new_incident():
 def _render_new(form, errors, checked, chosen_statuses, previous, status=200):
     return render_template(
         "staff/incident_new.html",
-        form=form, errors=errors, components=_all_components(), checked=set(checked),
+        form=form, errors=errors, components=queries.all_components(), checked=set(checked),
         chosen_statuses=chosen_statuses, previous=previous,
     ), status
 
@@ -286,15 +278,15 @@ def _render_incident(incident, form, errors, chosen, status=200):
         if value == "suggested" else (value, label)
         for value, label in NEXT_UPDATE_CHOICES
     )
-    due = incidents.next_update_due(incident, now)
+    due = queries.next_update_due(incident, now)
     return render_template(
         "staff/incident.html",
         incident=incident,
         form=form,
         errors=errors,
         chosen_statuses=chosen,
-        components=_all_components(),
-        blocks={u.id: incidents.status_update_block(incident, u, tz)
+        components=queries.all_components(),
+        blocks={u.id: present.status_update_block(incident, u, tz)
                 for u in incident.updates},
         action_form=ActionForm(),
         due=due,
@@ -350,7 +342,7 @@ def edit_incident(incident_id: int):
 def _render_edit(incident, form, errors, checked, status=200):
     return render_template(
         "staff/incident_edit.html", incident=incident, form=form, errors=errors,
-        components=_all_components(), checked=set(checked),
+        components=queries.all_components(), checked=set(checked),
     ), status
 
 
@@ -420,7 +412,7 @@ def components():
                 flash(f"Component added: {component.name}.", "success")
                 return redirect(url_for("staff.components"))
     return render_template(
-        "staff/components.html", form=form, errors=errors, components=_all_components(),
+        "staff/components.html", form=form, errors=errors, components=queries.all_components(),
     ), (INVALID if errors else 200)
 
 

@@ -21,6 +21,7 @@ from .extensions import db
 from .errors import NotAllowed, ValidationError
 from .models import AUDIENCES, Delivery, Notification, StaffUser, Subscriber
 from .outbox import queue
+from .present import iso
 from .tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, read_token
 
 EMAIL_ERROR = "Enter an email address, like name@example.org."
@@ -185,10 +186,6 @@ def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
     db.session.flush()
 
 
-def _iso(value: Optional[datetime]) -> Optional[str]:
-    return value.isoformat() if value is not None else None
-
-
 def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime) -> dict:
     """Everything held about one subscriber, for an admin answering an access request
     (audited with the opaque id, never the address)."""
@@ -203,17 +200,17 @@ def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
     audit.record(actor, "subscriber.export", subscriber, now=now,
                  after={"subscriber": subscriber.public_id, "deliveries": len(rows)})
     return {
-        "exported_at": _iso(now),
+        "exported_at": iso(now),
         "subscriber": {
             "id": subscriber.public_id,
             "email": subscriber.email,
             "audience": subscriber.audience,
             "status": subscriber.status,
-            "created_at": _iso(subscriber.created_at),
-            "requested_at": _iso(subscriber.requested_at),
-            "confirmed_at": _iso(subscriber.confirmed_at),
-            "unsubscribed_at": _iso(subscriber.unsubscribed_at),
-            "bounced_at": _iso(subscriber.bounced_at),
+            "created_at": iso(subscriber.created_at),
+            "requested_at": iso(subscriber.requested_at),
+            "confirmed_at": iso(subscriber.confirmed_at),
+            "unsubscribed_at": iso(subscriber.unsubscribed_at),
+            "bounced_at": iso(subscriber.bounced_at),
         },
         "deliveries": [
             {
@@ -221,8 +218,8 @@ def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
                 "kind": kind,
                 "status": delivery.status,
                 "attempts": delivery.attempts,
-                "created_at": _iso(delivery.created_at),
-                "sent_at": _iso(delivery.sent_at),
+                "created_at": iso(delivery.created_at),
+                "sent_at": iso(delivery.sent_at),
                 "last_error": delivery.last_error,
             }
             for delivery, kind, incident_id in rows

@@ -10,8 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template
 from markupsafe import escape
 
-from . import api
+from . import queries
 from .models import INCIDENT_STATUS_LABELS
+from .present import front_page_url, incident_url
 from .text import clean_text
 
 bp = Blueprint("widgets", __name__)
@@ -87,29 +88,28 @@ def _embeddable(response):
 
 @bp.route("/badge.svg")
 def badge():
-    indicator, description, _, _ = api.current_status()
-    body = render_badge(current_app.config["SITE_NAME"], indicator, description)
+    current = queries.current_status()
+    body = render_badge(current_app.config["SITE_NAME"], current.indicator, current.description)
     return Response(body, content_type="image/svg+xml; charset=utf-8")
 
 
 @bp.route("/embed")
 def embed():
-    indicator, description, _, unresolved = api.current_status()
-    public_url = current_app.config["PUBLIC_URL"]
+    current = queries.current_status()
     incidents = [
         {
             "title": clean_text(i.title, single_line=True),
             "status": INCIDENT_STATUS_LABELS.get(i.status, i.status),
-            "url": f"{public_url}/incidents/{i.id}",
+            "url": incident_url(i.id),
         }
-        for i in unresolved
+        for i in current.unresolved
     ]
     return render_template(
         "public/embed.html",
-        indicator=indicator,
-        description=description,
+        indicator=current.indicator,
+        description=current.description,
         incidents=incidents,
-        page_url=f"{public_url}/",
+        page_url=front_page_url(),
         site_label=clean_text(current_app.config["SITE_NAME"], single_line=True),
         urgent_line=URGENT_LINE,
     )

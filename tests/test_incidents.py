@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from statuspage import incidents
+from statuspage import incidents, present, queries
 from statuspage.extensions import db
 from statuspage.errors import NotAllowed, ValidationError
 from statuspage.incidents import UpdateText
@@ -62,7 +62,7 @@ def test_resolving_restores_components_and_is_final_until_an_admin_reopens(
             for ch in update.component_changes} == {
         (a.id, "major_outage", "operational"),
         (b.id, "partial_outage", "degraded_performance")}
-    assert incidents.next_update_due(incident, clock()) is None
+    assert queries.next_update_due(incident, clock()) is None
 
     before = snapshot()
     with pytest.raises(ValidationError):
@@ -116,13 +116,13 @@ def test_next_update_due_follows_promises_then_the_playbook_cadence(
     sev3 = make_incident(admin, components[:1], severity="SEV-3")
     promised = make_incident(admin, components[:1], severity="SEV-4",
                              next_update_at=clock() + timedelta(hours=3))
-    assert incidents.next_update_due(sev1, clock()) == clock() + timedelta(minutes=15)
-    assert incidents.next_update_due(sev2, clock()) == clock() + timedelta(minutes=30)
-    assert incidents.next_update_due(sev3, clock()) is None
-    assert incidents.next_update_due(promised, clock()) == clock() + timedelta(hours=3)
+    assert queries.next_update_due(sev1, clock()) == clock() + timedelta(minutes=15)
+    assert queries.next_update_due(sev2, clock()) == clock() + timedelta(minutes=30)
+    assert queries.next_update_due(sev3, clock()) is None
+    assert queries.next_update_due(promised, clock()) == clock() + timedelta(hours=3)
     clock.advance(minutes=20)
     incidents.post_update(sev1, text("identified"), actor=admin, now=clock())
-    assert incidents.next_update_due(sev1, clock()) == clock() + timedelta(minutes=15)
+    assert queries.next_update_due(sev1, clock()) == clock() + timedelta(minutes=15)
 
 
 def test_edit_checks_a_changed_start_only_and_audits_real_changes(
@@ -172,7 +172,7 @@ def test_redaction_replaces_the_text_and_the_audit_keeps_no_copy(
                                                                   "[redacted]", "")
     assert len(audit_events("update.redact")) == 1
     assert "glucose" not in repr([(e.before, e.after) for e in audit_events()])
-    block = incidents.status_update_block(incident, update, ZoneInfo("UTC"))
+    block = present.status_update_block(incident, update, ZoneInfo("UTC"))
     assert "glucose" not in block and "Impact: [redacted]" in block
 
 

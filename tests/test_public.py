@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from statuspage import incidents
+from statuspage import incidents, queries
 from statuspage.extensions import db
 from statuspage.models import Component
 from tests.conftest import T0, soup, counting_selects
@@ -552,7 +552,7 @@ def test_queries_per_render_do_not_grow_with_data(app, client, admin, components
     small = {path: selects(path) for path in paths}
 
     first = db.session.get(type(first), first.id)
-    comps = incidents.all_components()
+    comps = queries.all_components()
     for n in range(6):
         incident = make_incident(admin, comps[n % 5:n % 5 + 2], title=f"More {n}")
         for status, comp_status in (("identified", "partial_outage"),

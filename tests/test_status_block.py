@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from statuspage import incidents
+from statuspage import incidents, present
 from statuspage.extensions import db
 
 from .conftest import soup
@@ -55,7 +55,7 @@ def test_block_fills_the_template_word_for_word(app, admin, components, make_inc
         impact="Participants cannot sign in.", actions="Rolling back the deploy.",
         workaround="Use the web app.", next_update_at=clock() + timedelta(minutes=30),
     )
-    block = incidents.status_update_block(incident, incident.updates[0], ZoneInfo("UTC"))
+    block = present.status_update_block(incident, incident.updates[0], ZoneInfo("UTC"))
     assert block == fill(
         timestamp="2026-11-26 12:00 UTC", status="Identified", issue="Login not working",
         impact="Participants cannot sign in.", next_update="2026-11-26 12:30 UTC",
@@ -68,7 +68,7 @@ def test_block_without_workaround_or_next_time_in_the_site_zone(app, admin, comp
     incident = make_incident(admin, components[:1], severity="SEV-3",
                              impact="Reports are slow.", actions="Looking.")
     tz = ZoneInfo("America/New_York")
-    block = incidents.status_update_block(incident, incident.updates[0], tz)
+    block = present.status_update_block(incident, incident.updates[0], tz)
     assert block == fill(
         timestamp="2026-11-26 07:00 EST", status="Investigating", issue="Login not working",
         impact="Reports are slow.", next_update="Not scheduled", actions="Looking.",
@@ -78,7 +78,7 @@ def test_block_without_workaround_or_next_time_in_the_site_zone(app, admin, comp
     resolved = incidents.post_update(
         incident, incidents.UpdateText("resolved", "Reports work again.", "Fixed."),
         actor=admin, now=clock())
-    assert incidents.status_update_block(incident, resolved, tz) == fill(
+    assert present.status_update_block(incident, resolved, tz) == fill(
         timestamp="2026-11-26 09:00 EST", status="Resolved", issue="Login not working",
         impact="Reports work again.", next_update="None (resolved)", actions="Fixed.",
         workaround="None available",
@@ -95,7 +95,7 @@ def test_staff_page_shows_each_updates_block_ready_to_copy(app, responder_client
     db.session.commit()
     page = soup(responder_client.get(f"/staff/incidents/{incident.id}"))
     shown = [pre.get_text() for pre in page.select("li.update pre.status-block")]
-    expected = [incidents.status_update_block(incident, u, ZoneInfo("UTC"))
+    expected = [present.status_update_block(incident, u, ZoneInfo("UTC"))
                 for u in incident.updates]
     assert shown == expected
     assert "Impact: Cannot sign in <at all> & more" in shown[1]  # escaped, not mangled

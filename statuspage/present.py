@@ -1,0 +1,115 @@
+"""What every surface shares: redaction, an update's template lines, time formats, URLs.
+
+The public pages, the feeds, the JSON API, the widgets, the staff pages (and the emails)
+show the same update in the same words: this module says them once, so a view never
+imports another view to borrow its wording. Pure functions, no database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from .models import Incident, IncidentUpdate
+from .text import clean_text
+
+#: What an admin's redaction leaves of an update's text, everywhere it is shown.
+REDACTED = "[redacted]"
+
+
+# --- Times ---------------------------------------------------------------------------------
+
+
+def iso(value: Optional[datetime], timespec: str = "auto") -> Optional[str]:
+    """ISO 8601 in UTC with its offset (``None`` stays ``None``).
+
+    ``timespec`` as ``datetime.isoformat``: the JSON API promises milliseconds; audit
+    records and data exports keep the default.
+    """
+    if value is None:
+        return None
+    return value.astimezone(timezone.utc).isoformat(timespec=timespec)
+
+
+def local_time(value: datetime, tz: ZoneInfo) -> str:
+    """``2026-11-26 14:05 CET``: the time in the site's zone, as the status update block,
+    the feeds and the API's update body write it."""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+# --- An update's text ----------------------------------------------------------------------
+
+
+def public_text(update: IncidentUpdate) -> tuple[str, str, str]:
+    """(impact, actions, workaround) as the public may read them: "[redacted]" once an
+    admin redacted the update, whatever the row still holds."""
+    if update.redacted_at is not None:
+        return REDACTED, REDACTED, REDACTED if update.workaround else ""
+    return update.impact, update.actions, update.workaround
+
+
+def plain(value: str, *, single_line: bool = False) -> str:
+    """Stored text cleaned once more for output.
+
+    Stored text was cleaned on the way in; clean again so that a row written some other
+    way can never make lxml raise (NUL, control characters) or reverse a line (U+202E).
+    """
+    return clean_text(value, single_line=single_line)
+
+
+def template_lines(impact: str, actions: str, workaround: str,
+                   next_update_at: Optional[datetime], tz: ZoneInfo) -> list[tuple[str, str]]:
+    """An update's template fields as (label, plain text), without the empty ones.
+
+    Shared by the feeds and the JSON API's ``body``.
+    """
+    lines = [("Impact", plain(impact)), ("Actions", plain(actions)),
+             ("Workaround", plain(workaround))]
+    if next_update_at is not None:
+        lines.append(("Next Update", local_time(next_update_at, tz)))
+    return [(label, value) for label, value in lines if value]
+
+
+def status_update_block(incident: Incident, update: IncidentUpdate, tz: ZoneInfo) -> str:
+    """The update as the playbook's "METABOLIC-TRACKER STATUS UPDATE" block, for Slack."""
+    if update.next_update_at is not None:
+        next_update = local_time(update.next_update_at, tz)
+    elif update.status == "resolved":
+        next_update = "None (resolved)"
+    else:
+        next_update = "Not scheduled"
+    return "\n".join(
+        [
+            "METABOLIC-TRACKER STATUS UPDATE",
+            f"Time: {local_time(update.posted_at, tz)}",
+            f"Status: {update.status_label}",
+            "",
+            f"Issue: {incident.title}",
+            f"Impact: {update.impact}",
+            f"Next Update: {next_update}",
+            "",
+            f"Actions: {update.actions}",
+            f"Workaround: {update.workaround or 'None available'}",
+        ]
+    )
+
+
+# --- Public URLs ---------------------------------------------------------------------------
+
+
+def site_url() -> str:
+    """The public page's base URL (``PUBLIC_URL``, without a trailing slash)."""
+    return current_app.config["PUBLIC_URL"]
+
+
+def front_page_url(public_url: Optional[str] = None) -> str:
+    """The status page itself."""
+    return f"{public_url if public_url is not None else site_url()}/"
+
+
+def incident_url(incident_id: int, public_url: Optional[str] = None) -> str:
+    """An incident's public page; ``public_url`` defaults to the app's ``PUBLIC_URL``."""
+    return f"{public_url if public_url is not None else site_url()}/incidents/{incident_id}"

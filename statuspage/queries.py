@@ -1,0 +1,217 @@
+"""The read model: what the public page, the API, the feeds, the widgets and the staff
+dashboard read, each in a fixed number of queries however long the history grows.
+
+Components in the page's order (and grouped as the page shows them), the open incidents,
+the front page's incidents, one incident's timeline, history pages, the feeds' updates,
+the last public change and the overall status. Nothing here writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Iterable, Optional
+
+from .extensions import db
+from .models import Component, ComponentChange, Incident, IncidentUpdate, incident_components
+from .severity import SEVERITIES, overall_status
+
+#: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
+MAX_ID = 2**31 - 1
+
+#: The last change of a page that has never shown anything. A fixed instant, not ``now``:
+#: nothing has changed, so the API's body, the feeds' bytes and their ETags stay the same
+#: from one request to the next, and no reader is told of a change that never happened.
+#: The front page writes it as "never"; Atom needs some ``updated`` and had this one.
+NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+# --- Components ----------------------------------------------------------------------------
+
+
+def all_components() -> list[Component]:
+    """Every component in display order (position, then name)."""
+    return list(
+        db.session.scalars(
+            db.select(Component).order_by(Component.position, Component.name, Component.id)
+        )
+    )
+
+
+def group_components(components: Iterable[Component]) -> list[tuple[Optional[str], list]]:
+    """Components in display order, those sharing a ``group_name`` gathered where the
+    group's first member stands. Ungrouped components are groups of one named None."""
+    groups: list[tuple[Optional[str], list]] = []
+    by_name: dict[str, list] = {}
+    for component in components:
+        if not component.group_name:
+            groups.append((None, [component]))
+        elif component.group_name in by_name:
+            by_name[component.group_name].append(component)
+        else:
+            members = by_name[component.group_name] = [component]
+            groups.append((component.group_name, members))
+    return groups
+
+
+def find_component(component_id: int) -> Optional[Component]:
+    """One component, or None (an id out of the column's range is simply not found)."""
+    if not 0 < component_id <= MAX_ID:
+        return None
+    return db.session.get(Component, component_id)
+
+
+# --- Incidents -----------------------------------------------------------------------------
+
+
+def timeline_options() -> tuple:
+    """Loader options for pages showing timelines: a fixed number of queries, however many
+    incidents, updates and component changes there are (no lazy load per row)."""
+    return (
+        db.selectinload(Incident.components),
+        db.selectinload(Incident.updates)
+        .selectinload(IncidentUpdate.component_changes)
+        .selectinload(ComponentChange.component),
+    )
+
+
+def _newest_start_first(query):
+    return query.order_by(Incident.started_at.desc(), Incident.id.desc())
+
+
+def open_incidents(*, with_timeline: bool = False) -> list[Incident]:
+    """Every unresolved incident, newest start first (timelines loaded if asked)."""
+    query = _newest_start_first(db.select(Incident).where(Incident.status != "resolved"))
+    if with_timeline:
+        query = query.options(*timeline_options())
+    return list(db.session.scalars(query))
+
+
+def recent_incidents(limit: int) -> list[Incident]:
+    """The ``limit`` newest incidents by start, resolved or not, with their timelines."""
+    return list(db.session.scalars(
+        _newest_start_first(db.select(Incident)).options(*timeline_options()).limit(limit)
+    ))
+
+
+def front_page_incidents(now: datetime, recent_days: int) -> tuple[list[Incident], list[Incident]]:
+    """(unresolved, resolved within ``recent_days`` of ``now``) with their timelines loaded.
+
+    Unresolved newest start first; resolved most recently resolved first. One query plus
+    the fixed loaders of ``timeline_options``.
+    """
+    cutoff = now - timedelta(days=recent_days)
+    # Two indexed lookups (ix_incidents_unresolved, ix_incidents_resolved_at), not an OR
+    # that makes the database read every incident ever.
+    shown = db.union(db.select(Incident.id).where(Incident.status != "resolved"),
+                     db.select(Incident.id).where(Incident.resolved_at >= cutoff))
+    rows = db.session.scalars(
+        _newest_start_first(db.select(Incident).where(Incident.id.in_(shown)))
+        .options(*timeline_options())
+    ).all()
+    unresolved = [i for i in rows if not i.is_resolved]
+    resolved = sorted(
+        (i for i in rows if i.is_resolved), key=lambda i: (i.resolved_at, i.id), reverse=True
+    )
+    return unresolved, resolved
+
+
+def incident_with_timeline(incident_id: int) -> Optional[Incident]:
+    """One incident with its whole timeline loaded, or None."""
+    if not 0 < incident_id <= MAX_ID:
+        return None
+    return db.session.scalars(
+        db.select(Incident).where(Incident.id == incident_id).options(*timeline_options())
+    ).first()
+
+
+def incident_history(page: int, per_page: int) -> tuple[list[Incident], int]:
+    """One page of every incident (unresolved ones too), newest start first; and the total."""
+    total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
+    rows = db.session.scalars(
+        _newest_start_first(db.select(Incident))
+        .options(*timeline_options())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return list(rows), total
+
+
+def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
+    """When staff owe the next update: what they promised, else the playbook's cadence."""
+    if incident.is_resolved:
+        return None
+    latest = incident.latest_update
+    if latest is not None and latest.next_update_at is not None:
+        return latest.next_update_at
+    cadence = SEVERITIES[incident.severity].update_cadence
+    if cadence is None:
+        return None
+    last = latest.posted_at if latest is not None else incident.started_at
+    return last + cadence
+
+
+# --- Updates (the feeds) -------------------------------------------------------------------
+
+
+def newest_updates(limit: int, component_id: Optional[int] = None) -> list[IncidentUpdate]:
+    """The newest updates with their incidents (of one component's incidents, if given):
+    two queries."""
+    query = (
+        db.select(IncidentUpdate)
+        .options(db.selectinload(IncidentUpdate.incident))
+        .order_by(IncidentUpdate.posted_at.desc(), IncidentUpdate.id.desc())
+        .limit(limit)
+    )
+    if component_id is not None:
+        query = query.join(
+            incident_components,
+            incident_components.c.incident_id == IncidentUpdate.incident_id,
+        ).where(incident_components.c.component_id == component_id)
+    return list(db.session.scalars(query))
+
+
+# --- The page as a whole -------------------------------------------------------------------
+
+
+def last_public_change() -> datetime:
+    """When the public last saw something change (one query); ``NEVER`` on an empty page.
+
+    The newest of: a component's change (status, name, creation), an incident's change
+    (declared, updated, edited, reopened, resolved, an update redacted: each sets the
+    incident's ``updated_at``) and an update's posting time, which the page shows on its
+    own. The front page's "Last updated", the API's ``page.updated_at`` and the site
+    feed's ``updated`` all say this. Each maximum reads one end of an index (the
+    components table is small), so the cost stays flat as the history grows.
+    """
+    newest = (
+        db.select(db.func.max(Component.updated_at)).scalar_subquery(),
+        db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
+        db.select(db.func.max(IncidentUpdate.posted_at)).scalar_subquery(),
+    )
+    values = [v for v in db.session.execute(db.select(*newest)).one() if v is not None]
+    return max(values) if values else NEVER
+
+
+@dataclass(frozen=True)
+class CurrentStatus:
+    """The overall status and what it was worked out from."""
+
+    indicator: str
+    description: str
+    components: list[Component]
+    #: Without their timelines.
+    unresolved: list[Incident]
+
+
+def status_of(components: Iterable[Component],
+              unresolved: Iterable[Incident]) -> tuple[str, str]:
+    """(indicator, description) for these components and unresolved incidents."""
+    return overall_status((c.status for c in components), (i.severity for i in unresolved))
+
+
+def current_status() -> CurrentStatus:
+    """The overall status now (two queries: the components, the unresolved incidents)."""
+    components = all_components()
+    unresolved = open_incidents()
+    return CurrentStatus(*status_of(components, unresolved), components, unresolved)
