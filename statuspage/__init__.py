@@ -82,9 +82,9 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, feeds, health, public, staff, staff_notify, subscribe, widgets
+    from . import api, auth, feeds, health, public, staff, subscribe, widgets
 
-    for module in (public, subscribe, feeds, api, health, widgets, auth, staff, staff_notify):
+    for module in (public, subscribe, feeds, api, health, widgets, auth, staff):
         app.register_blueprint(module.bp)
 
 

@@ -71,6 +71,9 @@ QUICK_MINUTES = {"15": 15, "30": 30, "60": 60}
 #: What a ``datetime-local`` input sends (with or without seconds), and a typed fallback.
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 DATETIME_HELP = "Enter a date and time, for example 2026-11-26T14:30."
+#: The largest id the database's integer column holds: a lookup beyond it is a 404, not
+#: an error from PostgreSQL.
+MAX_ID = 2**31 - 1
 INPUT_MAX = 10_000  # longer than any domain limit: the domain gives the exact message
 
 
@@ -78,6 +81,11 @@ def _clean(value):
     """What a field echoes back and hands on: no NUL, control or bidi-override characters
     (the domain cleans again before storing; this keeps them out of the re-shown form)."""
     return clean_text(value) if isinstance(value, str) else value
+
+
+def _one_line(value):
+    """What is echoed back into the form: no control characters, one line."""
+    return clean_text(value, single_line=True) if isinstance(value, str) else value
 
 
 #: Filters of every text field.
@@ -158,6 +166,23 @@ class PasswordForm(FlaskForm):
     confirm_password = PasswordField("New password again")
 
 
+class DeleteSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber to delete")
+
+
+class ExportSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber whose data to export")
+
+
+class SubscribeForm(FlaskForm):
+    """The public subscribe form."""
+
+    # Checked by the domain (subscriptions.subscribe), which gives the messages.
+    email = StringField("Email address", filters=[_one_line])
+    audience = StringField("I am a")  # radio buttons: participant or coach
+    website = StringField("Leave this field empty")  # the honeypot (subscribe.HONEYPOT)
+
+
 # --- Parsing -------------------------------------------------------------------------------
 
 
@@ -198,7 +223,7 @@ def parse_id(value) -> Optional[int]:
         number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    return number if 0 < number < 2**31 else None
+    return number if 0 < number <= MAX_ID else None
 
 
 def parse_component_ids(values: list[str], errors: dict) -> list[int]:

@@ -15,17 +15,15 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, make_response, redirect, render_template, url_for
-from flask_wtf import FlaskForm
-from wtforms import StringField
 
 from . import subscriptions
 from .clock import utcnow
 from .extensions import csrf, db
+from .forms import SubscribeForm
 from .ratelimit import rate_limit
 from .errors import ValidationError
 from .outbox.rules import current_settings, format_delay
 from .tokens import ExpiredToken, InvalidToken
-from .text import clean_text
 from .web import uses_session
 
 bp = Blueprint("subscribe", __name__)
@@ -36,18 +34,6 @@ log = logging.getLogger(__name__)
 HONEYPOT = "website"
 TOO_MANY = ("Too many subscription requests came from your network. Nothing was saved: "
             "please wait a few minutes and try again.")
-
-def _one_line(value):
-    """What is echoed back into the form: no control characters, one line."""
-    return clean_text(value, single_line=True) if isinstance(value, str) else value
-
-
-class SubscribeForm(FlaskForm):
-    # Checked by the domain (subscriptions.subscribe), which gives the messages.
-    email = StringField("Email address", filters=[_one_line])
-    audience = StringField("I am a")  # radio buttons: participant or coach
-    website = StringField("Leave this field empty")  # the honeypot (HONEYPOT)
-
 
 def _private(response):
     """Pages carrying a token: never cached, never stored."""

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser
 
 #: Blueprints whose every view may read and set the session cookie.
-SESSION_BLUEPRINTS = {"staff", "auth", "staff_notify"}
+SESSION_BLUEPRINTS = {"staff", "auth"}
 
 
 def uses_session(view):

@@ -308,9 +308,9 @@ ADMIN_ONLY = {
     "staff.components", "staff.component", "staff.delete_component",
     "staff.accounts", "staff.account", "staff.reset_password",
     "staff.reopen_incident", "staff.redact_update",
-    "staff_notify.hold", "staff_notify.release", "staff_notify.send_now",
-    "staff_notify.subscribers", "staff_notify.subscriber_export",
-    "staff_notify.subscriber_delete",
+    "staff.hold", "staff.release", "staff.send_now",
+    "staff.subscribers", "staff.subscriber_export",
+    "staff.subscriber_delete",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",

@@ -1,0 +1,14 @@
+"""The staff area under /staff: one blueprint, ``bp``, made in ``common`` with the gate
+(sign in first) and what every view shares; each module below adds its routes to it.
+
+Views are thin: parse the form, call one domain function, commit (``commit_or_show_errors``),
+flash, redirect. A domain ``ValidationError`` re-shows the form with its messages at the
+fields (status 422), after a rollback, so nothing is stored.
+"""
+
+from __future__ import annotations
+
+from . import accounts, components, dashboard, emails, incidents  # noqa: F401 (routes)
+from .common import bp
+
+__all__ = ["bp"]

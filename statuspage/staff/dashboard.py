@@ -1,0 +1,59 @@
+"""The staff dashboard: open incidents by urgency, and the components' quick status."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, url_for
+
+from .. import incidents, queries
+from ..clock import utcnow
+from ..forms import ComponentStatusForm
+from ..models import Component
+from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
+
+
+@bp.get("/")
+def dashboard():
+    return _render_dashboard()
+
+
+def _render_dashboard(component_errors: dict | None = None, status: int = 200):
+    now = utcnow()
+    rows = []
+    for incident in queries.open_incidents():
+        latest = incident.latest_update
+        due = queries.next_update_due(incident, now)
+        rows.append(
+            {
+                "incident": incident,
+                "age": (now - incident.started_at).total_seconds(),
+                "since_update": (now - latest.posted_at).total_seconds() if latest else None,
+                "due": due,
+                "overdue": due is not None and due <= now,
+                "due_in": (due - now).total_seconds() if due is not None else None,
+            }
+        )
+    # What needs doing first: overdue, then the most severe, then the newest.
+    rows.sort(key=lambda r: (not r["overdue"], r["incident"].severity,
+                             -r["incident"].started_at.timestamp()))
+    return render_template(
+        "staff/dashboard.html",
+        rows=rows,
+        components=queries.all_components(),
+        status_form=ComponentStatusForm(),
+        component_errors=component_errors or {},
+        now=now,
+    ), status
+
+
+@bp.post("/components/<int:component_id>/status")
+def component_status(component_id: int):
+    """The dashboard's quick status change, outside any incident update (audited)."""
+    component = get_or_404(Component, component_id)
+    form = ComponentStatusForm()
+    done = commit_or_show_errors(incidents.set_component_status, component,
+                                 form.status.data or "", actor=actor(), now=utcnow())
+    if not done.ok:
+        return _render_dashboard({component.id: done.errors.get("status", done.message)},
+                                 INVALID)
+    flash(f"{component.name}: {component.status_label}.", "success")
+    return redirect(url_for("staff.dashboard"))

@@ -1,0 +1,238 @@
+"""Staff incident pages: declare, post an update, edit, reopen (admin), redact (admin).
+
+A domain ``ValidationError`` re-renders the form with its messages at the fields (status
+422), after a rollback, so nothing is stored.
+"""
+
+from __future__ import annotations
+
+from flask import abort, flash, render_template, request, url_for
+from werkzeug.routing import BuildError
+
+from .. import incidents, present, queries
+from ..auth import admin_required
+from ..clock import utcnow
+from ..extensions import db
+from ..forms import (
+    INCIDENT_STATUS_CHOICES,
+    NEXT_UPDATE_CHOICES,
+    ActionForm,
+    EditIncidentForm,
+    IncidentForm,
+    UpdateForm,
+    parse_component_ids,
+    parse_component_statuses,
+    parse_id,
+    parse_next_update,
+    parse_started_at,
+    same_minute,
+    select_choices,
+    to_local_input,
+)
+from ..incidents import UpdateText
+from ..models import INCIDENT_STATUSES, Incident, IncidentUpdate
+from ..severity import suggested_next_update
+from ..web import site_tz
+from .common import (
+    INVALID,
+    actor,
+    bp,
+    commit_or_show_errors,
+    get_or_404,
+    incident_button,
+    incident_page,
+)
+
+
+def _update_text(form, *, severity, now, tz, errors) -> UpdateText:
+    return UpdateText(
+        status=form.status.data or "",
+        impact=form.impact.data or "",
+        actions=form.actions.data or "",
+        workaround=form.workaround.data or "",
+        next_update_at=parse_next_update(form, severity=severity, now=now, tz=tz,
+                                         errors=errors),
+        component_statuses=parse_component_statuses(request.form, errors),
+    )
+
+
+@bp.route("/incidents/new", methods=["GET", "POST"])
+def new_incident():
+    form = IncidentForm()
+    tz = site_tz()
+    errors: dict[str, str] = {}
+    checked: list[int] = []
+    previous = None
+    if request.method == "GET":
+        form.status.data = "investigating"
+        previous_id = parse_id(request.args.get("previous"))
+        previous = db.session.get(Incident, previous_id) if previous_id else None
+        if previous is not None:
+            form.issue.data = previous.title
+            form.severity.data = previous.severity
+            form.previous_incident_id.data = str(previous.id)
+            checked = [c.id for c in previous.components]
+        return _render_new(form, errors, checked, {}, previous)
+
+    now = utcnow()
+    checked = parse_component_ids(request.form.getlist("components"), errors)
+    started_at = parse_started_at(form.started_at.data, tz, errors)
+    previous_id = None
+    if form.previous_incident_id.data:
+        previous_id = parse_id(form.previous_incident_id.data)
+        if previous_id is None:
+            errors["previous_incident"] = "Unknown incident."
+        else:
+            previous = db.session.get(Incident, previous_id)
+    update = _update_text(form, severity=form.severity.data, now=now, tz=tz, errors=errors)
+    if not errors:
+        done = commit_or_show_errors(
+            incidents.open_incident, actor=actor(), now=now, title=form.issue.data or "",
+            severity=form.severity.data or "", component_ids=checked, update=update,
+            started_at=started_at, previous_incident_id=previous_id,
+        )
+        if done.ok:
+            flash(f"Incident declared: {done.result.title}. Copy the status update below "
+                  "into #incidents.", "success")
+            return incident_page(done.result.id)
+        errors = done.errors
+    return _render_new(form, errors, checked, update.component_statuses, previous, INVALID)
+
+
+def _render_new(form, errors, checked, chosen_statuses, previous, status=200):
+    return render_template(
+        "staff/incident_new.html",
+        form=form, errors=errors, components=queries.all_components(),
+        checked=set(checked),
+        chosen_statuses=chosen_statuses, previous=previous,
+    ), status
+
+
+@bp.route("/incidents/<int:incident_id>", methods=["GET", "POST"])
+def incident(incident_id: int):
+    """The timeline, each update as the playbook's block, and the next update's form."""
+    incident = get_or_404(Incident, incident_id)
+    form = UpdateForm()
+    errors: dict[str, str] = {}
+    chosen: dict[int, str] = {}
+    if request.method == "GET":
+        form.status.data = incident.status
+        latest = incident.latest_update
+        if latest is not None and not latest.is_redacted:
+            form.impact.data = latest.impact
+            form.workaround.data = latest.workaround
+        return _render_incident(incident, form, errors, chosen)
+
+    now = utcnow()
+    update = _update_text(form, severity=incident.severity, now=now, tz=site_tz(),
+                          errors=errors)
+    chosen = update.component_statuses
+    if not errors:
+        done = commit_or_show_errors(incidents.post_update, incident, update, actor=actor(),
+                                     now=now)
+        if done.ok:
+            flash(f"Update posted: {incident.status_label}.", "success")
+            return incident_page(incident.id)
+        errors = done.errors
+    return _render_incident(incident, form, errors, chosen, INVALID)
+
+
+def _render_incident(incident, form, errors, chosen, status=200):
+    tz = site_tz()
+    now = utcnow()
+    allowed = (
+        INCIDENT_STATUSES[INCIDENT_STATUSES.index(incident.status):]
+        if not incident.is_resolved else ()
+    )
+    if allowed:
+        form.status.choices = select_choices(
+            c for c in INCIDENT_STATUS_CHOICES if c[0] in allowed
+        )
+    minutes = int(suggested_next_update(incident.severity).total_seconds() // 60)
+    form.next_update_in.choices = select_choices(
+        ("suggested", f"Suggested: in {minutes} minutes ({incident.severity})")
+        if value == "suggested" else (value, label)
+        for value, label in NEXT_UPDATE_CHOICES
+    )
+    due = queries.next_update_due(incident, now)
+    return render_template(
+        "staff/incident.html",
+        incident=incident,
+        form=form,
+        errors=errors,
+        chosen_statuses=chosen,
+        components=queries.all_components(),
+        blocks={u.id: present.status_update_block(incident, u, tz)
+                for u in incident.updates},
+        action_form=ActionForm(),
+        due=due,
+        overdue=due is not None and due <= now,
+        now=now,
+        public_link=_public_link(incident),
+    ), status
+
+
+def _public_link(incident: Incident) -> str | None:
+    """The incident's public permalink, once the public blueprint serves one."""
+    try:
+        return url_for("public.incident", incident_id=incident.id)
+    except BuildError:
+        return None
+
+
+@bp.route("/incidents/<int:incident_id>/edit", methods=["GET", "POST"])
+def edit_incident(incident_id: int):
+    """Correct the issue, severity, affected components or start (audited)."""
+    incident = get_or_404(Incident, incident_id)
+    form = EditIncidentForm()
+    tz = site_tz()
+    errors: dict[str, str] = {}
+    if request.method == "GET":
+        form.issue.data = incident.title
+        form.severity.data = incident.severity
+        form.started_at.data = to_local_input(incident.started_at, tz)
+        checked = [c.id for c in incident.components]
+        return _render_edit(incident, form, errors, checked)
+
+    checked = parse_component_ids(request.form.getlist("components"), errors)
+    started_at = parse_started_at(form.started_at.data, tz, errors)
+    if started_at is not None and same_minute(started_at, incident.started_at):
+        started_at = incident.started_at  # the form shows minutes; keep the seconds
+    if not errors:
+        done = commit_or_show_errors(
+            incidents.edit_incident, incident, actor=actor(), now=utcnow(),
+            title=form.issue.data or "", severity=form.severity.data or "",
+            component_ids=checked, started_at=started_at,
+        )
+        if done.ok:
+            flash("Incident saved.", "success")
+            return incident_page(incident.id)
+        errors = done.errors
+    return _render_edit(incident, form, errors, checked, INVALID)
+
+
+def _render_edit(incident, form, errors, checked, status=200):
+    return render_template(
+        "staff/incident_edit.html", incident=incident, form=form, errors=errors,
+        components=queries.all_components(), checked=set(checked),
+    ), status
+
+
+@bp.post("/incidents/<int:incident_id>/reopen")
+@admin_required
+def reopen_incident(incident_id: int):
+    return incident_button(incident_id, incidents.reopen,
+                           "Incident reopened as Investigating. Post an update to say why.")
+
+
+@bp.post("/incidents/<int:incident_id>/updates/<int:update_id>/redact")
+@admin_required
+def redact_update(incident_id: int, update_id: int):
+    """Health data pasted by mistake: the update's text becomes "[redacted]" everywhere."""
+    update = get_or_404(IncidentUpdate, update_id)
+    if update.incident_id != incident_id:
+        abort(404)
+    done = commit_or_show_errors(incidents.redact_update, update, actor=actor(),
+                                 now=utcnow())
+    done.flash("The update's text was replaced by [redacted].")
+    return incident_page(incident_id)
