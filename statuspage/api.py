@@ -23,6 +23,7 @@ from .feeds import public_text, template_lines
 from .models import Component, ComponentChange, Incident, IncidentUpdate
 from .severity import SEVERITIES, overall_status
 from .text import clean_text
+from .web.markers import cacheable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
@@ -290,30 +291,36 @@ def _public_json(response):
 
 
 @bp.route("/status.json")
+@cacheable
 def status_view():
     return jsonify(status(utcnow()))
 
 
 @bp.route("/summary.json")
+@cacheable
 def summary_view():
     return jsonify(summary(utcnow()))
 
 
 @bp.route("/components.json")
+@cacheable
 def components_view():
     return jsonify(components(utcnow()))
 
 
 @bp.route("/incidents.json")
+@cacheable
 def incidents_view():
     return jsonify(incidents(utcnow()))
 
 
 @bp.route("/incidents/unresolved.json")
+@cacheable
 def unresolved_view():
     return jsonify(unresolved_incidents(utcnow()))
 
 
 @bp.route("/scheduled-maintenances.json")
+@cacheable
 def scheduled_maintenances_view():
     return jsonify(scheduled_maintenances(utcnow()))

@@ -20,6 +20,7 @@ from markupsafe import escape
 from .extensions import db
 from .models import INCIDENT_STATUS_LABELS, Component, IncidentUpdate, incident_components
 from .text import clean_text
+from .web.markers import cacheable
 
 bp = Blueprint("feeds", __name__)
 
@@ -271,6 +272,7 @@ def _serve(entries: list[FeedEntry], info: FeedInfo, fmt: str) -> Response:
 
 
 @bp.route("/feed.rss")
+@cacheable
 def rss():
     config = current_app.config
     info = site_feed_info(config["PUBLIC_URL"], config["SITE_NAME"])
@@ -278,6 +280,7 @@ def rss():
 
 
 @bp.route("/feed.atom")
+@cacheable
 def atom():
     config = current_app.config
     info = site_feed_info(config["PUBLIC_URL"], config["SITE_NAME"])
@@ -295,11 +298,13 @@ def _component_feed(component_id: int, fmt: str) -> Response:
 
 
 @bp.route("/components/<int:component_id>/feed.rss")
+@cacheable
 def component_rss(component_id: int):
     return _component_feed(component_id, "rss")
 
 
 @bp.route("/components/<int:component_id>/feed.atom")
+@cacheable
 def component_atom(component_id: int):
     return _component_feed(component_id, "atom")
 

@@ -61,7 +61,7 @@ from .models import (
 )
 from .severity import SEVERITIES as SEVERITY_INFO
 from .severity import suggested_next_update
-from .web import site_tz
+from .web.filters import site_tz
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

@@ -26,7 +26,7 @@ from .errors import ValidationError
 from .notifications import current_settings, format_delay
 from .tokens import ExpiredToken, InvalidToken
 from .text import clean_text
-from .web import uses_session
+from .web.markers import uses_session
 
 bp = Blueprint("subscribe", __name__)
 log = logging.getLogger(__name__)
