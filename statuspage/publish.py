@@ -11,7 +11,8 @@ The bytes come from the views themselves (``render_cache.render``, the same cano
 request the public cache uses). Every file is written to a temporary name in its own
 folder and renamed over the old one, so a reader never sees half a file; a file whose
 bytes did not change is not touched (its mtime, and so nginx's ETag, stay). Text files
-get a ``.gz`` beside them for nginx's ``gzip_static`` (``statuspage.nginx`` writes its configuration).
+get a ``.gz`` beside them for nginx's ``gzip_static`` (``statuspage.nginx`` writes the
+configuration).
 
 Paths and files: ``/`` -> ``index.html``, ``/incidents/7`` -> ``incidents/7/index.html``,
 ``/history?page=3`` -> ``history/page/3/index.html``, ``/feed.rss`` -> ``feed.rss``.
