@@ -28,7 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_extensions(app)
     register_blueprints(app)
     ratelimit.init_app(app)  # after the blueprints: wraps the views marked @rate_limit
-    register_template_helpers(app)
+    register_web(app)
     register_cli(app)
     register_public_cache_and_publishing(app)
     return app
@@ -76,10 +76,6 @@ def init_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     transactions.init_app(app)  # SQLite's set-up; requests that may write lock up front
 
-    from .web import CookielessSessionInterface
-
-    app.session_interface = CookielessSessionInterface()
-
 
 def register_blueprints(app: Flask) -> None:
     from . import api, auth, feeds, health, public, staff, subscribe, widgets
@@ -88,7 +84,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
 
-def register_template_helpers(app: Flask) -> None:
+def register_web(app: Flask) -> None:
+    """Cookieless sessions, security headers, error pages, template filters."""
     from . import web
 
     web.init_app(app)

@@ -24,6 +24,7 @@ from .models import Component, Incident, IncidentUpdate
 from .present import public_text, template_lines
 from .severity import SEVERITIES
 from .text import clean_text
+from .web.markers import cacheable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
@@ -229,30 +230,36 @@ def _public_json(response):
 
 
 @bp.route("/status.json")
+@cacheable
 def status_view():
     return jsonify(status())
 
 
 @bp.route("/summary.json")
+@cacheable
 def summary_view():
     return jsonify(summary())
 
 
 @bp.route("/components.json")
+@cacheable
 def components_view():
     return jsonify(components())
 
 
 @bp.route("/incidents.json")
+@cacheable
 def incidents_view():
     return jsonify(incidents())
 
 
 @bp.route("/incidents/unresolved.json")
+@cacheable
 def unresolved_view():
     return jsonify(unresolved_incidents())
 
 
 @bp.route("/scheduled-maintenances.json")
+@cacheable
 def scheduled_maintenances_view():
     return jsonify(scheduled_maintenances())

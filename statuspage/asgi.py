@@ -37,7 +37,7 @@ class PublicCacheASGI:
 
         def check():
             try:
-                self.cache._check_version(now)
+                self.cache.check_version(now)
             finally:
                 self._checking = False
 

@@ -20,6 +20,7 @@ from markupsafe import escape
 from . import queries
 from .models import INCIDENT_STATUS_LABELS, IncidentUpdate
 from .present import front_page_url, incident_url, plain, public_text, template_lines
+from .web.markers import cacheable
 
 bp = Blueprint("feeds", __name__)
 
@@ -221,11 +222,13 @@ def _site_feed(fmt: str) -> Response:
 
 
 @bp.route("/feed.rss")
+@cacheable
 def rss():
     return _site_feed("rss")
 
 
 @bp.route("/feed.atom")
+@cacheable
 def atom():
     return _site_feed("atom")
 
@@ -242,11 +245,13 @@ def _component_feed(component_id: int, fmt: str) -> Response:
 
 
 @bp.route("/components/<int:component_id>/feed.rss")
+@cacheable
 def component_rss(component_id: int):
     return _component_feed(component_id, "rss")
 
 
 @bp.route("/components/<int:component_id>/feed.atom")
+@cacheable
 def component_atom(component_id: int):
     return _component_feed(component_id, "atom")
 

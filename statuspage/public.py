@@ -1,6 +1,6 @@
 """Public blueprint: status page, incident page, history. No cookie is read or set.
 
-Every view here is cookieless (statuspage.web's session interface), so any cache may keep
+Every view here is cookieless (statuspage.web.sessions), so any cache may keep
 its responses; each render runs a fixed number of queries however many incidents exist.
 """
 
@@ -16,6 +16,7 @@ from . import queries
 from .clock import utcnow
 from .models import COMPONENT_STATUS_LABELS
 from .severity import SEVERITIES
+from .web.markers import cacheable
 
 bp = Blueprint("public", __name__)
 
@@ -52,6 +53,7 @@ def _cacheable(response):
 
 
 @bp.route("/")
+@cacheable
 def index():
     now = utcnow()
     components = queries.all_components()
@@ -73,6 +75,7 @@ def index():
 
 
 @bp.route("/incidents/<int:incident_id>")
+@cacheable
 def incident(incident_id: int):
     found = queries.incident_with_timeline(incident_id)
     if found is None:
@@ -81,6 +84,7 @@ def incident(incident_id: int):
 
 
 @bp.route("/history")
+@cacheable(query={"page": r"[1-9][0-9]{0,5}"})
 def history():
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["HISTORY_PAGE_SIZE"]

@@ -11,7 +11,8 @@ The bytes come from the views themselves (``render_cache.render``, the same cano
 request the public cache uses). Every file is written to a temporary name in its own
 folder and renamed over the old one, so a reader never sees half a file; a file whose
 bytes did not change is not touched (its mtime, and so nginx's ETag, stay). Text files
-get a ``.gz`` beside them for nginx's ``gzip_static``.
+get a ``.gz`` beside them for nginx's ``gzip_static`` (``statuspage.nginx`` writes the
+configuration).
 
 Paths and files: ``/`` -> ``index.html``, ``/incidents/7`` -> ``incidents/7/index.html``,
 ``/history?page=3`` -> ``history/page/3/index.html``, ``/feed.rss`` -> ``feed.rss``.
@@ -37,7 +38,8 @@ from . import site_state
 from .clock import utcnow
 from .extensions import db
 from .models import Component, Incident
-from .render_cache import cacheable_key, compressible, gzip_bytes, render
+from .render_cache import compressible, gzip_bytes, render
+from .web.markers import view_markers
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,15 @@ STAMP_MAX_AGE_SECONDS = 20 * 3600
 
 
 def file_for(path: str, query: str = "") -> str:
-    """The file (relative to the export's root) that serves ``path?query``."""
-    if path == "/history" and query:
-        page = query.partition("=")[2]
-        return f"history/page/{page}/index.html"
+    """The file (relative to the export's root) that serves ``path?query``.
+
+    A query (one parameter: the publisher writes only ``?page=N``) becomes folders:
+    ``/history?page=3`` -> ``history/page/3/index.html``.
+    """
     rel = path.lstrip("/")
+    if query:
+        name, _, value = query.partition("=")
+        return f"{rel}/{name}/{value}/index.html"
     if not rel or rel.endswith("/"):
         return rel + "index.html"
     if "." in rel.rsplit("/", 1)[-1]:
@@ -79,7 +85,8 @@ def _inner(app: Flask):
 
 
 def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None) -> SitePaths:
-    """The cacheable GET routes of the app, each id-taking route once per id.
+    """The cacheable GET routes of the app (its views marked ``@cacheable``), each
+    id-taking route once per id, and every page of a paged one (``?page=N``).
 
     ``incident_ids``: only these incident pages (None: every incident).
     """
@@ -92,10 +99,9 @@ def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None) -> Site
     per_page = app.config["HISTORY_PAGE_SIZE"]
     pages = max(1, -(-total // per_page))
     adapter = app.url_map.bind("localhost")
+    markers = view_markers(app)
     paths = SitePaths()
-    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        if "GET" not in (rule.methods or ()):
-            continue
+    for rule in markers.cacheable_rules:
         if rule.arguments == set():
             built = [adapter.build(rule.endpoint, {})]
         elif rule.arguments == {"incident_id"}:
@@ -104,13 +110,12 @@ def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None) -> Site
             built = [adapter.build(rule.endpoint, {"component_id": i}) for i in component_ids]
         else:
             continue
+        paged = "page" in markers.cacheable[rule.endpoint].query
         for path in built:
-            if cacheable_key(path, "") is None:
-                continue
             target = paths.incidents if rule.arguments == {"incident_id"} else paths.pages
             target.append((path, ""))
-            if path == "/history":
-                paths.history.extend(("/history", f"page={n}") for n in range(1, pages + 1))
+            if paged:  # the history: as many pages as the incidents fill
+                paths.history.extend((path, f"page={n}") for n in range(1, pages + 1))
     return paths
 
 
@@ -301,85 +306,6 @@ class Publisher:
                 with self.app.app_context():
                     db.session.remove()
             stop.wait(max(0.05, interval - (time.monotonic() - started)))
-
-
-# --- Serving the export -----------------------------------------------------------------
-
-#: What only gunicorn can answer: forms with a session, tokens, health checks.
-DYNAMIC_PATHS = ("staff", "subscribe", "unsubscribe", "confirm", "health")
-
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
-        "frame-ancestors {}")
-
-
-def nginx_locations(root: str, upstream: str, *, max_age: int = 1, swr: int = 1,
-                    stale_if_error: int = 86400, indent: int = 4) -> str:
-    """The inside of an nginx ``server {}`` that serves the export at ``root`` and sends
-    what only the app can answer to gunicorn at ``upstream`` (host:port).
-
-    The README prints it; ``make bench`` runs it.
-    """
-    cache = f"public, max-age={max_age}, stale-while-revalidate={swr}, " \
-            f"stale-if-error={stale_if_error}"
-
-    def headers(frameable: bool, cache_control: str = cache, pad: str = "    ") -> str:
-        lines = [f'add_header Cache-Control "{cache_control}" always;',
-                 'add_header X-Content-Type-Options "nosniff" always;',
-                 'add_header Referrer-Policy "no-referrer" always;']
-        if frameable:
-            lines.append("add_header Content-Security-Policy \"default-src 'none'; "
-                         "style-src 'self'; img-src 'self'; base-uri 'none'; "
-                         "form-action 'none'; frame-ancestors *\" always;")
-        else:
-            lines.append(f'add_header Content-Security-Policy "{_CSP.format(chr(39) + "none" + chr(39))}" always;')
-            lines.append('add_header X-Frame-Options "DENY" always;')
-        return ("\n" + pad).join(lines)
-
-    dynamic = "|".join(DYNAMIC_PATHS)
-    text = f"""root {root};
-charset utf-8;
-charset_types text/css text/xml application/json application/rss+xml
-              application/atom+xml image/svg+xml application/javascript;
-gzip_static on;        # the .gz files beside each page, compressed once
-etag on;
-{headers(False, pad="")}
-
-location / {{
-    try_files $uri $uri/index.html =404;
-}}
-location = / {{
-    try_files /index.html =404;
-}}
-location ~ /\\. {{    # the publisher's stamp and temporary files
-    return 404;
-}}
-location = /history {{
-    if ($arg_page ~ "^(?<history_page>[1-9][0-9]{{0,5}})$") {{
-        rewrite ^ /history/page/$history_page/index.html last;
-    }}
-    try_files /history/index.html =404;
-}}
-location ~ ^/(embed|embed\\.css|badge\\.svg)$ {{    # other sites may frame these
-    try_files $uri $uri/index.html =404;
-    {headers(True)}
-}}
-location /api/ {{    # widgets on other sites read the API from the browser
-    {headers(False)}
-    add_header Access-Control-Allow-Origin "*" always;
-}}
-location /static/ {{
-    {headers(False, "public, max-age=300")}
-}}
-location ~ ^/({dynamic})(/|$) {{    # sessions, forms, tokens: the app itself
-    proxy_pass http://{upstream};
-    proxy_set_header Host $host;
-    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-    proxy_set_header X-Forwarded-Proto $scheme;
-}}
-"""
-    pad = " " * indent
-    return "\n".join(pad + line if line else line for line in text.splitlines())
 
 
 # --- Commands ---------------------------------------------------------------------------

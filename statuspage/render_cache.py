@@ -1,7 +1,8 @@
 """Render once, serve many: the public pages from bytes kept in each process.
 
 ``PublicCache`` wraps the Flask app (``app.wsgi_app``). A GET or HEAD of a cacheable
-public path is answered from the bytes the app rendered last time, as long as
+public path (a view marked ``@cacheable``, ``statuspage.web.markers``) is answered from
+the bytes the app rendered last time, as long as
 
 - the site version (``statuspage.site_state``) is the one they were rendered at: the
   version is read from the database at most once a second per process (and at once
@@ -30,12 +31,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Callable, Iterable, Optional
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from . import site_state
 from .extensions import db
+from .web.markers import view_markers
 
 try:  # optional: brotli is smaller than gzip by a fifth on these pages
     import brotli
@@ -44,52 +46,12 @@ except ImportError:  # pragma: no cover - the dependency is declared
 
 log = logging.getLogger(__name__)
 
-# --- Which paths ------------------------------------------------------------------------
-
-_ID = r"[1-9][0-9]{0,9}"
-_PAGE = re.compile(r"[1-9][0-9]{0,5}")
-
-#: (path pattern, {query parameter: value pattern}). A request with any other query
-#: parameter goes to the app uncached (the view may read it; the cache must not guess).
-CACHEABLE_ROUTES: list[tuple[re.Pattern, dict[str, re.Pattern]]] = [
-    (re.compile(p), params) for p, params in (
-        (r"/", {}),
-        (rf"/incidents/{_ID}", {}),
-        (r"/history", {"page": _PAGE}),
-        (r"/feed\.(?:rss|atom)", {}),
-        (rf"/components/{_ID}/feed\.(?:rss|atom)", {}),
-        (r"/api/v2/[a-z0-9_/-]{1,64}\.json", {}),
-        (r"/badge\.svg", {}),
-        (r"/embed", {}),
-        (r"/embed\.css", {}),
-    )
-]
-
 #: Headers of the app's response that the cache sets itself or never repeats.
 _DROPPED_HEADERS = {"content-length", "etag", "last-modified", "cache-control", "vary",
                     "date", "expires", "age", "set-cookie", "connection", "keep-alive",
                     "transfer-encoding", "content-encoding"}
 _COMPRESSIBLE = ("text/", "application/json", "application/rss+xml", "application/atom+xml",
                  "application/xml", "image/svg+xml", "application/javascript")
-
-
-def cacheable_key(path: str, query: str) -> Optional[tuple[str, str]]:
-    """The cache key of a request: (path, canonical query), or None when not cacheable."""
-    for pattern, params in CACHEABLE_ROUTES:
-        if pattern.fullmatch(path):
-            break
-    else:
-        return None
-    if not query:
-        return path, ""
-    pairs = parse_qsl(query, keep_blank_values=True)
-    seen = {}
-    for name, value in pairs:
-        rule = params.get(name)
-        if rule is None or name in seen or not rule.fullmatch(value):
-            return None
-        seen[name] = value
-    return path, urlencode(sorted(seen.items()))
 
 
 # --- Rendering --------------------------------------------------------------------------
@@ -294,6 +256,8 @@ class PublicCache:
         self._encodings: dict[str, str] = {}
         #: How many times the app rendered a path (tests and the bench read it).
         self.renders = 0
+        #: Which paths are cacheable: the views marked @cacheable (statuspage.web.markers).
+        self.cacheable_key = view_markers(app).cacheable_key
 
     # --- The hot path ---------------------------------------------------------------------
 
@@ -304,7 +268,7 @@ class PublicCache:
         key = (environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
         entry = self.fresh_entry(key)
         if entry is None:
-            canonical = cacheable_key(*key)
+            canonical = self.cacheable_key(*key)
             if canonical is None:
                 return self.app(environ, start_response)
             entry = self.fresh_entry(canonical) if canonical != key else None
@@ -328,7 +292,7 @@ class PublicCache:
         now = self.monotonic()
         if (now - self.checked_at >= self.check_seconds or now < self.checked_at
                 or self.seen_generation != site_state.local_generation(self.engine)):
-            (check or self._check_version)(now)
+            (check or self.check_version)(now)
         entry = self.entries.get(key)
         if entry is None:
             return None
@@ -359,7 +323,8 @@ class PublicCache:
 
     # --- The version ----------------------------------------------------------------------
 
-    def _check_version(self, now: float) -> None:
+    def check_version(self, now: float) -> None:
+        """Read the site version (at most one thread at a time; the others skip it)."""
         if not self._version_lock.acquire(blocking=False):
             return  # another thread is asking; serve what we have meanwhile
         try:

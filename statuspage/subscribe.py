@@ -24,7 +24,7 @@ from .ratelimit import rate_limit
 from .errors import ValidationError
 from .outbox.rules import current_settings, format_delay
 from .tokens import ExpiredToken, InvalidToken
-from .web import uses_session
+from .web.markers import uses_session
 
 bp = Blueprint("subscribe", __name__)
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 (a small page, without script, for an iframe: the status and the open incidents).
 
 Both are cookieless and cacheable, read in a fixed number of queries, and may be framed
-by any site (statuspage.web's FRAMEABLE_ENDPOINTS names them).
+by any site (they are marked @frameable).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from . import queries
 from .models import INCIDENT_STATUS_LABELS
 from .present import front_page_url, incident_url
 from .text import clean_text
+from .web.headers import EMBED_CSP
+from .web.markers import cacheable, frameable
 
 bp = Blueprint("widgets", __name__)
 
@@ -77,16 +79,14 @@ lengthAdjust="spacingAndGlyphs" data-indicator="{escape(indicator)}">{escape(des
 @bp.after_request
 def _embeddable(response):
     # Any site may show these; nothing in them runs script or loads from elsewhere.
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors *",
-    )
+    response.headers.setdefault("Content-Security-Policy", EMBED_CSP)
     response.headers.setdefault("Cache-Control", f"public, max-age={CACHE_SECONDS}")
     return response
 
 
 @bp.route("/badge.svg")
+@cacheable
+@frameable
 def badge():
     current = queries.current_status()
     body = render_badge(current_app.config["SITE_NAME"], current.indicator, current.description)
@@ -94,6 +94,8 @@ def badge():
 
 
 @bp.route("/embed")
+@cacheable
+@frameable
 def embed():
     current = queries.current_status()
     incidents = [
@@ -116,6 +118,7 @@ def embed():
 
 
 @bp.route("/embed.css")
+@cacheable
 def embed_css():
     body = render_template("widgets/embed.css")
     response = Response(body, content_type="text/css; charset=utf-8")

@@ -197,7 +197,7 @@ def test_nginx_serves_the_export_with_the_readmes_configuration(app, runner, sit
     import urllib.error
     import urllib.request
 
-    from statuspage.publish import nginx_locations
+    from statuspage.nginx import nginx_locations
 
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:
@@ -222,7 +222,7 @@ http {{
     uwsgi_temp_path {temp}/u; scgi_temp_path {temp}/s;
     server {{
         listen 127.0.0.1:{port};
-{nginx_locations(str(root), "127.0.0.1:9", indent=8)}
+{nginx_locations(app, str(root), "127.0.0.1:9", indent=8)}
     }}
 }}
 """)

@@ -20,7 +20,8 @@ from sqlalchemy import event
 
 from statuspage import incidents, site_state
 from statuspage.extensions import db
-from statuspage.render_cache import PublicCache, cacheable_key, render
+from statuspage.render_cache import PublicCache, render
+from statuspage.web.markers import view_markers
 
 from .conftest import soup
 
@@ -310,10 +311,32 @@ def test_an_unknown_incident_is_not_found_and_other_query_strings_reach_the_app(
     assert client.get("/history?page=999").status_code == 404
     assert client.get("/history?page=abc").status_code == 404
     # A query string the cache does not know goes to the view, which may read it.
-    assert cacheable_key("/", "utm_source=mail") is None
+    assert view_markers(app).cacheable_key("/", "utm_source=mail") is None
     response = client.get("/?utm_source=mail")
     assert response.status_code == 200
     assert "Login not working" in soup(response).get_text()
+
+
+def test_the_views_markers_decide_what_is_cached_framed_and_left_to_the_app(
+        app, outage, components):
+    """One declaration on each view: the cache, the headers and nginx read the same."""
+    from statuspage.nginx import nginx_locations
+
+    markers = view_markers(app)
+    for path in paths_for(outage, components[0]):
+        path, _, query = path.partition("?")
+        assert markers.cacheable_key(path, query) == (path, query), path
+    # Another spelling of a cacheable path reaches the view uncached; so does what
+    # needs a session or carries a token.
+    for path in (f"/incidents/0{outage.id}", "//", "/staff/", "/subscribe", "/health/live"):
+        assert markers.cacheable_key(path, "") is None, path
+    assert markers.frameable_endpoints == {"widgets.badge", "widgets.embed"}
+    client = app.test_client()
+    assert "X-Frame-Options" not in client.get("/embed").headers
+    assert client.get("/embed.css").headers["X-Frame-Options"] == "DENY"
+    config = nginx_locations(app, "/srv/export", "127.0.0.1:9")
+    assert "location ~ ^/(badge\\.svg|embed)$" in config
+    assert "location ~ ^/(subscribe|confirm|unsubscribe|health|staff)(/|$)" in config
 
 
 def test_the_host_a_reader_sends_never_reaches_the_bytes(app, outage):

@@ -20,7 +20,7 @@ from ..extensions import db
 from ..forms import COMPONENT_STATUS_PREFIX, ActionForm, parse_id
 from ..models import COMPONENT_STATUS_LABELS, Incident, StaffUser
 from ..severity import SEVERITIES as SEVERITY_INFO
-from ..web import site_tz
+from ..web.filters import site_tz
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 

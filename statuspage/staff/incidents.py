@@ -32,7 +32,7 @@ from ..forms import (
 from ..incidents import UpdateText
 from ..models import INCIDENT_STATUSES, Incident, IncidentUpdate
 from ..severity import suggested_next_update
-from ..web import site_tz
+from ..web.filters import site_tz
 from .common import (
     INVALID,
     actor,

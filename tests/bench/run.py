@@ -225,10 +225,11 @@ http {{
 """
 
 
-def export_server_body(root: Path, app_port: int) -> str:
-    from statuspage.publish import nginx_locations
+def export_server_body(root: Path, app_port: int, database_url: str, instance: Path) -> str:
+    from statuspage.nginx import nginx_locations
 
-    return nginx_locations(str(root), f"127.0.0.1:{app_port}", indent=8)
+    app = make_app(database_url, instance)
+    return nginx_locations(app, str(root), f"127.0.0.1:{app_port}", indent=8)
 
 
 class Processes:
@@ -520,7 +521,8 @@ def main() -> None:
         conf = tmp / "nginx.conf"
         conf.write_text(NGINX_CONF.format(
             tmp=tmp, static_port=static_port, export_port=export_port,
-            static_root=static_root, export_body=export_server_body(export_root, app_port)))
+            static_root=static_root, export_body=export_server_body(export_root, app_port,
+                                                    database_url, instance)))
         subprocess.run([nginx, "-t", "-c", str(conf)], check=True, capture_output=True)
         procs.start([nginx, "-c", str(conf)])
         wait_for(f"http://127.0.0.1:{static_port}/")

@@ -1,0 +1,65 @@
+"""Template filters and globals: times in UTC (shown in the reader's zone by script),
+durations, and plain text with its line breaks."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from markupsafe import Markup, escape
+
+
+def site_tz() -> ZoneInfo:
+    """The site's time zone (``SITE_TIMEZONE``)."""
+    return ZoneInfo(current_app.config["SITE_TIMEZONE"])
+
+
+def format_utc(value: datetime) -> str:
+    """``2026-01-31 14:05 UTC``."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def time_tag(value: datetime | None, fmt: str = "datetime") -> Markup:
+    """``<time>`` with the UTC instant; static/js/localtime.js shows it in the reader's zone.
+
+    Without script the reader sees the time in UTC, labelled as such.
+    """
+    if value is None:
+        return Markup("")
+    iso = value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return Markup('<time datetime="{}" data-format="{}">{}</time>').format(
+        iso, fmt, format_utc(value)
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
+    seconds = int(max(0, seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def nl2br(text: str | None) -> Markup:
+    """Plain text with its line breaks kept; never raw HTML."""
+    if not text:
+        return Markup("")
+    return Markup("<br>\n").join(escape(line) for line in text.splitlines())
+
+
+def init_app(app: Flask) -> None:
+    """The filters, globals and the site's name and address in every template."""
+    app.jinja_env.globals.update(time_tag=time_tag)
+    app.jinja_env.filters.update(nl2br=nl2br, duration=format_duration)
+
+    @app.context_processor
+    def _site():
+        return {"site_name": app.config["SITE_NAME"], "public_url": app.config["PUBLIC_URL"]}
