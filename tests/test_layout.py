@@ -108,3 +108,47 @@ def test_the_cycle_check_sees_a_cycle_hidden_in_a_function(tmp_path):
         "statuspage.b": imports_of("statuspage.b", b, known),
     }
     assert find_cycle(graph) == ["statuspage.a", "statuspage.b", "statuspage.a"]
+
+
+#: A module a reader can hold in mind; past this, split it by job.
+MAX_MODULE_LINES = 470
+
+
+def test_no_module_is_too_long_to_read():
+    long = {name: n for name, path in modules().items()
+            if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    assert long == {}
+
+
+def view_modules() -> set[str]:
+    """Modules that declare routes (``@bp.route``, ``@bp.get``, ``@bp.post``)."""
+    found = set()
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                for deco in node.decorator_list:
+                    call = deco.func if isinstance(deco, ast.Call) else deco
+                    if (isinstance(call, ast.Attribute) and call.attr in ("route", "get", "post")
+                            and isinstance(call.value, ast.Name) and call.value.id == "bp"):
+                        found.add(name)
+    return found
+
+
+def test_no_view_module_imports_another_view_module():
+    views = view_modules()
+    assert {"statuspage.public", "statuspage.api", "statuspage.staff.incidents"} <= views
+    graph = import_graph()
+    crossings = {(v, other) for v in views for other in graph[v] & views}
+    assert crossings == set()
+
+
+def test_domain_and_outbox_modules_import_no_view_and_mail_no_database():
+    graph = import_graph()
+    views = view_modules() | {"statuspage.web", "statuspage.staff"}
+    lower = [m for m in graph if m != FACTORY and m.split(".")[1] in (
+        "incidents", "components", "accounts", "subscriptions", "queries", "present", "outbox",
+        "audit", "models", "errors", "tokens", "addresses", "severity", "text", "clock")]
+    assert {m: graph[m] & views for m in lower if graph[m] & views} == {}
+    assert not {m for m in graph["statuspage.mail"]
+                if m.split(".")[1] in ("extensions", "models", "transactions", "outbox")}
+    assert graph["statuspage.models"] <= {"statuspage.extensions"}

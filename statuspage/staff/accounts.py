@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
 
 from .. import accounts
-from ..auth import admin_required
+from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
 from ..forms import ROLE_CHOICES, ActionForm, NewStaffForm, PasswordForm, StaffEditForm

@@ -13,7 +13,7 @@ from typing import Callable, Generic, Optional, ParamSpec, TypeVar
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import current_user
 
-from ..auth import require_staff
+from .gate import require_staff
 from ..clock import utcnow
 from ..errors import NotAllowed, ValidationError
 from ..extensions import db

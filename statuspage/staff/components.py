@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from .. import components as component_admin
 from .. import queries
-from ..auth import admin_required
+from .gate import admin_required
 from ..clock import utcnow
 from ..forms import ActionForm, ComponentForm, parse_position
 from ..models import Component

@@ -14,7 +14,7 @@ from flask import flash, make_response, redirect, render_template, request, url_
 
 from .. import subscriptions
 from ..addresses import parse_subscriber_address
-from ..auth import admin_required
+from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
 from ..forms import DeleteSubscriberForm, ExportSubscriberForm

@@ -10,7 +10,7 @@ from flask import abort, flash, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from .. import incidents, present, queries
-from ..auth import admin_required
+from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
 from ..forms import (
