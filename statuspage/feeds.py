@@ -169,28 +169,23 @@ def render_atom(entries: Sequence[FeedEntry], info: FeedInfo, *, public_url: str
     return fg.atom_str(pretty=True)
 
 
+def _feed_info(title: str, subtitle: str, public_url: str, base: str) -> FeedInfo:
+    return FeedInfo(title=title, subtitle=subtitle, page_url=front_page_url(public_url),
+                    rss_url=f"{base}/feed.rss", atom_url=f"{base}/feed.atom",
+                    feed_id=f"{base}/feed.atom")
+
+
 def site_feed_info(public_url: str, site_name: str) -> FeedInfo:
-    return FeedInfo(
-        title=f"{site_name} Status",
-        subtitle=f"Every incident update posted on the {site_name} status page.",
-        page_url=front_page_url(public_url),
-        rss_url=f"{public_url}/feed.rss",
-        atom_url=f"{public_url}/feed.atom",
-        feed_id=f"{public_url}/feed.atom",
-    )
+    return _feed_info(f"{site_name} Status",
+                      f"Every incident update posted on the {site_name} status page.",
+                      public_url, public_url)
 
 
 def component_feed_info(public_url: str, site_name: str, component_id: int,
                         component_name: str) -> FeedInfo:
-    base = f"{public_url}/components/{component_id}"
-    return FeedInfo(
-        title=f"{site_name} Status: {component_name}",
-        subtitle=f"Updates on incidents affecting {component_name}.",
-        page_url=front_page_url(public_url),
-        rss_url=f"{base}/feed.rss",
-        atom_url=f"{base}/feed.atom",
-        feed_id=f"{base}/feed.atom",
-    )
+    return _feed_info(f"{site_name} Status: {component_name}",
+                      f"Updates on incidents affecting {component_name}.",
+                      public_url, f"{public_url}/components/{component_id}")
 
 
 # --- Views -----------------------------------------------------------------------------

@@ -245,31 +245,30 @@ def _require_admin(actor: StaffUser) -> None:
         raise NotAllowed("Only an admin can hold or send an incident's emails.")
 
 
+def _set_hold(incident: Incident, held: bool, *, actor: StaffUser, now: datetime) -> None:
+    changed = db.session.execute(
+        db.update(Notification)
+        .where(Notification.incident_id == incident.id,
+               Notification.held_at.is_(None) if held else Notification.held_at.is_not(None))
+        .values(held_at=now if held else None, held_by_id=actor.id if held else None)
+    ).rowcount
+    if changed:
+        audit.record(actor, "emails.hold" if held else "emails.release", incident, now=now,
+                     after={"held": held})
+    db.session.flush()
+
+
 def hold_emails(incident: Incident, *, actor: StaffUser, now: datetime) -> None:
     """A false alarm: nothing more goes out for this incident until an admin releases it."""
     _require_admin(actor)
     _get_or_create_incident_notification(incident.id, "outage", now)
-    changed = db.session.execute(
-        db.update(Notification)
-        .where(Notification.incident_id == incident.id, Notification.held_at.is_(None))
-        .values(held_at=now, held_by_id=actor.id)
-    ).rowcount
-    if changed:
-        audit.record(actor, "emails.hold", incident, now=now, after={"held": True})
-    db.session.flush()
+    _set_hold(incident, True, actor=actor, now=now)
 
 
 def release_emails(incident: Incident, *, actor: StaffUser, now: datetime) -> None:
     """Undo a hold: the emails go out as the rules say (an overdue outage email at once)."""
     _require_admin(actor)
-    changed = db.session.execute(
-        db.update(Notification)
-        .where(Notification.incident_id == incident.id, Notification.held_at.is_not(None))
-        .values(held_at=None, held_by_id=None)
-    ).rowcount
-    if changed:
-        audit.record(actor, "emails.release", incident, now=now, after={"held": False})
-    db.session.flush()
+    _set_hold(incident, False, actor=actor, now=now)
 
 
 def send_outage_email_now(incident: Incident, *, actor: StaffUser, now: datetime) -> int:

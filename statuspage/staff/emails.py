@@ -69,12 +69,18 @@ def _subscribers_page(*, delete_error: str | None = None, export_error: str | No
     ), (422 if delete_error or export_error else 200)
 
 
-def _no_subscriber(typed: str | None, nothing_done: str) -> str:
-    """The message when the typed address names no subscriber. The address is never
-    echoed, logged or audited."""
-    if parse_subscriber_address(typed) is None:
-        return f"{subscriptions.EMAIL_ERROR} {nothing_done}"
-    return f"No subscriber has that address. {nothing_done}"
+def _typed_subscriber(form, error_key: str, nothing_done: str):
+    """(the subscriber the typed address names, None) or (None, the page saying there is
+    none). The address is never echoed, logged or audited."""
+    subscriber = subscriptions.find_by_email(form.email.data)
+    if subscriber is not None:
+        return subscriber, None
+    db.session.rollback()
+    if parse_subscriber_address(form.email.data) is None:
+        message = f"{subscriptions.EMAIL_ERROR} {nothing_done}"
+    else:
+        message = f"No subscriber has that address. {nothing_done}"
+    return None, _subscribers_page(**{error_key: message})
 
 
 @bp.route("/subscribers", methods=["GET", "POST"])
@@ -83,11 +89,9 @@ def subscribers():
     """The counts; the POST deletes one subscriber (by typed address)."""
     if request.method == "POST":
         form = DeleteSubscriberForm()  # CSRFProtect has already checked the token
-        subscriber = subscriptions.find_by_email(form.email.data)
+        subscriber, page = _typed_subscriber(form, "delete_error", "Nothing was deleted.")
         if subscriber is None:
-            db.session.rollback()
-            return _subscribers_page(
-                delete_error=_no_subscriber(form.email.data, "Nothing was deleted."))
+            return page
         subscriptions.delete_subscriber(subscriber, actor=actor(), now=utcnow())
         db.session.commit()
         flash("The subscriber was deleted, with their email history.", "success")
@@ -101,11 +105,9 @@ def subscriber_export():
     """Everything held about one subscriber (typed address) as a JSON download, audited
     with the subscriber's opaque id. A POST: the address never appears in a URL."""
     form = ExportSubscriberForm()  # CSRFProtect has already checked the token
-    subscriber = subscriptions.find_by_email(form.email.data)
+    subscriber, page = _typed_subscriber(form, "export_error", "Nothing was exported.")
     if subscriber is None:
-        db.session.rollback()
-        return _subscribers_page(
-            export_error=_no_subscriber(form.email.data, "Nothing was exported."))
+        return page
     data = subscriptions.export_subscriber(subscriber, actor=actor(), now=utcnow())
     db.session.commit()
     response = make_response(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
