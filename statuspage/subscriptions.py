@@ -1,4 +1,4 @@
-"""Subscribers: subscribe (double opt-in), confirm, unsubscribe; signed tokens.
+"""Subscribers: subscribe (double opt-in), confirm, unsubscribe, and the admin's export and delete.
 
 Tokens are signed with SECRET_KEY, one salt per purpose, and carry the subscriber's opaque
 ``public_id``, never the address. Like every domain module, these functions take ``now``,
