@@ -1,13 +1,15 @@
-"""Template filters and globals: times in UTC (shown in the reader's zone by script),
-durations, and plain text with its line breaks."""
+"""Template filters and globals: times (the public's in the reader's zone by script, staff's
+in the site's zone), durations, and plain text with its line breaks."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from markupsafe import Markup, escape
+
+from ..present import local_time
 
 
 def site_tz() -> ZoneInfo:
@@ -21,16 +23,31 @@ def format_utc(value: datetime) -> str:
 
 
 def time_tag(value: datetime | None, fmt: str = "datetime") -> Markup:
-    """``<time>`` with the UTC instant; static/js/localtime.js shows it in the reader's zone.
+    """``<time>`` with the UTC instant, the one way every page shows a time.
 
-    Without script the reader sees the time in UTC, labelled as such.
+    Public pages: the text is the time in UTC, labelled as such, and static/js/localtime.js
+    shows it in the reader's zone (``fmt``: ``datetime``, ``date`` or ``time``).
+
+    Staff pages: the text is the status block's own format, 24 hours with the date and the
+    zone, in ``SITE_TIMEZONE`` (``2026-11-26 13:12 CET``), whatever ``fmt`` says: the zone
+    staff type times in and paste into Slack, so that the page, the form and the block
+    agree. ``data-localised`` tells the script to leave it: the same text with or without
+    script.
     """
     if value is None:
         return Markup("")
     iso = value.astimezone(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if _on_staff_page():
+        return Markup('<time datetime="{}" data-localised="1">{}</time>').format(
+            iso, local_time(value, site_tz())
+        )
     return Markup('<time datetime="{}" data-format="{}">{}</time>').format(
         iso, fmt, format_utc(value)
     )
+
+
+def _on_staff_page() -> bool:
+    return has_request_context() and request.blueprint == "staff"
 
 
 def format_duration(seconds: float) -> str:
