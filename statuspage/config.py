@@ -21,6 +21,15 @@ PUBLIC_URL = "http://127.0.0.1:5050"
 SITE_TIMEZONE = "UTC"
 #: Address participants are asked to write to (resolution email).
 SUPPORT_EMAIL = "support@metabolic-tracker.app"
+#: The public pages' logo: an image file (.svg, .png, .webp or .jpg, at most 512 KB),
+#: absolute or relative to ``instance/``. The app serves it itself at ``/logo.<ext>`` (the
+#: CSP allows only the site's own images) and the static export carries it. Empty: the
+#: default mark, static/img/mark.svg. A missing or unreadable file stops the app at start.
+SITE_LOGO = ""
+#: The public header's colour, ``#rrggbb``. The header's white text sits on it in the
+#: light and the dark scheme alike, so it must reach WCAG AA for text (4.5:1) against
+#: white; the app refuses to start otherwise, naming the contrast it measured.
+ACCENT_COLOR = "#0f766e"
 
 # --- Database ---------------------------------------------------------------------------
 #: SQLAlchemy URL. Empty: a SQLite file in ``instance/``. ``postgres://`` and

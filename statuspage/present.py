@@ -113,3 +113,27 @@ def front_page_url(public_url: Optional[str] = None) -> str:
 def incident_url(incident_id: int, public_url: Optional[str] = None) -> str:
     """An incident's public page; ``public_url`` defaults to the app's ``PUBLIC_URL``."""
     return f"{public_url if public_url is not None else site_url()}/incidents/{incident_id}"
+
+
+# --- Durations in words (the public pages) -------------------------------------------------
+
+
+def _count(n: int, unit: str) -> str:
+    return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
+
+
+def duration_words(seconds: float) -> str:
+    """``less than a minute``, ``12 minutes``, ``2 hours 5 minutes``, ``3 days 4 hours``.
+
+    Never seconds: a page rendered once a minute would keep saying "17 s" for a minute.
+    """
+    minutes = int(max(0, seconds)) // 60
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return _count(minutes, "minute")
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return " ".join([_count(hours, "hour")] + ([_count(minutes, "minute")] if minutes else []))
+    days, hours = divmod(hours, 24)
+    return " ".join([_count(days, "day")] + ([_count(hours, "hour")] if hours else []))

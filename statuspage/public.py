@@ -10,12 +10,14 @@ import math
 import re
 from typing import Optional
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from . import queries
+from . import branding, queries
 from .clock import utcnow
 from .models import COMPONENT_STATUS_LABELS
-from .severity import SEVERITIES
+from .present import duration_words
+from .severity import PUBLIC_IMPACT, SEVERITIES
+from .web.filters import site_tz
 from .web.markers import cacheable
 
 bp = Blueprint("public", __name__)
@@ -39,10 +41,43 @@ SEVERITY_TONE = {code: info.impact if info.impact != "none" else "minor"
                  for code, info in SEVERITIES.items()}
 
 
+_LOGO_KEY = "statuspage.site_logo"
+
+
+@bp.record_once
+def _check_branding(state) -> None:
+    """Refuse to start on an ACCENT_COLOR whose text would be unreadable or a SITE_LOGO
+    that is not there; serve the logo at ``/logo.<ext>``, a file the export carries."""
+    app = state.app
+    try:
+        app.config["ACCENT_COLOR"] = branding.check_accent_color(app.config["ACCENT_COLOR"])
+        logo = branding.read_site_logo(app.config["SITE_LOGO"], app.instance_path)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from None
+    app.extensions[_LOGO_KEY] = logo
+    if logo is not None:
+        state.add_url_rule(f"/logo{logo[1]}", "logo", cacheable(_logo))
+    app.context_processor(_branding)
+    app.add_template_filter(duration_words, "duration_words")
+
+
+def _branding() -> dict:
+    """The logo's address and the theme, for every page that extends base.html."""
+    logo = current_app.extensions.get(_LOGO_KEY)
+    return {"site_logo_url": url_for("public.logo") if logo is not None
+            else url_for("static", filename="img/mark.svg")}
+
+
+def _logo() -> Response:
+    data, _suffix, content_type = current_app.extensions[_LOGO_KEY]
+    return Response(data, content_type=content_type)
+
+
 @bp.context_processor
 def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
-            "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE}
+            "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE,
+            "public_impact": PUBLIC_IMPACT}
 
 
 @bp.after_request
@@ -58,6 +93,7 @@ def index():
     now = utcnow()
     components = queries.all_components()
     unresolved, resolved = queries.front_page_incidents(now, current_app.config["RECENT_DAYS"])
+    unresolved = queries.gravest_first(unresolved)
     indicator, description = queries.status_of(components, unresolved)
     last_change = queries.last_public_change()
     return render_template(
@@ -92,8 +128,23 @@ def history():
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
         abort(404)
-    return render_template("public/history.html", incidents=rows, page=page, pages=pages,
-                           total=total, now=utcnow())
+    return render_template("public/history.html", months=queries.by_month(rows, site_tz()),
+                           page=page, pages=pages, total=total, now=utcnow())
+
+
+@bp.route("/updates")
+@cacheable
+def get_updates():
+    """Every way to hear of a change: email, the feeds (site-wide and per component)."""
+    return render_template("public/updates.html", components=queries.all_components())
+
+
+@bp.route("/theme.css")
+@cacheable
+def theme_css():
+    """The configured accent colour as a style sheet (the CSP allows no inline style)."""
+    body = render_template("public/theme.css", accent=current_app.config["ACCENT_COLOR"])
+    return Response(body, content_type="text/css; charset=utf-8")
 
 
 def _page_number(raw: Optional[str]) -> int:

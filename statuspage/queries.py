@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
 
 from .extensions import db
 from .models import Component, ComponentChange, Incident, IncidentUpdate, incident_components
-from .severity import SEVERITIES, overall_status
+from .severity import SEVERITIES, SEVERITY_RANK, overall_status
 
 #: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
 MAX_ID = 2**31 - 1
@@ -215,3 +216,25 @@ def current_status() -> CurrentStatus:
     components = all_components()
     unresolved = open_incidents()
     return CurrentStatus(*status_of(components, unresolved), components, unresolved)
+
+
+# --- The participants' front page and history (issue 11) ----------------------------------
+
+
+def gravest_first(unresolved: Iterable[Incident]) -> list[Incident]:
+    """Open incidents as the front page lists them: by severity (SEV-1 first), then by
+    start (earliest first: the longest-running of equal gravity leads), then by id."""
+    return sorted(unresolved, key=lambda i: (SEVERITY_RANK[i.severity], i.started_at, i.id))
+
+
+def by_month(rows: Iterable[Incident], tz: ZoneInfo) -> list[tuple[str, list[Incident]]]:
+    """Incidents (in the order given) gathered under the month of their start in ``tz``:
+    [("November 2026", [...]), ...], one group per run of the same month."""
+    months: list[tuple[str, list[Incident]]] = []
+    for incident in rows:
+        label = incident.started_at.astimezone(tz).strftime("%B %Y")
+        if months and months[-1][0] == label:
+            months[-1][1].append(incident)
+        else:
+            months.append((label, [incident]))
+    return months

@@ -106,3 +106,14 @@ _TABLE_ORDER = {
     "Service Under Maintenance": 4,
     "All Systems Operational": 5,
 }
+
+
+# --- Public words (issue 11) ---------------------------------------------------------------
+
+#: How public surfaces name a severity: the playbook's own word for it, said as the
+#: impact ("Critical impact"). "SEV-n" is staff jargon; it stays in the staff area and in
+#: the API's ``impact``.
+PUBLIC_IMPACT = {code: f"{info.name} impact" for code, info in SEVERITIES.items()}
+
+#: Severities in the playbook's order, gravest first (the front page's order).
+SEVERITY_RANK = {code: rank for rank, code in enumerate(SEVERITIES)}

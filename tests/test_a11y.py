@@ -33,6 +33,7 @@ def public_pages(site) -> list[str]:
         f"/incidents/{site['incident']}",
         f"/incidents/{site['resolved']}",
         "/history",
+        "/updates",
         "/subscribe",
         "/subscribe/check-inbox",
         f"/confirm/{site['confirm']}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from bs4 import BeautifulSoup
 
 from statuspage import incidents, queries
 from statuspage.extensions import db
@@ -17,7 +18,6 @@ from tests.conftest import T0, soup, counting_selects
 
 HEALTH_LINE = ("If you have urgent health concerns, please contact your healthcare "
                "provider directly.")
-TEMPLATE_FIELDS = ["Time", "Status", "Issue", "Impact", "Next Update", "Actions", "Workaround"]
 
 
 # --- Helpers -----------------------------------------------------------------------------
@@ -41,6 +41,27 @@ def fields_of(li) -> dict:
 
 def timeline(container) -> list[dict]:
     return [fields_of(li) for li in container.select("ol.timeline > li")]
+
+
+def head_of(update) -> tuple[str, str]:
+    """An update's compact head: (status in words, the <time>'s UTC instant)."""
+    head = update.select_one(".update-head")
+    return head.select_one(".status-word").get_text(), head.time["datetime"]
+
+
+def seen_text(element) -> str:
+    """What a sighted reader sees (screen-reader-only words left out)."""
+    copy = BeautifulSoup(str(element), "html.parser")
+    for hidden in copy.select(".visually-hidden"):
+        hidden.decompose()
+    return copy.get_text()
+
+
+def latest_of(article):
+    """The one update an incident shows on the front page and in the history."""
+    shown = article.select(".update")
+    assert len(shown) == 1, f"{len(shown)} updates shown"
+    return shown[0]
 
 
 def incident_article(page, incident):
@@ -96,7 +117,7 @@ def posted(admin, components, make_incident, clock):
 # --- The front page: what was posted -------------------------------------------------------
 
 
-def test_front_page_shows_exactly_what_was_posted(client, posted, components):
+def test_front_page_shows_the_latest_update_compactly(client, posted, components):
     incident, second = posted
     page = soup(client.get("/"))
     article = incident_article(page, incident)
@@ -104,38 +125,49 @@ def test_front_page_shows_exactly_what_was_posted(client, posted, components):
     title = article.select_one("h3 a")
     assert title.get_text() == "Login not working"
     assert title["href"] == f"/incidents/{incident.id}"
-    assert "SEV-2 · High" in article.select_one(".incident-meta").get_text()
-    assert "Identified" in article.select_one(".incident-meta").get_text()
+    assert "High impact" in article.select_one(".incident-meta").get_text()
     assert article.select_one(".affected").get_text() == "Affected: Login, Saving entries"
 
-    newest, oldest = timeline(article)
-    assert list(newest)[:7] == TEMPLATE_FIELDS
-    assert list(oldest) == TEMPLATE_FIELDS
-
-    assert_time(newest["Time"], T0 + timedelta(minutes=20))
-    assert newest["Status"].get_text() == "Identified"
-    assert newest["Issue"].get_text() == "Login not working"
-    assert newest["Impact"].get_text() == "Sign-in fails for about half of the participants."
-    assert_time(newest["Next Update"], T0 + timedelta(minutes=50))
-    assert newest["Actions"].get_text() == (
+    # One update, the latest: its status and time, then only the fields that say something.
+    latest = latest_of(article)
+    assert head_of(latest) == ("Identified", utc_iso(T0 + timedelta(minutes=20)))
+    fields = fields_of(latest)
+    assert list(fields) == ["Impact", "Actions", "Workaround", "Next update", "Components"]
+    assert fields["Impact"].get_text() == "Sign-in fails for about half of the participants."
+    assert fields["Actions"].get_text() == (
         "We found a bad configuration.\nA fix is being deployed."
     )
-    assert len(newest["Actions"].find_all("br")) == 1
-    assert newest["Workaround"].get_text() == (
+    assert len(fields["Actions"].find_all("br")) == 1
+    assert fields["Workaround"].get_text() == (
         "Stay signed in on the app; entries made offline are kept."
     )
-    assert newest["Components"].get_text(" ", strip=True) == "Login: Operational → Major Outage"
+    assert_time(fields["Next update"], T0 + timedelta(minutes=50))
+    assert fields["Components"].get_text(" ", strip=True) == "Login: Operational → Major Outage"
+    # The title once (the heading), the first update only on the incident's own page.
+    assert seen_text(article).count("Login not working") == 1
+    assert "We are investigating." not in article.get_text()
+    more = article.select_one(".full-timeline a")
+    assert more["href"] == f"/incidents/{incident.id}"
+    assert more.get_text().startswith("All 2 updates")
 
-    assert_time(oldest["Time"], T0)
-    assert oldest["Status"].get_text() == "Investigating"
+
+def test_incident_page_shows_every_update_in_the_same_compact_form(client, posted):
+    incident, _ = posted
+    page = soup(client.get(f"/incidents/{incident.id}"))
+    newest, oldest = page.select("ol.timeline > li")
+    assert head_of(newest) == ("Identified", utc_iso(T0 + timedelta(minutes=20)))
+    assert head_of(oldest) == ("Investigating", utc_iso(T0))
+    fields = fields_of(oldest)
+    # Nothing said for what was not posted: no workaround, no next update.
+    assert list(fields) == ["Impact", "Actions"]
     # Plain text: line breaks kept, markup shown as typed, never interpreted.
-    assert oldest["Impact"].get_text() == (
+    assert fields["Impact"].get_text() == (
         "Users cannot sign in.\nThe app shows <b>Error 500</b> & a blank screen."
     )
-    assert oldest["Impact"].find("b") is None
-    assert oldest["Next Update"].get_text() == "Not scheduled"
-    assert oldest["Workaround"].get_text() == "None available"
-    assert "Components" not in oldest
+    assert fields["Impact"].find("b") is None
+    body = page.select_one("main").get_text()
+    for filler in ("None available", "Not scheduled", "None (resolved)", "Issue"):
+        assert filler not in body
 
 
 def test_timeline_is_newest_first_however_long(client, admin, components, make_incident, clock):
@@ -143,24 +175,36 @@ def test_timeline_is_newest_first_however_long(client, admin, components, make_i
     for n, status in enumerate(["investigating", "identified", "monitoring", "monitoring"], 1):
         clock.advance(minutes=15)
         post(incident, admin, clock(), status, actions=f"Update {n}")
-    for path in ("/", f"/incidents/{incident.id}"):
-        entries = timeline(incident_article(soup(client.get(path)), incident))
-        assert [e["Actions"].get_text() for e in entries] == [
-            "Update 4", "Update 3", "Update 2", "Update 1", "Update 0"
-        ]
-        assert [e["Time"].time["datetime"] for e in entries] == [
-            utc_iso(T0 + timedelta(minutes=15 * n)) for n in (4, 3, 2, 1, 0)
-        ]
+    entries = timeline(incident_article(soup(client.get(f"/incidents/{incident.id}")),
+                                        incident))
+    assert [e["Actions"].get_text() for e in entries] == [
+        "Update 4", "Update 3", "Update 2", "Update 1", "Update 0"
+    ]
+    front = incident_article(soup(client.get("/")), incident)
+    assert fields_of(latest_of(front))["Actions"].get_text() == "Update 4"
 
 
-def test_unresolved_incidents_newest_first(client, admin, components, make_incident, clock):
-    older = make_incident(admin, components[:1], title="Older", severity="SEV-3")
-    clock.advance(hours=1)
-    newer = make_incident(admin, components[1:2], title="Newer", severity="SEV-1")
+def test_open_incidents_gravest_first_then_by_start(client, admin, components, make_incident,
+                                                    clock):
+    made = []
+    for title, severity in [("Cosmetic glitch", "SEV-4"), ("Reports slow", "SEV-3"),
+                            ("Login not working", "SEV-1"), ("Photos failing", "SEV-3"),
+                            ("Saving fails", "SEV-2")]:
+        incident = make_incident(admin, components[:1], title=title, severity=severity)
+        for _ in range(3):  # each has several updates; the page shows one
+            clock.advance(minutes=5)
+            post(incident, admin, clock(), "identified")
+        made.append(incident)
     current = section(soup(client.get("/")), "current-heading")
-    assert [a.get_text() for a in current.select("article h3 a")] == ["Newer", "Older"]
-    assert "SEV-1 · Critical" in incident_article(current, newer).get_text()
-    assert "SEV-3 · Medium" in incident_article(current, older).get_text()
+    articles = current.select("article")
+    assert [a.select_one("h3 a").get_text() for a in articles] == [
+        "Login not working", "Saving fails", "Reports slow", "Photos failing",
+        "Cosmetic glitch"]
+    assert [a.select_one(".incident-meta .badge").get_text() for a in articles] == [
+        "Critical impact", "High impact", "Medium impact", "Medium impact", "Low impact"]
+    for article in articles:
+        assert len(article.select(".update")) == 1
+        assert head_of(latest_of(article))[0] == "Identified"
 
 
 def test_resolved_update_says_no_next_update(client, posted, admin, clock):
@@ -169,13 +213,15 @@ def test_resolved_update_says_no_next_update(client, posted, admin, clock):
     post(incident, admin, clock(), "resolved", impact="Everyone can sign in again.",
          actions="The configuration was fixed.")
     page = soup(client.get(f"/incidents/{incident.id}"))
-    newest = timeline(page)[0]
-    assert newest["Status"].get_text() == "Resolved"
-    assert newest["Next Update"].get_text() == "None (resolved)"
+    newest = page.select_one("ol.timeline > li")
+    assert head_of(newest)[0] == "Resolved"
+    fields = fields_of(newest)
+    assert "Next update" not in fields
+    assert "None (resolved)" not in newest.get_text()
     # Resolving set the affected components back to operational, and says so.
-    assert "Login: Major Outage → Operational" in newest["Components"].get_text(" ", strip=True)
+    assert "Login: Major Outage → Operational" in fields["Components"].get_text(" ", strip=True)
     meta = page.select_one(".incident-meta").get_text(" ", strip=True)
-    assert "Resolved" in meta and "Lasted 50 min" in meta
+    assert "Resolved" in meta and "Lasted 50 minutes" in meta
 
 
 def test_redacted_update_shows_redacted(client, posted, admin, clock):
@@ -187,8 +233,8 @@ def test_redacted_update_shows_redacted(client, posted, admin, clock):
         body = client.get(path).get_data(as_text=True)
         assert "half of the participants" not in body
         assert "bad configuration" not in body
-        newest = timeline(incident_article(soup(client.get(path)), incident))[0] if path != \
-            "/history" else fields_of(soup(client.get(path)).select_one("article"))
+        article = incident_article(soup(client.get(path)), incident)
+        newest = fields_of(article.select(".update")[0])
         assert newest["Impact"].get_text() == "[redacted]"
         assert newest["Actions"].get_text() == "[redacted]"
         assert newest["Workaround"].get_text() == "[redacted]"
@@ -312,8 +358,9 @@ def test_resolved_incidents_stay_on_the_front_page_for_seven_days(
     recent = section(page, "recent-heading")
     article = incident_article(recent, incident)
     assert article.select_one("h3 a")["href"] == f"/incidents/{incident.id}"
-    # Its whole timeline is there, folded.
-    assert [e["Status"].get_text() for e in timeline(article)] == ["Resolved", "Investigating"]
+    # Its latest update only; the rest is one link away.
+    assert head_of(latest_of(article))[0] == "Resolved"
+    assert article.select_one(".full-timeline a")["href"] == f"/incidents/{incident.id}"
     assert banner(page) == "All Systems Operational"
 
     clock.set(resolved_at + timedelta(days=7) - timedelta(minutes=1))
@@ -369,11 +416,11 @@ def test_incident_page_is_the_permalink(client, posted):
     assert page.h1.get_text() == "Login not working"
     assert page.title.get_text().startswith("Login not working")
     meta = page.select_one(".incident-meta").get_text(" ", strip=True)
-    assert "SEV-2 · High" in meta and "Identified" in meta
+    assert "High impact" in meta and "Identified" in meta
     assert_time(page.select_one(".incident-meta"), T0)  # started
-    entries = timeline(page)
-    assert [e["Status"].get_text() for e in entries] == ["Identified", "Investigating"]
-    assert entries[1]["Actions"].get_text() == "We are investigating."
+    entries = page.select("ol.timeline > li")
+    assert [head_of(e)[0] for e in entries] == ["Identified", "Investigating"]
+    assert fields_of(entries[1])["Actions"].get_text() == "We are investigating."
 
 
 @pytest.mark.parametrize("path", [
@@ -406,7 +453,7 @@ def five_incidents(admin, components, make_incident, clock):
 
 
 def history_titles(response) -> list[str]:
-    return [a.get_text() for a in soup(response).select("ol.history-list article h2 a")]
+    return [a.get_text() for a in soup(response).select("ol.history-list article h3 a")]
 
 
 def test_history_lists_every_incident_newest_first(app, client, five_incidents):
@@ -416,13 +463,12 @@ def test_history_lists_every_incident_newest_first(app, client, five_incidents):
     page = soup(response)
     newest, older = page.select("ol.history-list article")[:2]
     # The open one is there, marked by its status.
-    assert "Investigating" in newest.select_one(".incident-meta").get_text()
+    assert head_of(latest_of(newest))[0] == "Investigating"
     # Each shows its latest update exactly as posted, and links to the whole timeline.
-    latest = fields_of(older)
-    assert latest["Status"].get_text() == "Resolved"
-    assert latest["Actions"].get_text() == "Fixed 3"
-    assert latest["Issue"].get_text() == "Incident 3"
-    assert older.select_one("h2 a")["href"] == f"/incidents/{five_incidents[3].id}"
+    assert head_of(latest_of(older))[0] == "Resolved"
+    assert fields_of(latest_of(older))["Actions"].get_text() == "Fixed 3"
+    assert seen_text(older).count("Incident 3") == 1  # the title once
+    assert older.select_one("h3 a")["href"] == f"/incidents/{five_incidents[3].id}"
     more = [a for a in older.select("a") if a.get_text().startswith("All 2 updates")]
     assert [a["href"] for a in more] == [f"/incidents/{five_incidents[3].id}"]
 
