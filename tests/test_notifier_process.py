@@ -19,13 +19,12 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.models import Delivery, NotifierHeartbeat, Subscriber
+from statuspage.models import Delivery, NotifierHeartbeat
 from tests.conftest import T0
-from tests.smtp import app, smtp  # noqa: F401  (fixtures)
+from tests.smtp import add_subscribers, app, smtp  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.process
 
@@ -95,16 +94,6 @@ def count_deliveries(status: str) -> int:
     db.session.rollback()  # a fresh snapshot: another process is writing
     return db.session.scalar(
         db.select(db.func.count(Delivery.id)).where(Delivery.status == status))
-
-
-def add_subscribers(n: int) -> list[str]:
-    emails = [f"sub{i:04d}@example.test" for i in range(n)]
-    db.session.execute(sa.insert(Subscriber), [
-        {"public_id": f"pid{i:04d}", "email": e, "audience": "coach" if i % 5 == 0 else
-         "participant", "status": "confirmed", "created_at": T0, "requested_at": T0,
-         "confirmed_at": T0} for i, e in enumerate(emails)])
-    db.session.commit()
-    return emails
 
 
 def assert_exactly_once(smtp_server, subject: str, emails: list[str]) -> None:
