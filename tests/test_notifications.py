@@ -4,7 +4,9 @@ the admin's hold and send-now; what the staff pages show. Real SMTP on loopback.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import signal
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -638,3 +640,21 @@ def test_email_status_counts(clock, admin, responder, components, make_incident,
     status = email_status(incident, clock())
     assert (status.outage.total, status.outage.sent) == (2, 2)
     assert not status.can_send_now
+
+
+def test_the_stop_handler_stops_once_whatever_the_signals(app):
+    """Ctrl-C (SIGINT) then ``make run``'s SIGTERM: one stop, and the second signal is a
+    no-op (it used to shut the scheduler down twice, with a traceback)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stops = []
+    try:
+        scheduler.install_stop_handlers(lambda: stops.append(True))
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert notifier.stop_requested()
+        assert stops == [True]
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        notifier.clear_stop()
+
