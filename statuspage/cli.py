@@ -236,7 +236,7 @@ def notifier_command(once):
     if fixed is not None:
         app.config["CLOCK"] = fixed
     if once:
-        report = scheduler.notifier_round()
+        report = scheduler.run_once()
         click.echo(f"{report.enqueued} outage email(s) queued, {report.sent} sent, "
                    f"{report.retrying} to retry, {report.failed} failed.")
         return

@@ -157,9 +157,10 @@ NOTIFIER_MAX_ATTEMPTS = 10
 #: at most RETRY_MAX.
 NOTIFIER_RETRY_BASE_SECONDS = 30
 NOTIFIER_RETRY_MAX_SECONDS = 1800
-#: The health check calls the notifier stale when its last tick is older than this
-#: (three intervals; change it with NOTIFIER_INTERVAL_SECONDS).
-NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = 30
+#: The health check calls the notifier stale when its heartbeat is older than this. Unset:
+#: 3 * NOTIFIER_INTERVAL_SECONDS + 5 + 2 * SMTP_TIMEOUT_SECONDS (95 s), so that a stalled
+#: SMTP server never reads as a dead notifier (the rule: statuspage/heartbeat.py).
+NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = None
 
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"

@@ -19,18 +19,9 @@ from .extensions import db
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 
-#: Notifier tick interval and how many ticks may be missed, when config does not say.
-DEFAULT_INTERVAL_SECONDS = 30
-MISSED_TICKS = 3
-
-
 def max_heartbeat_age() -> float:
-    config = current_app.config
-    configured = config.get("NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS")
-    if configured:
-        return float(configured)
-    return MISSED_TICKS * float(config.get("NOTIFIER_INTERVAL_SECONDS") or
-                                DEFAULT_INTERVAL_SECONDS)
+    """How old the notifier's heartbeat may be (``heartbeat.max_age_seconds``: the rule)."""
+    return heartbeat.max_age_seconds(current_app.config)
 
 
 def _iso(value: datetime) -> str:

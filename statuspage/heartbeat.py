@@ -1,14 +1,33 @@
-"""The notifier's heartbeat: written on every tick, read by ``/health/ready``."""
+"""The notifier's heartbeat: written on every tick and, while it sends, between messages;
+read by ``/health/ready`` and the staff incident page.
+
+The staleness rule (``max_age_seconds``): a notifier that works writes its heartbeat at
+least every NOTIFIER_INTERVAL_SECONDS when idle, and, while sending, before each message
+once the last one is BEAT_EVERY_SECONDS old. One message against a stalled SMTP server
+costs at most two SMTP_TIMEOUT_SECONDS (a connection that hangs, then a reply that never
+comes). So unless NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS says otherwise, the heartbeat is stale
+after ``MISSED_TICKS * interval + BEAT_EVERY_SECONDS + 2 * SMTP_TIMEOUT_SECONDS`` (95 s with
+the defaults): long enough that a stall never reads as a dead notifier, short enough that
+a dead one shows within two minutes.
+"""
 
 from __future__ import annotations
 
 import os
 import socket
 from datetime import datetime, timedelta
-from typing import Optional
+from typing import Mapping, Optional
 
 from .extensions import db
 from .models import NotifierHeartbeat
+
+#: While sending, the heartbeat is written before a message once the last is this old.
+BEAT_EVERY_SECONDS = 5.0
+#: Idle ticks that may be missed before the notifier counts as stale.
+MISSED_TICKS = 3
+#: NOTIFIER_INTERVAL_SECONDS and SMTP_TIMEOUT_SECONDS, when config does not say.
+DEFAULT_INTERVAL_SECONDS = 10.0
+DEFAULT_SMTP_TIMEOUT_SECONDS = 30.0
 
 
 def process_name() -> str:
@@ -27,6 +46,23 @@ def beat(now: datetime, name: Optional[str] = None) -> None:
     db.session.execute(
         db.delete(NotifierHeartbeat).where(NotifierHeartbeat.beat_at < now - timedelta(days=1))
     )
+
+
+def due(now: datetime, last: Optional[datetime]) -> bool:
+    """Between two messages: is it time to write the heartbeat again?"""
+    return last is None or not 0 <= (now - last).total_seconds() < BEAT_EVERY_SECONDS
+
+
+def max_age_seconds(config: Mapping) -> float:
+    """How old the newest heartbeat may be before the notifier counts as stale (the rule in
+    the module docstring): NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS if set, else derived from the
+    tick interval and the SMTP timeout."""
+    configured = config.get("NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS")
+    if configured:
+        return float(configured)
+    interval = float(config.get("NOTIFIER_INTERVAL_SECONDS") or DEFAULT_INTERVAL_SECONDS)
+    smtp_timeout = float(config.get("SMTP_TIMEOUT_SECONDS") or DEFAULT_SMTP_TIMEOUT_SECONDS)
+    return MISSED_TICKS * interval + BEAT_EVERY_SECONDS + 2 * smtp_timeout
 
 
 def latest() -> Optional[datetime]:

@@ -13,6 +13,7 @@ import signal
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
 
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
@@ -50,6 +51,8 @@ def fixed_clock(config: Mapping) -> Optional[Callable[[], datetime]]:
 def run_tick(app: Flask) -> None:
     """One tick in its own app context; an error is logged, and the next tick comes."""
     with app.app_context():
+        if notifier.stop_requested():
+            return
         try:
             report = notifier_round()
         except Exception:
@@ -62,23 +65,63 @@ def run_tick(app: Flask) -> None:
                      report.enqueued, report.sent, report.retrying, report.failed)
 
 
+def install_stop_handlers(on_stop: Callable[[], None] = lambda: None) -> None:
+    """On SIGTERM or SIGINT: the notifier stops between two messages (the one in flight
+    is finished, the rest of its claim released at once), then ``on_stop`` runs.
+
+    Idempotent: Ctrl-C in a terminal sends SIGINT and then ``make run`` sends SIGTERM a
+    moment later; the second signal finds the stop under way and does nothing more.
+    Main thread only (Python delivers signals there).
+    """
+    def stop(signum, _frame):
+        already = notifier.stop_requested()
+        notifier.request_stop()
+        if already:
+            return
+        log.info("notifier stopping (signal %d): finishing the message in flight", signum)
+        on_stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def run_once() -> notifier.TickReport:
+    """Commits step by step: one round (``--once``), stopping between messages on SIGTERM
+    or SIGINT. In an app context, in the main thread."""
+    notifier.clear_stop()
+    install_stop_handlers()
+    return notifier_round()
+
+
 def run_forever(app: Flask) -> None:
-    """Tick now and then every interval until SIGTERM or SIGINT (the current tick ends)."""
+    """Tick now and then every interval until SIGTERM or SIGINT, which stop the tick under
+    way between two messages (its claim released) and the ticker."""
     interval = float(app.config["NOTIFIER_INTERVAL_SECONDS"])
     scheduler = BlockingScheduler(timezone=timezone.utc)
+
+    def shutdown() -> None:
+        try:
+            # wait=False: the tick's thread sees the stop request and ends by itself; the
+            # interpreter waits for it at exit (it is not a daemon).
+            scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass  # a signal before start: the first tick sees the request and stops us
+
+    def job() -> None:
+        if notifier.stop_requested():
+            shutdown()
+            return
+        run_tick(app)
+
     scheduler.add_job(
-        run_tick, "interval", seconds=interval, args=[app], id="notifier-tick",
+        job, "interval", seconds=interval, id="notifier-tick",
         next_run_time=datetime.now(timezone.utc),
         max_instances=1,  # a long tick is never overlapped by the next
         coalesce=True,  # ticks missed while one ran long become one
         misfire_grace_time=None,
     )
 
-    def stop(signum, _frame):
-        log.info("notifier stopping (signal %d)", signum)
-        scheduler.shutdown(wait=False)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    notifier.clear_stop()
+    install_stop_handlers(shutdown)
     log.info("notifier started: a tick every %g s", interval)
     scheduler.start()

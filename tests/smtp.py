@@ -7,7 +7,8 @@ Import what you use into a test module::
 
 ``app`` here overrides conftest's: the same app, with its mail settings pointing at
 ``smtp``. The server can answer 421/451/550 for some or all recipients, fail after the
-k-th message, drop the connection, stall (longer than the client's timeout), or be down.
+k-th message, drop the connection, stall (longer than the client's timeout), hold one
+message unanswered until the test releases it (``hold``), or be down.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import asyncio
 import email
 import socket
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email import policy
 from email.message import EmailMessage
-from typing import Optional
+from typing import Iterator, Optional
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -54,6 +56,26 @@ class Received:
         return self.message.get_body(("html",)).get_content()
 
 
+class Gate:
+    """One message held in DATA: ``wait_reached()`` until it is there, then ``release()``."""
+
+    def __init__(self, number: int):
+        self.number = number
+        self.reached = threading.Event()
+        self.released = threading.Event()
+        #: The held message's envelope recipients, once reached.
+        self.recipients: list[str] = []
+
+    def wait_reached(self, timeout: float = 120.0) -> None:
+        """Block until the message is being held (the timeout only turns a hang into a
+        failure)."""
+        if not self.reached.wait(timeout):
+            pytest.fail(f"message {self.number} never reached the SMTP server")
+
+    def release(self) -> None:
+        self.released.set()
+
+
 class _Handler:
     def __init__(self, server: "SMTPServer"):
         self.server = server
@@ -72,6 +94,15 @@ class _Handler:
         srv = self.server
         received = Received(envelope.mail_from, list(envelope.rcpt_tos),
                             envelope.original_content or envelope.content)
+        with srv.lock:
+            srv.data_seen += 1
+            gate = srv.gates.pop(srv.data_seen, None)
+        if gate is not None:
+            # Hold this message's reply (the client waits, as for a slow server) until
+            # the test releases it; the loop keeps serving other connections meanwhile.
+            gate.recipients = list(envelope.rcpt_tos)
+            gate.reached.set()
+            await asyncio.get_running_loop().run_in_executor(None, gate.released.wait)
         with srv.lock:
             srv.sessions.add(id(session))
             stalled, stall_seconds = srv.stalled, srv.stall_seconds
@@ -114,6 +145,10 @@ class SMTPServer:
         self.rejected: list[Received] = []
         #: One id per SMTP connection that sent DATA.
         self.sessions: set[int] = set()
+        #: DATA commands received so far, and the messages to hold (by that count).
+        self.data_seen = 0
+        self.gates: dict[int, Gate] = {}
+        self._every_gate: list[Gate] = []
         self._controller: Optional[Controller] = None
         self.reset()
 
@@ -126,6 +161,11 @@ class SMTPServer:
 
     def stop(self) -> None:
         """The server is down: connections are refused."""
+        with self.lock:
+            gates, self._every_gate = self._every_gate, []
+            self.gates = {}
+        for gate in gates:  # a failed test must not leave the server's thread waiting
+            gate.release()
         if self._controller is not None:
             self._controller.stop()
             self._controller = None
@@ -168,6 +208,15 @@ class SMTPServer:
         with self.lock:
             self.stalled = True
             self.stall_seconds = seconds
+
+    def hold(self, after: int) -> Gate:
+        """Hold the message that follows the next ``after`` ones in DATA, unanswered,
+        until the test releases it: a server as slow as the test wants, with no sleep."""
+        with self.lock:
+            gate = Gate(self.data_seen + after + 1)
+            self.gates[gate.number] = gate
+            self._every_gate.append(gate)
+        return gate
 
     def _rcpt_reply(self, address: str) -> Optional[str]:
         with self.lock:
@@ -236,6 +285,54 @@ def make_subscriber(app, clock):
         return sub
 
     return make
+
+
+def add_subscribers(n: int, prefix: str = "sub") -> list[str]:
+    """``n`` confirmed subscribers in one INSERT (every fifth a coach); their addresses."""
+    import sqlalchemy as sa
+
+    from statuspage.models import Subscriber
+    from tests.conftest import T0
+
+    emails = [f"{prefix}{i:04d}@example.test" for i in range(n)]
+    db.session.execute(sa.insert(Subscriber), [
+        {"public_id": f"{prefix}-pid{i:04d}", "email": e,
+         "audience": "coach" if i % 5 == 0 else "participant", "status": "confirmed",
+         "created_at": T0, "requested_at": T0, "confirmed_at": T0}
+        for i, e in enumerate(emails)])
+    db.session.commit()
+    return emails
+
+
+@contextmanager
+def notifier_thread(app) -> Iterator[dict]:
+    """One notifier round in a thread of its own; waits for it at the end of the block."""
+    outcome: dict = {}
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                outcome["report"] = _scheduler().notifier_round(rng=lambda: 0.5)
+            except BaseException as exc:  # surfaced in the test below
+                outcome["error"] = exc
+            finally:
+                db.session.remove()
+
+    thread = threading.Thread(target=run, name="notifier")
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        thread.join(timeout=300)  # only so that a hang fails instead of blocking for ever
+    assert not thread.is_alive(), "the notifier did not finish"
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _scheduler():
+    from statuspage import scheduler
+
+    return scheduler
 
 
 def tick():

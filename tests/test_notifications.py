@@ -4,7 +4,9 @@ the admin's hold and send-now; what the staff pages show. Real SMTP on loopback.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
+import signal
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
@@ -25,7 +27,13 @@ from statuspage.outbox.rules import (
 )
 from statuspage.outbox.status import email_status
 from tests.conftest import T0, form_fields, soup
-from tests.smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
+from tests.smtp import (  # noqa: F401  (fixtures)
+    app,
+    make_subscriber,
+    notifier_thread,
+    smtp,
+    tick,
+)
 
 OUTAGE = "Metabolic-Tracker Temporary Service Disruption"
 RESTORED = "Metabolic-Tracker Service Restored"
@@ -290,20 +298,35 @@ def test_resolving_cancels_unsent_outage_emails(smtp, clock, responder, componen
 
 def test_an_outage_email_in_flight_when_resolved_still_earns_the_all_clear(
         app, smtp, clock, responder, components, make_incident, make_subscriber):
-    """Claimed before the incident was resolved, accepted by the server after: its reader
-    was told of the outage, so is owed the all-clear."""
+    """Accepted by the server after the incident was resolved (it was in flight): its
+    reader was told of the outage, so is owed the all-clear."""
+    make_subscriber("pat@example.test")
+    incident = make_incident(responder, components[:1], severity="SEV-1")
+    clock.advance(minutes=31)
+    in_flight = smtp.hold(after=0)
+    with notifier_thread(app):
+        in_flight.wait_reached()
+        resolve(incident, responder, clock())
+        in_flight.release()
+    assert kinds_to(smtp, "pat@example.test") == [OUTAGE, RESTORED]
+
+
+def test_an_outage_email_claimed_but_not_yet_sent_when_resolved_is_not_sent(
+        app, smtp, clock, responder, components, make_incident, make_subscriber):
+    """Claimed before the incident was resolved, its turn after: "disruption" must not
+    reach anyone after "restored" was posted, and no all-clear is owed."""
     make_subscriber("pat@example.test")
     incident = make_incident(responder, components[:1], severity="SEV-1")
     clock.advance(minutes=31)
     settings = rules.current_settings()
     queue.enqueue_due_outage_emails_and_commit(clock(), settings)
     [claimed] = notifier.claim_batch(clock(), settings)
-    resolve(incident, responder, clock())  # while it is in flight
-    renderer = compose.Renderer(app)
+    resolve(incident, responder, clock())
     report = notifier.TickReport()
-    notifier.send_batch([claimed], settings, renderer, report, lambda: 0.5)
+    notifier.send_batch([claimed], settings, compose.Renderer(app), report, lambda: 0.5)
     tick()
-    assert kinds_to(smtp, "pat@example.test") == [OUTAGE, RESTORED]
+    assert kinds_to(smtp, "pat@example.test") == []
+    assert db.session.get(Delivery, claimed.delivery_id).status == "cancelled"
 
 
 def test_at_most_one_of_each_kind_per_incident_and_subscriber_in_the_database(
@@ -617,3 +640,21 @@ def test_email_status_counts(clock, admin, responder, components, make_incident,
     status = email_status(incident, clock())
     assert (status.outage.total, status.outage.sent) == (2, 2)
     assert not status.can_send_now
+
+
+def test_the_stop_handler_stops_once_whatever_the_signals(app):
+    """Ctrl-C (SIGINT) then ``make run``'s SIGTERM: one stop, and the second signal is a
+    no-op (it used to shut the scheduler down twice, with a traceback)."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stops = []
+    try:
+        scheduler.install_stop_handlers(lambda: stops.append(True))
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert notifier.stop_requested()
+        assert stops == [True]
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        notifier.clear_stop()
+

@@ -13,19 +13,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.models import Delivery, NotifierHeartbeat, Subscriber
+from statuspage.models import Delivery, NotifierHeartbeat
 from tests.conftest import T0
-from tests.smtp import app, smtp  # noqa: F401  (fixtures)
+from tests.smtp import add_subscribers, app, smtp  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.process
 
@@ -97,16 +97,6 @@ def count_deliveries(status: str) -> int:
         db.select(db.func.count(Delivery.id)).where(Delivery.status == status))
 
 
-def add_subscribers(n: int) -> list[str]:
-    emails = [f"sub{i:04d}@example.test" for i in range(n)]
-    db.session.execute(sa.insert(Subscriber), [
-        {"public_id": f"pid{i:04d}", "email": e, "audience": "coach" if i % 5 == 0 else
-         "participant", "status": "confirmed", "created_at": T0, "requested_at": T0,
-         "confirmed_at": T0} for i, e in enumerate(emails)])
-    db.session.commit()
-    return emails
-
-
 def assert_exactly_once(smtp_server, subject: str, emails: list[str]) -> None:
     received = Counter(r for m in smtp_server.messages if m.subject == subject
                        for r in m.rcpt_tos)
@@ -140,6 +130,55 @@ def test_runs_as_a_ticker_writes_its_heartbeat_and_stops_on_sigterm(
     assert proc.returncode == 0, out
     assert_exactly_once(smtp, OUTAGE, emails)
     assert "@example.test" not in out  # addresses never reach the logs
+
+
+def follow(proc: subprocess.Popen) -> list[str]:
+    """The process's output lines as they come (read by a thread of this test)."""
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
+def test_sigterm_mid_fan_out_finishes_the_message_in_flight_and_releases_the_rest(
+        notifier, smtp, responder, components, make_incident):
+    emails = add_subscribers(300)
+    make_incident(responder, components[:1], severity="SEV-1")
+    due = T0 + timedelta(minutes=31)
+    in_flight = smtp.hold(after=20)  # the 21st message, in the middle of a batch of 50
+    proc = notifier(due)
+    output = follow(proc)
+    in_flight.wait_reached()
+    proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: any("notifier stopping" in line for line in output),
+             "the notifier to take the signal")
+    in_flight.release()
+    assert proc.wait(timeout=120) == 0, "".join(output)  # the bound only turns a hang
+    # into a failure: nothing here waits for time to pass
+    assert len(smtp.messages) == 21  # it finished the one in flight, and sent no more
+    assert count_deliveries("sending") == 0  # the rest of its claim was given back
+    # Another notifier at the same instant sends the rest: nobody waited out the lease.
+    notifier.once(due)
+    assert_exactly_once(smtp, OUTAGE, emails)
+    assert "Traceback" not in "".join(output)
+
+
+def test_ctrl_c_then_sigterm_stops_it_once_without_a_traceback(notifier, smtp, app):
+    """A terminal's Ctrl-C sends SIGINT, then ``make run`` sends SIGTERM a moment later."""
+    proc = notifier(T0)
+    output = follow(proc)
+    wait_for(lambda: last_beat() is not None, "the first tick")
+    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signal.SIGTERM)
+    # 0, or killed by the SIGTERM when it came so late that the process was already past
+    # its exit (Python gives signals their default action back while it finalises).
+    assert proc.wait(timeout=120) in (0, -signal.SIGTERM), "".join(output)
+    text = "".join(output)
+    assert "Traceback" not in text and "SchedulerNotRunningError" not in text
 
 
 def last_beat() -> datetime:

@@ -7,9 +7,11 @@ The flow:
    in its own transaction: the Notification and Delivery rows commit or roll back with
    the change. ``queue`` flushes; the caller commits.
 2. The notifier process (``scheduler`` -> ``notifier.tick``) queues the outage emails
-   that have become due, claims due deliveries with a lease, has ``compose`` render each
-   email once per notification and audience, sends it through ``statuspage.mail`` (SMTP
-   and MIME only), and marks each delivery the moment the server answers.
+   that have become due, claims due deliveries with a lease, asks again before each
+   message whether it is still wanted (``recheck``), has ``compose`` render each email
+   once per notification, audience and version of its incident, sends it through
+   ``statuspage.mail`` (SMTP and MIME only), and marks each delivery the moment the
+   server answers.
 
 The modules:
 
@@ -17,6 +19,7 @@ The modules:
 - ``queue``: the rows, the hooks the incident domain calls, hold/release/send-now.
 - ``status``: what the staff incident page shows of its emails.
 - ``compose``: subjects and bodies from ``templates/email/``; one recipient's bytes.
+- ``recheck``: just before each message, is it still wanted, and as of which version.
 - ``notifier``: claim, send, mark, fail, release; the tick.
 
 The outbox never imports a view, ``incidents`` or ``subscriptions``: they call it.

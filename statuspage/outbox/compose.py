@@ -1,5 +1,6 @@
 """Messages from templates: each subscriber email's subject, text and HTML, rendered once
-per notification and audience, then made into one recipient's bytes by ``mail``.
+per notification, audience and version of its incident, then made into one recipient's
+bytes by ``mail``.
 
 The email templates are ``templates/email/<kind>.txt`` and ``.html``. Per-recipient links
 are rendered as ``mail``'s markers and filled in per message.
@@ -8,8 +9,9 @@ are rendered as ``mail``'s markers and filled in per message.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterator, Mapping, Optional
+from typing import Hashable, Iterator, Mapping, Optional
 
 from jinja2 import Environment
 
@@ -51,16 +53,32 @@ def render_email(env: Environment, kind: str, context: Mapping) -> mail.Rendered
                               html=html)
 
 
+@dataclass
+class _Rendered:
+    """One notification's email for one audience, as of one version of its incident."""
+
+    version: Hashable
+    email: mail.RenderedEmail
+    prepared: Optional[mail.PreparedMessage] = None
+    prepared_done: bool = False
+
+
 class Renderer:
-    """Renders each email body once per notification and audience, then fills in the
-    per-recipient links for each message."""
+    """Renders each email body once per notification, audience and version of what it
+    reports, then fills in the per-recipient links for each message.
+
+    The version is what the notifier read just before the message (``notifier``'s
+    ``current_state``): a redaction, an edit, a new update or a resolution changes it, so
+    the next message is rendered afresh from the database instead of reusing a body that
+    still carries the old text.
+    """
 
     def __init__(self, app):
         self.app = app
         self.config = app.config
         self.public_url = app.config["PUBLIC_URL"]
-        self._cache: dict[tuple, mail.RenderedEmail] = {}
-        self._prepared_cache: dict[tuple, Optional[mail.PreparedMessage]] = {}
+        # Only the newest version of each (notification, audience) is kept.
+        self._cache: dict[tuple, _Rendered] = {}
 
     def _context(self, item: Claimed) -> dict:
         cfg = self.config
@@ -80,29 +98,37 @@ class Renderer:
         ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"])
         return ctx
 
-    def rendered(self, item: Claimed) -> mail.RenderedEmail:
+    def _entry(self, item: Claimed, version: Hashable) -> _Rendered:
         key = self._key(item)
         found = self._cache.get(key)
-        if found is None:
-            found = render_email(self.app.jinja_env, item.kind, self._context(item))
+        if found is None or found.version != version:
+            # Rendered after the version was read: at worst newer than it, never older.
+            found = _Rendered(version, render_email(self.app.jinja_env, item.kind,
+                                                    self._context(item)))
             self._cache[key] = found
         return found
+
+    def rendered(self, item: Claimed, version: Hashable = None) -> mail.RenderedEmail:
+        """The item's subject and bodies as of ``version`` (markers still in them)."""
+        return self._entry(item, version).email
 
     @staticmethod
     def _key(item: Claimed) -> tuple:
         return (item.notification_id if item.incident_id else item.kind, item.audience)
 
-    def _prepared(self, item: Claimed, sender: str, list_id: str, now: datetime):
-        key = self._key(item)
-        if key not in self._prepared_cache:
-            self._prepared_cache[key] = mail.prepare_message(
-                self.rendered(item), sender=sender, list_id=list_id, date=now)
-        return self._prepared_cache[key]
+    def _prepared(self, entry: _Rendered, sender: str, list_id: str, now: datetime
+                  ) -> Optional[mail.PreparedMessage]:
+        if not entry.prepared_done:
+            entry.prepared = mail.prepare_message(entry.email, sender=sender,
+                                                  list_id=list_id, date=now)
+            entry.prepared_done = True
+        return entry.prepared
 
     def message_bytes(self, item: Claimed, *, sender: str, list_id: str,
-                      now: datetime) -> bytes:
+                      now: datetime, version: Hashable = None) -> bytes:
         """The bytes to send to this item's subscriber: the body as rendered once for its
-        notification and audience, with its own links, address and Message-ID."""
+        notification, audience and ``version``, with its own links, address and
+        Message-ID."""
         unsubscribe_url = (f"{self.public_url}/unsubscribe/"
                            f"{tokens.unsubscribe_token(item.subscriber_public_id)}")
         urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url}
@@ -111,10 +137,11 @@ class Renderer:
                                       f"{tokens.confirm_token(item.subscriber_public_id)}")
         message_id = mail.message_id(item.notification_token, item.delivery_id,
                                      self.public_url)
-        prepared = self._prepared(item, sender, list_id, now)
+        entry = self._entry(item, version)
+        prepared = self._prepared(entry, sender, list_id, now)
         if prepared is not None and mail.can_fill(item.email, urls):
             return prepared.fill(recipient=item.email, message_id=message_id, urls=urls)
-        rendered = self.rendered(item)
+        rendered = entry.email
         text, html = rendered.personalise(urls)
         return mail.message_bytes(mail.build_message(
             sender=sender, recipient=item.email, subject=rendered.subject, text=text,

@@ -8,6 +8,10 @@ The tick (``tick``), run by ``statuspage.scheduler`` every NOTIFIER_INTERVAL_SEC
 3. claims a batch of due deliveries with a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
    SQLite: one ``BEGIN IMMEDIATE`` transaction), sends them over one SMTP connection and
    records each result the moment the server answers; repeats until nothing is due.
+   Before each message it asks again whether the delivery is still wanted and which
+   version of its incident it reports (``recheck``), writes the heartbeat when it is a
+   few seconds old, and stops if asked to (``request_stop``: SIGTERM, SIGINT), releasing
+   the rest of its claim.
 
 A delivery whose lease expired (its process died between claim and send) is claimed again.
 A temporary failure (4xx, dropped connection, timeout) is retried with exponential backoff
@@ -22,6 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -39,9 +44,34 @@ from ..models import Delivery, Incident, Notification, Subscriber
 from ..transactions import write_transaction
 from .compose import Renderer, list_id
 from .queue import enqueue_due_outage_emails_and_commit
-from .rules import Claimed, Settings, after_temporary_failure, current_settings, delivery_action
+from .recheck import current_state, settle_unsent
+from .rules import (
+    Claimed,
+    Settings,
+    after_temporary_failure,
+    current_settings,
+    delivery_action,
+)
 
 log = logging.getLogger("statuspage.notifier")
+
+# Set by SIGTERM/SIGINT (``scheduler``): the notifier stops between two messages.
+_stop = threading.Event()
+
+
+def request_stop() -> None:
+    """Stop between messages: the one in flight is finished, the rest of the claim is
+    released at once (so another notifier sends it without waiting out the lease)."""
+    _stop.set()
+
+
+def stop_requested() -> bool:
+    return _stop.is_set()
+
+
+def clear_stop() -> None:
+    """Forget an earlier stop request (a new ticker starts)."""
+    _stop.clear()
 
 
 def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
@@ -256,6 +286,8 @@ class TickReport:
     retrying: int = 0
     failed: int = 0
     released: int = 0
+    #: Claimed, then found no longer wanted just before sending (cancelled or held).
+    settled: int = 0
     server_down: bool = False
 
     def count(self, status: str) -> None:
@@ -267,18 +299,46 @@ class TickReport:
             self.retrying += 1
 
 
+class Pulse:
+    """This notifier's heartbeat: written by the tick, and between messages once the last
+    one is ``heartbeat.BEAT_EVERY_SECONDS`` old, so a long or stalled fan-out never reads
+    as a dead notifier."""
+
+    def __init__(self) -> None:
+        self.last: Optional[datetime] = None
+
+    def beat(self, now: Optional[datetime] = None) -> None:
+        """Commits: write the heartbeat (one short write transaction)."""
+        now = now or utcnow()
+        with write_transaction():
+            heartbeat.beat(now)
+        self.last = now
+
+    def beat_if_due(self) -> None:
+        """Commits when it writes: the heartbeat, if the last one is old enough."""
+        now = utcnow()
+        if heartbeat.due(now, self.last):
+            self.beat(now)
+
+
 def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
                report: TickReport, rng: Callable[[], float],
                smtp: Optional[mail.SMTPSession] = None,
-               marks: Optional[sa.Connection] = None) -> bool:
+               marks: Optional[sa.Connection] = None,
+               pulse: Optional[Pulse] = None) -> bool:
     """Commits each result: send a claimed batch over one SMTP connection.
 
     ``smtp`` is the connection the tick keeps open from batch to batch (else one of its
-    own); each result is recorded, and committed, the moment the server answers.
-    Returns False when the tick should stop (the server is down, or time ran short)."""
+    own); each result is recorded, and committed, the moment the server answers. Before
+    each message: a stop request releases the rest; the heartbeat is written if due; the
+    delivery is asked again whether it is still wanted (``recheck``), and its email is
+    composed from the version of its incident that this read found.
+    Returns False when the tick should stop (the server is down, time ran short, or the
+    process is stopping)."""
     app = current_app._get_current_object()
     smtp_settings = mail.smtp_settings(app)
     the_list_id = list_id(app.config)
+    pulse = pulse or Pulse()
     # Stay well inside the lease, so nobody else claims what we are still sending.
     deadline = time.monotonic() + settings.lease.total_seconds() / 2
     with ExitStack() as stack:
@@ -287,12 +347,23 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
         if marks is None:
             marks = stack.enter_context(marking_connection())
         for index, item in enumerate(batch):
-            if time.monotonic() > deadline:
+            if stop_requested() or time.monotonic() > deadline:
                 release(batch[index:])
                 report.released += len(batch) - index
+                if stop_requested():
+                    log.info("stopping: %d claimed delivery(ies) released",
+                             len(batch) - index)
                 return False
+            pulse.beat_if_due()
+            state = current_state(item)
+            if state.action != "send":
+                if state.action != "gone":
+                    settle_unsent(item, state.action, marks)
+                    report.settled += 1
+                continue
             message = renderer.message_bytes(item, sender=smtp_settings.sender,
-                                             list_id=the_list_id, now=utcnow())
+                                             list_id=the_list_id, now=utcnow(),
+                                             version=state.version)
             result = smtp.send(item.email, message)
             if result.sent:
                 record_sent(item, now=utcnow(), conn=marks)
@@ -322,14 +393,14 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
     rng = rng or random.random
     report = TickReport()
     now = utcnow()
-    with write_transaction():
-        heartbeat.beat(now)
+    pulse = Pulse()
+    pulse.beat(now)
     report.enqueued = enqueue_due_outage_emails_and_commit(now, settings)
     app = current_app._get_current_object()
     renderer = Renderer(app)
     # One SMTP connection (opened on first use) and one marking connection for the tick.
     with mail.SMTPSession(mail.smtp_settings(app)) as smtp, marking_connection() as marks:
-        while True:
+        while not stop_requested():
             batch = claim_batch(utcnow(), settings)
             if not batch:
                 break
@@ -337,9 +408,9 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
                 log.warning("NOTIFIER_TEST_PAUSE_AFTER_CLAIM: pausing %.1f s after "
                             "claiming %d", settings.pause_after_claim, len(batch))
                 time.sleep(settings.pause_after_claim)
-            keep_going = send_batch(batch, settings, renderer, report, rng, smtp, marks)
-            with write_transaction():
-                heartbeat.beat(utcnow())
+            keep_going = send_batch(batch, settings, renderer, report, rng, smtp, marks,
+                                    pulse)
+            pulse.beat()
             if not keep_going:
                 break
     return report

@@ -122,6 +122,19 @@ def delivery_action(kind: str, subscriber_status: str, incident_resolved: bool) 
     return "send"
 
 
+def action_before_send(kind: str, subscriber_status: str, incident_resolved: bool,
+                       held: bool) -> str:
+    """Just before a claimed delivery goes: ``send``, ``cancel``, or ``release`` (its
+    emails were held meanwhile: back to pending, sent when an admin releases them).
+
+    The claim-time rules (``delivery_action``) asked again, of what is true now: an
+    unsubscribe, a bounce, a hold or a resolution committed after the claim wins.
+    """
+    if held:
+        return "release"
+    return delivery_action(kind, subscriber_status, incident_resolved)
+
+
 def retry_delay(attempts: int, *, base: float, cap: float, rand: float) -> timedelta:
     """Exponential backoff with "equal jitter": after failure n, wait between half and all
     of ``min(cap, base * 2**(n-1))`` seconds (``rand`` in [0, 1) picks where), so that

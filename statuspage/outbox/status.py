@@ -88,7 +88,7 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
                          else None)
     still_to_go = resolution_counts is not None and (
         resolution_counts.waiting + resolution_counts.retrying > 0)
-    max_age = float(current_app.config["NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS"])
+    max_age = heartbeat.max_age_seconds(current_app.config)
     return EmailStatus(
         severity_emailed=due_at is not None,
         held=held,

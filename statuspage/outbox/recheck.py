@@ -1,0 +1,93 @@
+"""Before each message of a claimed batch: is it still wanted, and which version of its
+incident would it report?
+
+A claim can be minutes old by the time its last message goes. An unsubscribe, a bounce,
+an admin's hold, the incident's resolution or a redaction committed since then must win
+over it: ``current_state`` asks the database again, one lookup by primary keys per
+message, just before the message is composed and sent. So at most the one message in
+flight when such a change commits still goes out as before; every later one sees it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Hashable
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Delivery, Incident, IncidentUpdate, Notification, Subscriber
+from .rules import Claimed, action_before_send
+
+_delivery = Delivery.__table__
+_notification = Notification.__table__
+_subscriber = Subscriber.__table__
+_incident = Incident.__table__
+_updates = IncidentUpdate.__table__
+_updates_of_incident = _updates.c.incident_id == _notification.c.incident_id
+#: Before each message, one lookup by primary keys (the two counts use the index on
+#: incident_updates.incident_id): is it still ours and still wanted, and which version
+#: of its incident would it report? A redaction changes the redacted count even when two
+#: changes share a timestamp; an edit, an update, a resolution or a reopening changes
+#: updated_at (and an update the count).
+_CURRENT = (
+    sa.select(
+        _delivery.c.claim_token, _delivery.c.status, _subscriber.c.status,
+        _notification.c.held_at, _incident.c.status, _incident.c.updated_at,
+        sa.select(sa.func.count()).where(_updates_of_incident).scalar_subquery(),
+        sa.select(sa.func.count(_updates.c.redacted_at)).where(_updates_of_incident)
+        .scalar_subquery(),
+    )
+    .select_from(
+        _delivery.join(_notification, _delivery.c.notification_id == _notification.c.id)
+        .join(_subscriber, _delivery.c.subscriber_id == _subscriber.c.id)
+        .outerjoin(_incident, _notification.c.incident_id == _incident.c.id))
+    .where(_delivery.c.id == sa.bindparam("delivery_id"))
+)
+_SETTLE = (
+    sa.update(_delivery)
+    .where(_delivery.c.id == sa.bindparam("delivery_id"),
+           _delivery.c.claim_token == sa.bindparam("token"),
+           _delivery.c.status == "sending")
+    .values(status=sa.bindparam("new_status"), lease_until=None, claim_token=None)
+)
+
+
+@dataclass(frozen=True)
+class Current:
+    """What is true of a claimed delivery just before it goes."""
+
+    #: ``send``, ``cancel``, ``release`` (held), or ``gone`` (no longer ours).
+    action: str
+    #: The version of what the email reports (None for a confirm or manage email).
+    version: Hashable = None
+
+
+def current_state(item: Claimed) -> Current:
+    """Commits nothing, holds nothing: one read, its transaction ended at once (so it
+    sees every change committed before it, and no lock is held during SMTP)."""
+    try:
+        row = db.session.execute(_CURRENT, {"delivery_id": item.delivery_id}).first()
+    finally:
+        db.session.rollback()
+    if row is None:
+        return Current("gone")  # deleted: the incident was reopened, the subscriber erased
+    (claim_token, status, subscriber_status, held_at, incident_status, updated_at,
+     updates, redacted) = row
+    if status != "sending" or claim_token != item.claim_token:
+        return Current("gone")
+    action = action_before_send(item.kind, subscriber_status,
+                                incident_status == "resolved", held_at is not None)
+    version = None
+    if item.incident_id is not None:
+        version = (incident_status, updated_at, updates, redacted)
+    return Current(action, version)
+
+
+def settle_unsent(item: Claimed, action: str, conn: sa.Connection) -> None:
+    """Commits: a claimed delivery no longer to be sent now is cancelled (``cancel``) or
+    given back untried (``release``)."""
+    new_status = "cancelled" if action == "cancel" else "pending"
+    with conn.begin():
+        conn.execute(_SETTLE, {"delivery_id": item.delivery_id, "token": item.claim_token,
+                               "new_status": new_status})
