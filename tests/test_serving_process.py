@@ -80,3 +80,55 @@ def test_a_process_started_while_the_database_is_down_serves_the_last_rendered_p
         status, _, body = send(port, "GET", "/health/live")
         assert status == 503, body
         assert send(port, "GET", "/")[0] == 500
+
+
+def _subscribe_form(port: int) -> tuple[str, dict]:
+    """The session cookie and the form's fields, as a browser would have them."""
+    status, headers, body = send(port, "GET", "/subscribe")
+    assert status == 200
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    form = BeautifulSoup(body.decode(), "html.parser").select_one("form[method=post]")
+    fields = {tag["name"]: tag.get("value", "") for tag in form.select("input[name]")
+              if tag.get("type") not in ("radio", "checkbox")}
+    return cookie, fields
+
+
+def _subscribers(database_url: str) -> list[str]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT email FROM subscribers")).scalars())
+    finally:
+        engine.dispose()
+
+
+def _chunks(data: bytes, size: int = 16 * 1024):
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+@pytest.mark.parametrize("worker", WORKERS)
+def test_a_chunked_body_over_the_limit_gets_413_and_a_small_one_works(
+        app, database_url, tmp_path, worker):
+    from urllib.parse import urlencode
+
+    with serve(worker, database_url=database_url, instance=tmp_path / "instance") as port:
+        cookie, fields = _subscribe_form(port)
+        form = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+
+        big = urlencode({**fields, "email": "big@example.test", "audience": "participant",
+                         "notes": "x" * 400_000}).encode()
+        status, _, body = send(port, "POST", "/subscribe", headers=form,
+                               body=_chunks(big), chunked=True)
+        assert status == 413, body[:200]
+        assert b"larger than this site accepts" in body
+        assert _subscribers(database_url) == []
+
+        small = urlencode({**fields, "email": "small@example.test",
+                           "audience": "participant"}).encode()
+        status, headers, body = send(port, "POST", "/subscribe", headers=form,
+                                     body=_chunks(small, 20), chunked=True)
+        assert status == 303, body[:300]
+        assert _subscribers(database_url) == ["small@example.test"]
