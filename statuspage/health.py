@@ -89,8 +89,15 @@ def _never_cached(response):
 
 @bp.route("/live")
 def live():
-    """The process answers. Touches nothing else, so the page stays served when the
-    database or the notifier is down."""
+    """The process can serve the public page: fresh (the database answers) or the last
+    rendered bytes (in memory or stored on disk). So a worker the database outage would
+    leave answering 500 is taken out of the load balancer, and one with stored pages is
+    not. Reads the database at most once a second per process (the render cache's check).
+    """
+    cache = current_app.extensions.get("statuspage.public_cache")
+    if cache is not None and cache.enabled and not cache.can_serve():
+        return _answer({"status": "fail",
+                        "error": "database unavailable and no rendered page to serve"})
     return _answer({"status": "pass"})
 
 

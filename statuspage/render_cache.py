@@ -19,30 +19,35 @@ brotli bodies compressed once. When the database is down, the last bytes keep be
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import io
 import logging
-import re
+import os
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime, parsedate_to_datetime
-from typing import Callable, Iterable, Optional
+from email.utils import format_datetime
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 from flask import Flask
 
 from . import site_state
 from .extensions import db
+from .http_caching import (  # noqa: F401 - publish and the tests import them from here
+    body_etag,
+    brotli_bytes,
+    choose_encoding,
+    compressible,
+    etag_matches,
+    gzip_bytes,
+    not_modified_since,
+    view_last_modified,
+)
+from .page_store import FOLDER as STORE_FOLDER
+from .page_store import PageStore, StoredPage
 from .web.markers import view_markers
-
-try:  # optional: brotli is smaller than gzip by a fifth on these pages
-    import brotli
-except ImportError:  # pragma: no cover - the dependency is declared
-    brotli = None
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +55,7 @@ log = logging.getLogger(__name__)
 _DROPPED_HEADERS = {"content-length", "etag", "last-modified", "cache-control", "vary",
                     "date", "expires", "age", "set-cookie", "connection", "keep-alive",
                     "transfer-encoding", "content-encoding"}
-_COMPRESSIBLE = ("text/", "application/json", "application/rss+xml", "application/atom+xml",
-                 "application/xml", "image/svg+xml", "application/javascript")
+
 
 
 # --- Rendering --------------------------------------------------------------------------
@@ -65,14 +69,19 @@ class Rendered:
     body: bytes
 
 
-def canonical_environ(app: Flask, path: str, query: str, script_name: str = "") -> dict:
-    """A GET for ``path`` as any anonymous reader would send it, at ``PUBLIC_URL``'s host."""
+def canonical_environ(app: Flask, path: str, query: str) -> dict:
+    """A GET for ``path`` as any anonymous reader would send it, at ``PUBLIC_URL``.
+
+    The script root too is ``PUBLIC_URL``'s path, never the requester's ``SCRIPT_NAME``
+    (a header gunicorn takes from a trusted address): the cache key does not hold it, so
+    bytes built from it would be served to everyone.
+    """
     url = urlsplit(app.config["PUBLIC_URL"])
     scheme = url.scheme or "http"
     port = str(url.port or (443 if scheme == "https" else 80))
     return {
         "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": script_name,
+        "SCRIPT_NAME": url.path.rstrip("/"),
         "PATH_INFO": path,
         "QUERY_STRING": query,
         "SERVER_NAME": url.hostname or "localhost",
@@ -90,8 +99,7 @@ def canonical_environ(app: Flask, path: str, query: str, script_name: str = "") 
     }
 
 
-def render(wsgi_app: Callable, app: Flask, path: str, query: str = "",
-           script_name: str = "") -> Rendered:
+def render(wsgi_app: Callable, app: Flask, path: str, query: str = "") -> Rendered:
     """Call the app (the views, unwrapped) for one public path; the bytes it answers."""
     captured: dict = {}
 
@@ -100,7 +108,7 @@ def render(wsgi_app: Callable, app: Flask, path: str, query: str = "",
         captured["headers"] = headers
         return lambda data: captured.setdefault("written", []).append(data)
 
-    result = wsgi_app(canonical_environ(app, path, query, script_name), start_response)
+    result = wsgi_app(canonical_environ(app, path, query), start_response)
     try:
         body = b"".join(captured.get("written", [])) + b"".join(result)
     finally:
@@ -110,27 +118,6 @@ def render(wsgi_app: Callable, app: Flask, path: str, query: str = "",
     status_line = captured["status"]
     return Rendered(int(status_line.split(" ", 1)[0]), status_line,
                     list(captured["headers"]), body)
-
-
-def compressible(headers: Iterable[tuple[str, str]]) -> bool:
-    for name, value in headers:
-        if name.lower() == "content-type":
-            return value.startswith(_COMPRESSIBLE)
-    return False
-
-
-def gzip_bytes(body: bytes) -> bytes:
-    return gzip.compress(body, compresslevel=9, mtime=0)
-
-
-def brotli_bytes(body: bytes) -> Optional[bytes]:
-    if brotli is None:
-        return None
-    return brotli.compress(body, quality=9)
-
-
-def body_etag(body: bytes) -> str:
-    return hashlib.blake2b(body, digest_size=12).hexdigest()
 
 
 # --- The cache --------------------------------------------------------------------------
@@ -160,61 +147,8 @@ class Entry:
         self.vouched_modified = vouched_modified
 
 
-_ENCODING_TOKENS = re.compile(r"\s*([a-zA-Z0-9*_-]+)\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*")
-
-
-def choose_encoding(accept_encoding: str, available: Iterable[str]) -> str:
-    """The best of ``available`` ("br", "gzip") that the client accepts, or ""."""
-    accepted = {}
-    for part in accept_encoding.split(","):
-        m = _ENCODING_TOKENS.fullmatch(part)
-        if not m:
-            continue
-        try:
-            q = float(m.group(2)) if m.group(2) is not None else 1.0
-        except ValueError:
-            continue
-        accepted[m.group(1).lower()] = q
-    for encoding in ("br", "gzip"):
-        if encoding in available:
-            q = accepted.get(encoding, accepted.get("*", 0.0))
-            if q > 0:
-                return encoding
-    return ""
-
-
-def view_last_modified(headers: Iterable[tuple[str, str]]) -> Optional[datetime]:
-    """The Last-Modified a view set itself (the feeds do: their newest entry), or None."""
-    for name, value in headers:
-        if name.lower() == "last-modified":
-            try:
-                return parsedate_to_datetime(value)
-            except (TypeError, ValueError):
-                return None
-    return None
-
-
-def not_modified_since(if_modified_since: str, modified: int) -> bool:
-    try:
-        since = parsedate_to_datetime(if_modified_since)
-    except (TypeError, ValueError):
-        return False
-    if since.tzinfo is None:
-        return False
-    return modified <= since.timestamp()
-
-
-def etag_matches(if_none_match: str, etags: frozenset) -> bool:
-    """RFC 9110 weak comparison of If-None-Match against the entry's tags (``*`` matches)."""
-    if if_none_match.strip() == "*":
-        return True
-    for tag in if_none_match.split(","):
-        tag = tag.strip()
-        if tag.startswith("W/"):
-            tag = tag[2:]
-        if tag in etags:
-            return True
-    return False
+#: The version of bytes read from disk: equal to no site version.
+_STORED = ("stored",)
 
 
 class PublicCache:
@@ -245,6 +179,8 @@ class PublicCache:
         with app.app_context():
             self.engine = db.engine
         self.entries: dict[tuple[str, str], Entry] = {}
+        #: The last bytes on disk, for a process that starts while the database is down.
+        self.store = PageStore(os.path.join(app.instance_path, STORE_FOLDER))
         self.version: tuple = (None,)
         self.checked_at = float("-inf")
         self.seen_generation = -1
@@ -273,8 +209,7 @@ class PublicCache:
                 return self.app(environ, start_response)
             entry = self.fresh_entry(canonical) if canonical != key else None
             if entry is None:
-                entry = self._refill(canonical, self.entries.get(canonical), self.monotonic(),
-                                     environ)
+                entry = self._refill(canonical, self.entries.get(canonical), self.monotonic())
                 if entry is None:
                     return self.app(environ, start_response)
         status_line, headers, body = self.answer(
@@ -359,10 +294,15 @@ class PublicCache:
                 lock = self._render_locks[key] = threading.Lock()
             return lock
 
-    def _refill(self, key, stale: Optional[Entry], now: float, environ) -> Optional[Entry]:
-        """Render ``key`` again (one thread per key); stale bytes while that runs or fails."""
-        if stale is not None and not self.database_ok:
-            return stale  # stale-if-error: the database is down, these are the last bytes
+    def _refill(self, key, stale: Optional[Entry], now: float) -> Optional[Entry]:
+        """Render ``key`` again (one thread per key); stale bytes while that runs or fails.
+
+        Stale bytes are this process's, or else the last stored on disk (``page_store``).
+        """
+        if not self.database_ok:
+            stale = stale or self._stored(key, now)
+            if stale is not None:
+                return stale  # stale-if-error: the database is down, these are the last bytes
         lock = self._render_lock(key)
         if not lock.acquire(blocking=stale is None):
             return stale  # someone is rendering it; the bytes we have meanwhile
@@ -372,9 +312,9 @@ class PublicCache:
                 return current
             version = self.version
             try:
-                rendered = render(self.app, self.flask_app, key[0], key[1],
-                                  environ.get("SCRIPT_NAME", ""))
+                rendered = render(self.app, self.flask_app, key[0], key[1])
             except Exception:
+                stale = stale or self._stored(key, now)
                 if stale is None:
                     raise  # the app propagates its errors (tests): so do we
                 log.exception("public cache: rendering %s failed; serving the last bytes",
@@ -382,19 +322,52 @@ class PublicCache:
                 return stale
             self.renders += 1
             if rendered.status not in (200, 404) or not self._storable(rendered):
-                if stale is not None and rendered.status >= 500:
-                    log.warning("public cache: %s answered %s; serving the last bytes",
-                                key[0], rendered.status)
-                    return stale
+                if rendered.status >= 500:
+                    stale = stale or self._stored(key, now)
+                    if stale is not None:
+                        log.warning("public cache: %s answered %s; serving the last bytes",
+                                    key[0], rendered.status)
+                        return stale
                 return self._one_off(rendered)
-            entry = self._entry(rendered, version, now, previous=current or stale)
-            if key not in self.entries and len(self.entries) >= self.max_entries:
-                self.entries.pop(next(iter(self.entries)), None)  # the oldest rendered
-            self.entries.pop(key, None)
-            self.entries[key] = entry
+            previous = current or stale
+            entry = self._entry(rendered, version, now, previous=previous)
+            if rendered.status == 200 and (previous is None or previous.digest != entry.digest):
+                self.store.save(key, StoredPage(rendered.status_line, rendered.headers,
+                                                rendered.body, entry.last_modified))
+            self._keep(key, entry)
             return entry
         finally:
             lock.release()
+
+    def _keep(self, key, entry: Entry) -> None:
+        if key not in self.entries and len(self.entries) >= self.max_entries:
+            self.entries.pop(next(iter(self.entries)), None)  # the oldest rendered
+        self.entries.pop(key, None)
+        self.entries[key] = entry
+
+    def _stored(self, key, now: float) -> Optional[Entry]:
+        """The bytes last stored on disk for ``key`` (by any process), kept as stale bytes."""
+        page = self.store.load(key)
+        if page is None:
+            return None
+        rendered = Rendered(int(page.status_line[:3]), page.status_line, page.headers,
+                            page.body)
+        # A version no site has: served only while the database is down (fresh_entry).
+        entry = self._entry(rendered, _STORED, now, previous=None,
+                            last_modified=page.last_modified)
+        self._keep(key, entry)
+        return entry
+
+    def can_serve(self) -> bool:
+        """The database answers (so pages can be rendered), or the front page is at hand.
+
+        For ``/health/live``: a process that can do neither only answers 500.
+        """
+        now = self.monotonic()
+        if now - self.checked_at >= self.check_seconds or now < self.checked_at:
+            self.check_version(now)
+        return (self.database_ok or ("/", "") in self.entries
+                or self.store.has(("/", "")))
 
     def _storable(self, rendered: Rendered) -> bool:
         for name, value in rendered.headers:
@@ -413,17 +386,19 @@ class PublicCache:
         return Entry(rendered.status_line, None, float("-inf"), {"": (headers, rendered.body)},
                      frozenset(), "", None, {"": headers})
 
-    def _entry(self, rendered: Rendered, version, now: float,
-               previous: Optional[Entry]) -> Entry:
+    def _entry(self, rendered: Rendered, version, now: float, previous: Optional[Entry],
+               last_modified: Optional[str] = None) -> Entry:
         body = rendered.body
         digest = body_etag(body)
         vouched = view_last_modified(rendered.headers)
+        # ``last_modified`` given: stored bytes keep the date they were first rendered at.
         if vouched is not None:
             last_modified = format_datetime(vouched, usegmt=True)
-        elif previous is not None and previous.digest == digest and previous.last_modified:
-            last_modified = previous.last_modified  # same bytes: same validators
-        else:
-            last_modified = format_datetime(self._wall_now(), usegmt=True)
+        elif last_modified is None:
+            if previous is not None and previous.digest == digest and previous.last_modified:
+                last_modified = previous.last_modified  # same bytes: same validators
+            else:
+                last_modified = format_datetime(self._wall_now(), usegmt=True)
         ok = rendered.status == 200
         cache_control = self.cache_control if ok else self.not_found_cache_control
         base = [(n, v) for n, v in rendered.headers if n.lower() not in _DROPPED_HEADERS]
@@ -460,3 +435,4 @@ def init_app(app: Flask) -> None:
     """Wrap the app: ``app.wsgi_app = PublicCache(app.wsgi_app, app)``."""
     site_state.init_app(app)
     app.wsgi_app = PublicCache(app.wsgi_app, app)
+    app.extensions["statuspage.public_cache"] = app.wsgi_app
