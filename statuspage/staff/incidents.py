@@ -90,8 +90,9 @@ def new_incident():
     update = _update_text(form, severity=form.severity.data, now=now, tz=tz, errors=errors)
     if not errors:
         done = commit_once(
-            "incident.open", incidents.open_incident, actor=actor(), now=now, title=form.issue.data or "",
-            severity=form.severity.data or "", component_ids=checked, update=update,
+            "incident.open", incidents.open_incident, actor=actor(), now=now,
+            title=form.issue.data or "", severity=form.severity.data or "",
+            component_ids=checked, update=update,
             started_at=started_at, previous_incident_id=previous_id,
         )
         if done.repeat is not None:
