@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flask import url_for
+
 from . import config
 
 #: File types SITE_LOGO may be, with the type the app serves each as.
@@ -69,3 +71,17 @@ def read_site_logo(value: object, instance_path: str) -> tuple[bytes, str, str] 
         raise ValueError(f"SITE_LOGO {str(path)!r} is {len(data)} bytes; it must be between 1 "
                          f"and {LOGO_MAX_BYTES} bytes.")
     return data, ".jpg" if suffix == ".jpeg" else suffix, LOGO_TYPES[suffix]
+
+
+#: Where the app keeps the logo read at start: (bytes, suffix, content type), or None.
+LOGO_KEY = "statuspage.site_logo"
+
+
+def logo_url(app) -> str:
+    """The header's logo: ``/logo.<ext>`` when SITE_LOGO is set, else the default mark.
+
+    Needs no database and no context processor, so the error pages can call it too.
+    """
+    logo = app.extensions.get(LOGO_KEY)
+    return (url_for("public.logo") if logo is not None
+            else url_for("static", filename="img/mark.svg"))

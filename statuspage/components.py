@@ -19,12 +19,58 @@ from .models import (
     NAME_MAX,
     Component,
     ComponentChange,
+    Incident,
+    IncidentUpdate,
     StaffUser,
     incident_components,
 )
 from .text import clean_text
 
 POSITION_MAX = 9999
+
+#: From best to worst: the worst claim on a component wins.
+STATUS_ORDER = ("operational", "under_maintenance", "degraded_performance",
+                "partial_outage", "major_outage")
+
+
+def worst_status(statuses) -> str:
+    """The worst of these component statuses ("operational" for none)."""
+    return max(statuses, key=STATUS_ORDER.index, default="operational")
+
+
+def claims(*, excluding_incident_id: Optional[int] = None) -> dict[int, str]:
+    """What still holds each component at a status: component id -> the worst status
+    claimed by an open incident (other than the one excluded). The one place that says
+    what is behind a component's status: maintenance windows will add their claims here.
+
+    An open incident claims every component it touches (names as affected, or whose
+    status one of its updates set): at the status its latest update for that component
+    set, or "operational" when it set none. Components no open incident touches are
+    absent. Two queries, however long the history.
+    """
+    open_ids = db.select(Incident.id).where(Incident.status != "resolved")
+    if excluding_incident_id is not None:
+        open_ids = open_ids.where(Incident.id != excluding_incident_id)
+    found: dict[int, str] = {}
+    for component_id in db.session.scalars(
+        db.select(incident_components.c.component_id)
+        .where(incident_components.c.incident_id.in_(open_ids))
+    ):
+        found[component_id] = "operational"
+    latest: dict[tuple[int, int], str] = {}
+    rows = db.session.execute(
+        db.select(IncidentUpdate.incident_id, ComponentChange.component_id,
+                  ComponentChange.new_status)
+        .join(IncidentUpdate, ComponentChange.update_id == IncidentUpdate.id)
+        .where(IncidentUpdate.incident_id.in_(open_ids))
+        .order_by(IncidentUpdate.posted_at, IncidentUpdate.id, ComponentChange.id)
+    )
+    for incident_id, component_id, new_status in rows:
+        latest[(incident_id, component_id)] = new_status  # later rows win
+    for (_incident_id, component_id), claimed in latest.items():
+        found[component_id] = worst_status((found.get(component_id, "operational"),
+                                            claimed))
+    return found
 
 
 @dataclass

@@ -53,6 +53,15 @@ except ImportError:  # pragma: no cover - older WTForms
 #: Name prefix of the per-component status selects: ``component_status-<id>``.
 COMPONENT_STATUS_PREFIX = "component_status-"
 
+#: The status staff usually give an affected component at each severity (a suggestion the
+#: form's script makes when "affected" is ticked; staff may choose any).
+USUAL_COMPONENT_STATUS = {
+    "SEV-1": "major_outage",
+    "SEV-2": "partial_outage",
+    "SEV-3": "degraded_performance",
+    "SEV-4": "degraded_performance",
+}
+
 INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
 COMPONENT_STATUS_CHOICES = [(s, COMPONENT_STATUS_LABELS[s]) for s in COMPONENT_STATUSES]
 SEVERITY_CHOICES = [(s, f"{s}: {SEVERITY_INFO[s].name}") for s in SEVERITIES]

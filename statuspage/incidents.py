@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Optional
 
 from . import audit
+from .components import claims
 from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
     COMPONENT_STATUSES,
-    INCIDENT_STATUS_LABELS,
     INCIDENT_STATUSES,
     ISSUE_MAX,
     SEVERITIES,
@@ -50,6 +50,8 @@ class UpdateText:
     next_update_at: Optional[datetime] = None
     #: component id -> new status, for the components this update changes.
     component_statuses: dict[int, str] = field(default_factory=dict)
+    #: Components this update names as affected besides those the incident names.
+    affected_ids: list[int] = field(default_factory=list)
 
 
 # --- Validation --------------------------------------------------------------------------
@@ -63,6 +65,7 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         workaround=clean_text(text.workaround),
         next_update_at=text.next_update_at,
         component_statuses=dict(text.component_statuses),
+        affected_ids=list(dict.fromkeys(text.affected_ids)),
     )
     if cleaned.status not in INCIDENT_STATUSES:
         errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
@@ -85,7 +88,17 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         elif cleaned.next_update_at > now + timedelta(days=14):
             errors["next_update"] = "The next update must be within 14 days."
     _check_component_statuses(cleaned.component_statuses, errors)
+    if cleaned.affected_ids and "components" not in errors:
+        _load_components(cleaned.affected_ids, errors)
     return cleaned
+
+
+def _with_status_set(component_ids: Iterable[int], statuses: Mapping[int, str]) -> list[int]:
+    """The affected components, plus every one set to a status other than operational:
+    a component an incident takes down is one it affects."""
+    ids = list(component_ids)
+    ids += [i for i, s in sorted(statuses.items()) if s != "operational" and i not in ids]
+    return ids
 
 
 def _check_component_statuses(statuses: Mapping[int, str], errors: dict) -> None:
@@ -154,9 +167,13 @@ def open_incident(
     errors: dict[str, str] = {}
     title = _clean_title(title, errors)
     _check_severity(severity, errors)
-    components = _load_components(component_ids, errors)
     _check_started_at(started_at, now, errors)
     cleaned = _clean_update(update, now, errors)
+    if "component_statuses" in errors:
+        components = _load_components(component_ids, errors)
+    else:
+        components = _load_components(
+            _with_status_set(component_ids, cleaned.component_statuses), errors)
     if cleaned.status == "resolved":
         errors["status"] = "A new incident cannot start resolved."
     previous = None
@@ -189,18 +206,16 @@ def open_incident(
 def post_update(
     incident: Incident, update: UpdateText, *, actor: StaffUser, now: datetime
 ) -> IncidentUpdate:
-    """Post the next update: same status or forward, never back; Resolved resolves."""
+    """Post the next update; Resolved resolves.
+
+    The status may move forward or back (a fix that failed during Monitoring goes back to
+    Identified or Investigating); only a resolved incident takes no update (an admin
+    reopens it first).
+    """
     errors: dict[str, str] = {}
     cleaned = _clean_update(update, now, errors)
     if incident.is_resolved:
         errors["status"] = "This incident is resolved. An admin can reopen it."
-    elif "status" not in errors and INCIDENT_STATUSES.index(
-        cleaned.status
-    ) < INCIDENT_STATUSES.index(incident.status):
-        errors["status"] = (
-            f"The incident is already {INCIDENT_STATUS_LABELS[incident.status]}; "
-            "an update may keep the status or move it forward, never back."
-        )
     if errors:
         raise ValidationError(errors)
     return _add_update(incident, cleaned, actor=actor, now=now)
@@ -211,10 +226,13 @@ def _add_update(
 ) -> IncidentUpdate:
     before_status = incident.status
     statuses = dict(text.component_statuses)
+    added = _add_affected(incident, _with_status_set(text.affected_ids, statuses))
     if text.status == "resolved":
-        # Back to operational unless staff said otherwise.
-        for component in incident.components:
-            statuses.setdefault(component.id, "operational")
+        # Every component the incident touched goes back to operational, or to the worst
+        # status another open incident still claims, unless staff chose otherwise here.
+        claimed = claims(excluding_incident_id=incident.id)
+        for component_id in sorted(_touched_ids(incident)):
+            statuses.setdefault(component_id, claimed.get(component_id, "operational"))
     update = IncidentUpdate(
         status=text.status,
         impact=text.impact,
@@ -243,13 +261,37 @@ def _add_update(
     audit.record(
         actor, "incident.update", incident, now=now,
         before={"status": before_status},
-        after={"status": text.status, "update_id": update.id},
+        after={"status": text.status, "update_id": update.id,
+               **({"affected_added": added} if added else {})},
     )
     db.session.flush()
     if text.status == "resolved":
 
         queue.on_incident_resolved(incident, now=now)
     return update
+
+
+def _add_affected(incident: Incident, component_ids: Iterable[int]) -> list[int]:
+    """Name these components as affected too; the ids that were not yet."""
+    have = {c.id for c in incident.components}
+    added = []
+    for component_id in component_ids:
+        if component_id not in have:
+            incident.components.append(db.session.get(Component, component_id))
+            have.add(component_id)
+            added.append(component_id)
+    return added
+
+
+def _touched_ids(incident: Incident) -> set[int]:
+    """The components the incident names as affected or whose status it changed."""
+    ids = {c.id for c in incident.components}
+    ids.update(db.session.scalars(
+        db.select(ComponentChange.component_id)
+        .join(IncidentUpdate, ComponentChange.update_id == IncidentUpdate.id)
+        .where(IncidentUpdate.incident_id == incident.id)
+    ))
+    return ids
 
 
 def edit_incident(

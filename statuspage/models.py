@@ -40,7 +40,8 @@ COMPONENT_STATUS_LABELS = {
     "under_maintenance": "Under Maintenance",
 }
 
-#: Incident statuses in the only order an incident may move through them.
+#: Incident statuses in the playbook's order (an update may also go back; Resolved is final
+#: until an admin reopens the incident).
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved")
 INCIDENT_STATUS_LABELS = {s: s.capitalize() for s in INCIDENT_STATUSES}
 
@@ -270,6 +271,25 @@ def _audit_is_append_only_update(mapper, connection, target):
 @event.listens_for(AuditEvent, "before_delete")
 def _audit_is_append_only_delete(mapper, connection, target):
     raise RuntimeError("audit events are append-only")
+
+
+class UsedSubmission(db.Model):
+    """A staff form's one-time ``submission_id``, once a POST carrying it was stored, and
+    what that POST produced: the unique key makes a repeated or concurrent submission
+    fail to store twice, and the row tells the repeat what the first one did."""
+
+    __tablename__ = "used_submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: What the form did: "incident.open", "incident.update", "incident.edit", ...
+    action: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
+    update_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("incident_updates.id", ondelete="CASCADE"))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    used_at: Mapped[datetime]
 
 
 class NotifierHeartbeat(db.Model):

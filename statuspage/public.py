@@ -41,7 +41,7 @@ SEVERITY_TONE = {code: info.impact if info.impact != "none" else "minor"
                  for code, info in SEVERITIES.items()}
 
 
-_LOGO_KEY = "statuspage.site_logo"
+_LOGO_KEY = branding.LOGO_KEY
 
 
 @bp.record_once
@@ -62,10 +62,8 @@ def _check_branding(state) -> None:
 
 
 def _branding() -> dict:
-    """The logo's address and the theme, for every page that extends base.html."""
-    logo = current_app.extensions.get(_LOGO_KEY)
-    return {"site_logo_url": url_for("public.logo") if logo is not None
-            else url_for("static", filename="img/mark.svg")}
+    """The logo's address, for every page that extends base.html."""
+    return {"site_logo_url": branding.logo_url(current_app)}
 
 
 def _logo() -> Response:

@@ -13,8 +13,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
+from .components import claims
 from .extensions import db
-from .models import Component, ComponentChange, Incident, IncidentUpdate, incident_components
+from .models import (
+    INCIDENT_STATUS_LABELS,
+    INCIDENT_STATUSES,
+    Component,
+    ComponentChange,
+    Incident,
+    IncidentUpdate,
+    incident_components,
+)
 from .severity import SEVERITIES, SEVERITY_RANK, overall_status
 
 #: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
@@ -150,6 +159,56 @@ def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
         return None
     last = latest.posted_at if latest is not None else incident.started_at
     return last + cadence
+
+
+def update_steps(incident: Incident) -> dict[int, str]:
+    """update id -> "Back to Identified" for each update that moved the status back (the
+    timeline says what happened; a reopening then its first update is a step back too)."""
+    steps: dict[int, str] = {}
+    previous: Optional[str] = None
+    for update in reversed(incident.updates):  # oldest first
+        if previous is not None and (INCIDENT_STATUSES.index(update.status)
+                                     < INCIDENT_STATUSES.index(previous)):
+            steps[update.id] = f"Back to {INCIDENT_STATUS_LABELS[update.status]}"
+        previous = update.status
+    return steps
+
+
+def unbacked_components() -> list[Component]:
+    """Components not operational with nothing behind them: no open incident (nor, later,
+    running maintenance) claims them. The dashboard warns about each."""
+    held = claims()
+    return [c for c in all_components() if c.status != "operational" and c.id not in held]
+
+
+@dataclass(frozen=True)
+class ResolutionFacts:
+    """What the resolution email may truthfully say beyond this incident."""
+
+    #: The incident's own components (the features it affected).
+    affected: list[str]
+    #: Other incidents still open when the email is composed.
+    other_open_incidents: int
+    #: Components not operational then.
+    not_operational: list[str]
+
+    @property
+    def all_clear(self) -> bool:
+        """Nothing else is wrong: the playbook's "All features ... working normally"."""
+        return not self.other_open_incidents and not self.not_operational
+
+
+def resolution_facts(incident: Incident) -> ResolutionFacts:
+    """Whether anything else is still wrong as this incident's all-clear goes out."""
+    others = db.session.scalar(
+        db.select(db.func.count(Incident.id))
+        .where(Incident.status != "resolved", Incident.id != incident.id)
+    ) or 0
+    return ResolutionFacts(
+        affected=[c.name for c in incident.components],
+        other_open_incidents=others,
+        not_operational=[c.name for c in all_components() if c.status != "operational"],
+    )
 
 
 # --- Updates (the feeds) -------------------------------------------------------------------

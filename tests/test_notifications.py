@@ -542,7 +542,17 @@ def test_admin_hold_and_send_now_buttons(smtp, clock, app, admin_client, respond
     incident = make_incident(responder, components[:1], severity="SEV-2")
     page, block = email_block(admin_client, incident)
     hold = f"/staff/incidents/{incident.id}/emails/hold"
-    response = admin_client.post(hold, data=form_fields(page, f"form[action='{hold}']"))
+    form = soup(page).select_one(f"form[action='{hold}']")
+    # The hold says that it stops the all-clear too, and asks to be confirmed first.
+    assert "also stops the resolution email" in form.get_text(" ", strip=True)
+    assert form.select_one("input[name=confirm][required]") is not None
+    response = admin_client.post(hold, data=form_fields(page, f"form[action='{hold}']"),
+                                 follow_redirects=True)
+    assert "Nothing was changed: tick the box" in response.get_data(as_text=True)
+    _, block = email_block(admin_client, incident)
+    assert "Held by an admin" not in block.get_text()
+    response = admin_client.post(hold, data={**form_fields(page, f"form[action='{hold}']"),
+                                             "confirm": "yes"})
     assert response.status_code == 302
     page, block = email_block(admin_client, incident)
     assert "Held by an admin" in block.get_text()
@@ -551,7 +561,11 @@ def test_admin_hold_and_send_now_buttons(smtp, clock, app, admin_client, respond
     tick()
     assert smtp.messages == []
     send = f"/staff/incidents/{incident.id}/emails/send-now"
-    response = admin_client.post(send, data=form_fields(page, f"form[action='{send}']"))
+    unconfirmed = form_fields(page, f"form[action='{send}']")
+    admin_client.post(send, data=unconfirmed)
+    tick()
+    assert smtp.messages == []  # not without the confirmation
+    response = admin_client.post(send, data={**unconfirmed, "confirm": "yes"})
     assert response.status_code == 302
     tick()
     assert kinds_to(smtp, "pat@example.test") == [OUTAGE]

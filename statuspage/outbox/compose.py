@@ -15,7 +15,7 @@ from typing import Hashable, Iterator, Mapping, Optional
 
 from jinja2 import Environment
 
-from .. import mail, tokens
+from .. import mail, queries, tokens
 from ..extensions import db
 from ..models import Incident
 from .rules import Claimed, format_delay
@@ -162,10 +162,14 @@ def incident_email_context(incident_id: int, public_url: str) -> dict:
         workaround = ""
         if latest is not None and not latest.is_redacted:
             workaround = latest.workaround or ""
+        facts = queries.resolution_facts(incident)
         return {
             "incident_url": f"{public_url}/incidents/{incident.id}",
             "components": [c.name for c in incident.components],
             "workaround": workaround or NO_WORKAROUND,
+            # The resolution email claims that everything works only when it does.
+            "all_clear": facts.all_clear,
+            "page_url": f"{public_url}/",
         }
 
 

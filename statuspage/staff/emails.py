@@ -20,7 +20,7 @@ from ..extensions import db
 from ..forms import DeleteSubscriberForm, ExportSubscriberForm
 from ..models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
 from ..outbox import queue, status
-from .common import actor, bp, incident_button
+from .common import actor, bp, get_or_404, confirmed, incident_button, incident_page
 
 STATUS_LABELS = {
     "pending": "Waiting for confirmation",
@@ -36,26 +36,50 @@ def incident_emails(incident: Incident) -> status.EmailStatus:
     return status.email_status(incident, utcnow())
 
 
+#: Said when an action that changes who is told arrives without its confirmation.
+NOT_CONFIRMED = "Nothing was changed: tick the box to confirm first."
+
+
+def _refused(incident_id: int, message: str = NOT_CONFIRMED):
+    flash(message, "error")
+    return incident_page(incident_id)
+
+
 @bp.post("/incidents/<int:incident_id>/emails/hold")
 @admin_required
 def hold(incident_id: int):
-    return incident_button(incident_id, queue.hold_emails,
-                           "This incident's emails are held: none will go out until released.")
+    """Hold every email of the incident, the all-clear included (confirmed first)."""
+    if not confirmed():
+        return _refused(incident_id)
+    return incident_button(incident_id, "emails.hold", queue.hold_emails,
+                           "This incident's emails are held: none will go out until "
+                           "released, not even the resolution email.")
 
 
 @bp.post("/incidents/<int:incident_id>/emails/release")
 @admin_required
 def release(incident_id: int):
-    return incident_button(incident_id, queue.release_emails,
+    return incident_button(incident_id, "emails.release", queue.release_emails,
                            "Hold released: the emails go out as the rules say.")
 
 
 @bp.post("/incidents/<int:incident_id>/emails/send-now")
 @admin_required
 def send_now(incident_id: int):
-    return incident_button(incident_id, queue.send_outage_email_now,
+    """The outage email at once (confirmed first), for the severities that get one."""
+    incident = get_or_404(Incident, incident_id)
+    if not status.email_status(incident, utcnow()).severity_emailed:
+        return _refused(incident_id, f"Nothing was sent: {incident.severity} incidents get "
+                                     "no outage email.")
+    if not confirmed():
+        return _refused(incident_id)
+    return incident_button(incident_id, "emails.send_now", queue.send_outage_email_now,
                            "Outage email queued for {result} subscriber(s); the notifier "
                            "sends it within seconds.")
+
+
+#: The column headers of the counts ("Coaches", not "Coachs").
+AUDIENCE_PLURALS = {"participant": "Participants", "coach": "Coaches"}
 
 
 def _subscribers_page(*, delete_error: str | None = None, export_error: str | None = None):
@@ -65,6 +89,7 @@ def _subscribers_page(*, delete_error: str | None = None, export_error: str | No
         export_form=ExportSubscriberForm(formdata=None),
         delete_error=delete_error, export_error=export_error, counts=counts,
         audiences=AUDIENCES, statuses=SUBSCRIBER_STATUSES, status_labels=STATUS_LABELS,
+        audience_plurals=AUDIENCE_PLURALS,
         totals={a: sum(counts.get((a, s), 0) for s in SUBSCRIBER_STATUSES) for a in AUDIENCES},
     ), (422 if delete_error or export_error else 200)
 

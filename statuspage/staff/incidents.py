@@ -30,21 +30,23 @@ from ..forms import (
     to_local_input,
 )
 from ..incidents import UpdateText
-from ..models import INCIDENT_STATUSES, Incident, IncidentUpdate
+from ..models import Incident, IncidentUpdate
 from ..severity import suggested_next_update
 from ..web.filters import site_tz
 from .common import (
     INVALID,
     actor,
     bp,
-    commit_or_show_errors,
+    commit_once,
+    confirmed,
     get_or_404,
     incident_button,
     incident_page,
+    show_repeat,
 )
 
 
-def _update_text(form, *, severity, now, tz, errors) -> UpdateText:
+def _update_text(form, *, severity, now, tz, errors, affected=()) -> UpdateText:
     return UpdateText(
         status=form.status.data or "",
         impact=form.impact.data or "",
@@ -53,6 +55,7 @@ def _update_text(form, *, severity, now, tz, errors) -> UpdateText:
         next_update_at=parse_next_update(form, severity=severity, now=now, tz=tz,
                                          errors=errors),
         component_statuses=parse_component_statuses(request.form, errors),
+        affected_ids=list(affected),
     )
 
 
@@ -86,11 +89,14 @@ def new_incident():
             previous = db.session.get(Incident, previous_id)
     update = _update_text(form, severity=form.severity.data, now=now, tz=tz, errors=errors)
     if not errors:
-        done = commit_or_show_errors(
-            incidents.open_incident, actor=actor(), now=now, title=form.issue.data or "",
-            severity=form.severity.data or "", component_ids=checked, update=update,
+        done = commit_once(
+            "incident.open", incidents.open_incident, actor=actor(), now=now,
+            title=form.issue.data or "", severity=form.severity.data or "",
+            component_ids=checked, update=update,
             started_at=started_at, previous_incident_id=previous_id,
         )
+        if done.repeat is not None:
+            return show_repeat(done.repeat)
         if done.ok:
             flash(f"Incident declared: {done.result.title}. Copy the status update below "
                   "into #incidents.", "success")
@@ -124,29 +130,30 @@ def incident(incident_id: int):
         return _render_incident(incident, form, errors, chosen)
 
     now = utcnow()
+    affected = parse_component_ids(request.form.getlist("components"), errors)
     update = _update_text(form, severity=incident.severity, now=now, tz=site_tz(),
-                          errors=errors)
+                          errors=errors, affected=affected)
     chosen = update.component_statuses
     if not errors:
-        done = commit_or_show_errors(incidents.post_update, incident, update, actor=actor(),
-                                     now=now)
+        done = commit_once("incident.update", incidents.post_update, incident, update,
+                           actor=actor(), now=now)
+        if done.repeat is not None:
+            return show_repeat(done.repeat, incident.id)
         if done.ok:
             flash(f"Update posted: {incident.status_label}.", "success")
             return incident_page(incident.id)
         errors = done.errors
-    return _render_incident(incident, form, errors, chosen, INVALID)
+    return _render_incident(incident, form, errors, chosen, INVALID, affected)
 
 
-def _render_incident(incident, form, errors, chosen, status=200):
+def _render_incident(incident, form, errors, chosen, status=200, affected=()):
     tz = site_tz()
     now = utcnow()
-    allowed = (
-        INCIDENT_STATUSES[INCIDENT_STATUSES.index(incident.status):]
-        if not incident.is_resolved else ()
-    )
-    if allowed:
+    if not incident.is_resolved:
+        # Any status: forward, or back when a fix failed; the current one says so.
         form.status.choices = select_choices(
-            c for c in INCIDENT_STATUS_CHOICES if c[0] in allowed
+            (value, f"{label} (current)" if value == incident.status else label)
+            for value, label in INCIDENT_STATUS_CHOICES
         )
     minutes = int(suggested_next_update(incident.severity).total_seconds() // 60)
     form.next_update_in.choices = select_choices(
@@ -162,6 +169,8 @@ def _render_incident(incident, form, errors, chosen, status=200):
         errors=errors,
         chosen_statuses=chosen,
         components=queries.all_components(),
+        affected_ids={c.id for c in incident.components} | set(affected),
+        steps=queries.update_steps(incident),
         blocks={u.id: present.status_update_block(incident, u, tz)
                 for u in incident.updates},
         action_form=ActionForm(),
@@ -199,11 +208,13 @@ def edit_incident(incident_id: int):
     if started_at is not None and same_minute(started_at, incident.started_at):
         started_at = incident.started_at  # the form shows minutes; keep the seconds
     if not errors:
-        done = commit_or_show_errors(
-            incidents.edit_incident, incident, actor=actor(), now=utcnow(),
+        done = commit_once(
+            "incident.edit", incidents.edit_incident, incident, actor=actor(), now=utcnow(),
             title=form.issue.data or "", severity=form.severity.data or "",
             component_ids=checked, started_at=started_at,
         )
+        if done.repeat is not None:
+            return show_repeat(done.repeat, incident.id)
         if done.ok:
             flash("Incident saved.", "success")
             return incident_page(incident.id)
@@ -221,7 +232,7 @@ def _render_edit(incident, form, errors, checked, status=200):
 @bp.post("/incidents/<int:incident_id>/reopen")
 @admin_required
 def reopen_incident(incident_id: int):
-    return incident_button(incident_id, incidents.reopen,
+    return incident_button(incident_id, "incident.reopen", incidents.reopen,
                            "Incident reopened as Investigating. Post an update to say why.")
 
 
@@ -232,7 +243,12 @@ def redact_update(incident_id: int, update_id: int):
     update = get_or_404(IncidentUpdate, update_id)
     if update.incident_id != incident_id:
         abort(404)
-    done = commit_or_show_errors(incidents.redact_update, update, actor=actor(),
-                                 now=utcnow())
+    if not confirmed():
+        flash("Nothing was redacted: tick the box to confirm first.", "error")
+        return incident_page(incident_id)
+    done = commit_once("update.redact", incidents.redact_update, update, actor=actor(),
+                       now=utcnow())
+    if done.repeat is not None:
+        return show_repeat(done.repeat, incident_id)
     done.flash("The update's text was replaced by [redacted].")
     return incident_page(incident_id)

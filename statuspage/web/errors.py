@@ -17,6 +17,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
+from .. import branding
 from ..extensions import db
 
 #: status -> (title, message); 400 shows the error's own description when it has one.
@@ -48,7 +49,8 @@ def error_page(code: int, title: str, message: str):
     template = app.jinja_env.get_template("errors/error.html")
     body = template.render(code=code, title=title, message=message,
                            site_name=app.config["SITE_NAME"],
-                           public_url=app.config["PUBLIC_URL"])
+                           public_url=app.config["PUBLIC_URL"],
+                           site_logo_url=branding.logo_url(app))
     return body, code
 
 
