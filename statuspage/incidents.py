@@ -32,7 +32,6 @@ from .models import (
 )
 from .outbox import queue
 from .present import REDACTED, iso
-from .severity import SEVERITIES as SEVERITY_INFO
 from .text import clean_text
 
 #: How far a backdated start may go (a typo of a year is refused).

@@ -10,7 +10,7 @@ import math
 import re
 from typing import Optional
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request
 
 from . import branding, queries
 from .clock import utcnow

@@ -58,7 +58,8 @@ def test_a_redaction_reaches_the_emails_of_a_fan_out_under_way(
     with notifier_thread(app):
         in_flight.wait_reached()
         response = admin_client.post(
-            f"/staff/incidents/{incident.id}/updates/{update.id}/redact", data=redact_form)
+            f"/staff/incidents/{incident.id}/updates/{update.id}/redact",
+            data={**redact_form, "confirm": "yes"})
         assert response.status_code == 302
         committed_at = len(smtp.messages)  # accepted before the redaction committed
         in_flight.release()

@@ -5,7 +5,7 @@ own, checked when the app starts."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import feedparser
 import pytest

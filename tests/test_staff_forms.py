@@ -4,17 +4,15 @@ submissions (repeated, concurrent), confirmations and the subscribers page's wor
 
 from __future__ import annotations
 
-import threading
 
-import pytest
 import sqlalchemy as sa
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.models import Component, Incident, IncidentUpdate, UsedSubmission
+from statuspage.models import Component, Incident, IncidentUpdate
 
 from .conftest import form_fields, soup
-from .staff_support import declare, post_update, snapshot, submit
+from .staff_support import declare, post_update, snapshot
 
 
 def by_name(name: str) -> Component:

@@ -13,7 +13,6 @@ import json
 import logging
 import re
 
-import pytest
 
 from statuspage import subscriptions
 from statuspage.extensions import db

@@ -26,6 +26,7 @@ from ..errors import NotAllowed, ValidationError
 from ..extensions import UTCDateTime, db
 from ..models import Delivery, Incident, Notification, StaffUser, Subscriber
 from ..transactions import write_transaction
+from . import audience
 from .rules import Settings, outage_email_due
 
 log = logging.getLogger("statuspage.notifier")
@@ -97,14 +98,11 @@ def _delivery_count(notification_id: int) -> int:
     ) or 0
 
 
-def _enqueue_to_confirmed(notification: Notification, now: datetime) -> int:
-    """Deliveries to every subscriber confirmed now; the notification is enqueued."""
+def _enqueue_to(notification: Notification, recipients: sa.Select, now: datetime) -> int:
+    """Deliveries to the subscribers ``recipients`` yields now; the notification is
+    enqueued."""
     db.session.flush()
-    count = _insert_deliveries(
-        notification.id,
-        db.select(Subscriber.id).where(Subscriber.status == "confirmed"),
-        now,
-    )
+    count = _insert_deliveries(notification.id, recipients, now)
     notification.enqueued_at = now
     db.session.flush()
     return count
@@ -160,7 +158,9 @@ def enqueue_due_outage_emails_and_commit(now: datetime, settings: Settings) -> i
             notification = _get_or_create_incident_notification(incident.id, "outage", now)
             if notification.enqueued_at is not None or notification.held_at is not None:
                 continue  # another notifier was first, or an admin held it meanwhile
-            count = _enqueue_to_confirmed(notification, now)
+            recipients = audience.outage_recipients(
+                [c.id for c in incident.components], incident.severity)
+            count = _enqueue_to(notification, recipients, now)
             enqueued += 1
             log.info("incident %s: outage email queued for %d subscriber(s)",
                      incident.id, count)
@@ -287,7 +287,9 @@ def send_outage_email_now(incident: Incident, *, actor: StaffUser, now: datetime
         .values(held_at=None, held_by_id=None)
     )
     db.session.refresh(outage)
-    count = _enqueue_to_confirmed(outage, now)
+    recipients = audience.outage_recipients([c.id for c in incident.components],
+                                            incident.severity)
+    count = _enqueue_to(outage, recipients, now)
     audit.record(actor, "emails.send_now", incident, now=now, after={"recipients": count})
     db.session.flush()
     return count

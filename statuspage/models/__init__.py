@@ -1,0 +1,73 @@
+"""Tables and their invariants. No mail, no url_for, no commits.
+
+One module per concern; this package's names are the ones the rest of the code imports
+(``from statuspage.models import Incident``):
+
+- ``vocab``: every status, role, kind and limit the tables check;
+- ``incidents``: components, staff accounts, incidents, their updates and component changes;
+- ``records``: append-only records (audit events, used form submissions, heartbeats);
+- ``outbox``: subscribers (and the components they chose), notifications and deliveries;
+- ``maintenance``: planned windows, the components they take, their updates;
+- ``webhooks``: webhook subscribers, the public changes they are told of, each delivery;
+- ``site``: the site version the render cache and the publisher follow.
+"""
+
+from __future__ import annotations
+
+from .vocab import (  # noqa: F401
+    DATA_STATUSES,
+    MAINTENANCE_NOTICES,
+    MAINTENANCE_STATUSES,
+    SUBSCRIPTION_SCOPES,
+    USER_ACTIONS,
+    WEBHOOK_EVENT_KINDS,
+    AUDIENCES,
+    COMPONENT_STATUSES,
+    COMPONENT_STATUS_LABELS,
+    DELIVERY_STATUSES,
+    DESCRIPTION_MAX,
+    EMAIL_MAX,
+    INCIDENT_STATUSES,
+    INCIDENT_STATUS_LABELS,
+    ISSUE_MAX,
+    NAME_MAX,
+    NOTIFICATION_KINDS,
+    ROLES,
+    SEVERITIES,
+    SUBSCRIBER_STATUSES,
+    TEXT_MAX,
+)
+from .incidents import (  # noqa: F401
+    Component,
+    ComponentChange,
+    Incident,
+    IncidentUpdate,
+    StaffUser,
+    incident_components,
+)
+from .records import (  # noqa: F401
+    AuditEvent,
+    NotifierHeartbeat,
+    UsedSubmission,
+)
+from .outbox import (  # noqa: F401
+    subscriber_components,
+    Delivery,
+    Notification,
+    Subscriber,
+)
+from .site import (  # noqa: F401
+    SiteChange,
+    SiteState,
+)
+from .maintenance import (  # noqa: F401
+    Maintenance,
+    MaintenanceComponent,
+    MaintenanceUpdate,
+)
+from .webhooks import (  # noqa: F401
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    webhook_components,
+)
