@@ -9,21 +9,14 @@ values the spec allows.
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from functools import partial
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify
 
-from . import present, queries
-from .models import Component, Incident, IncidentUpdate
-from .present import public_text, template_lines
-from .severity import SEVERITIES
-from .text import clean_text
+from . import api_shape as shape
+from . import queries
+from .models import Incident
 from .web.markers import cacheable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
@@ -34,174 +27,39 @@ INCIDENTS_LIMIT = 50
 CACHE_SECONDS = 30
 
 
-# --- Context and small pure helpers ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Page:
-    """What every body says about the page itself."""
-
-    id: str
-    name: str
-    url: str
-    time_zone: str
-
-
-def current_page() -> Page:
-    config = current_app.config
-    name = clean_text(config["SITE_NAME"], single_line=True)
-    return Page(id=page_id(name), name=name, url=config["PUBLIC_URL"],
-                time_zone=config["SITE_TIMEZONE"])
-
-
-def page_id(site_name: str) -> str:
-    return _slug(site_name) or "statuspage"
-
-
-def _slug(value: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-")
-
-
-def group_id(group_name: Optional[str]) -> Optional[str]:
-    """A stable id for a component group, which in this project is only a name."""
-    if not group_name:
-        return None
-    return "group-" + hashlib.sha1(group_name.encode("utf-8")).hexdigest()[:12]
-
-
-#: Times as the spec writes them: UTC, with milliseconds and the offset.
-iso = partial(present.iso, timespec="milliseconds")
-
-
-def _line(value: Optional[str]) -> str:
-    return clean_text(value, single_line=True)
-
-
-# --- Objects ---------------------------------------------------------------------------
-
-
-def page_json(page: Page, updated_at: datetime) -> dict[str, Any]:
-    return {
-        "id": page.id,
-        "name": page.name,
-        "url": page.url,
-        "time_zone": page.time_zone,
-        "updated_at": iso(updated_at),
-    }
-
-
-def status_json(indicator: str, description: str) -> dict[str, Any]:
-    return {"indicator": indicator, "description": description}
-
-
-def component_json(component: Component, page: Page) -> dict[str, Any]:
-    return {
-        "id": str(component.id),
-        "name": _line(component.name),
-        "status": component.status,
-        "created_at": iso(component.created_at),
-        "updated_at": iso(component.updated_at),
-        "position": component.position,
-        "description": _line(component.description) or None,
-        "showcase": True,
-        "start_date": component.created_at.astimezone(timezone.utc).date().isoformat(),
-        "group_id": group_id(component.group_name),
-        "page_id": page.id,
-        "group": False,
-        "only_show_if_degraded": False,
-    }
-
-
-def update_body(update: IncidentUpdate, tz: ZoneInfo) -> str:
-    """The template lines, ``Impact: ...`` one per line, without the empty ones."""
-    impact, actions, workaround = public_text(update)
-    lines = template_lines(impact, actions, workaround, update.next_update_at, tz)
-    return "\n".join(f"{label}: {value}" for label, value in lines)
-
-
-def update_json(update: IncidentUpdate, tz: ZoneInfo) -> dict[str, Any]:
-    changed = update.redacted_at or update.posted_at
-    return {
-        "id": str(update.id),
-        "status": update.status,
-        "body": update_body(update, tz),
-        "incident_id": str(update.incident_id),
-        "created_at": iso(update.posted_at),
-        "updated_at": iso(max(changed, update.posted_at)),
-        "display_at": iso(update.posted_at),
-        "deliver_notifications": True,
-        "affected_components": [
-            {
-                "code": str(change.component_id),
-                "name": _line(change.component.name),
-                "old_status": change.old_status,
-                "new_status": change.new_status,
-            }
-            for change in update.component_changes
-        ],
-    }
-
-
-def first_time_in(incident: Incident, status: str) -> Optional[datetime]:
-    """When the incident first reached ``status`` (from its updates), or None."""
-    times = [u.posted_at for u in incident.updates if u.status == status]
-    return min(times) if times else None
-
-
-def incident_json(incident: Incident, page: Page, tz: ZoneInfo) -> dict[str, Any]:
-    return {
-        "id": str(incident.id),
-        "name": _line(incident.title),
-        "status": incident.status,
-        "impact": SEVERITIES[incident.severity].impact,
-        "created_at": iso(incident.created_at),
-        "updated_at": iso(incident.updated_at),
-        "monitoring_at": iso(first_time_in(incident, "monitoring")),
-        "resolved_at": iso(incident.resolved_at),
-        "started_at": iso(incident.started_at),
-        "shortlink": present.incident_url(incident.id, page.url),
-        "page_id": page.id,
-        "incident_updates": [update_json(u, tz) for u in incident.updates],
-        "components": [component_json(c, page) for c in incident.components],
-    }
-
-
-# --- Endpoint bodies ------------------------------------------------------------------
-
-
 def _site_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE_TIMEZONE"])
 
 
 def status() -> dict[str, Any]:
     current = queries.current_status()
-    return {"page": page_json(current_page(), queries.last_public_change()),
-            "status": status_json(current.indicator, current.description)}
+    return {"page": shape.page_json(shape.current_page(), queries.last_public_change()),
+            "status": shape.status_json(current.indicator, current.description)}
 
 
 def summary() -> dict[str, Any]:
-    page, tz = current_page(), _site_tz()
+    page, tz = shape.current_page(), _site_tz()
     components = queries.all_components()
     unresolved = queries.open_incidents(with_timeline=True)
     return {
-        "page": page_json(page, queries.last_public_change()),
-        "status": status_json(*queries.status_of(components, unresolved)),
-        "components": [component_json(c, page) for c in components],
-        "incidents": [incident_json(i, page, tz) for i in unresolved],
+        "page": shape.page_json(page, queries.last_public_change()),
+        "status": shape.status_json(*queries.status_of(components, unresolved)),
+        "components": [shape.component_json(c, page) for c in components],
+        "incidents": [shape.incident_json(i, page, tz) for i in unresolved],
         "scheduled_maintenances": [],
     }
 
 
 def components() -> dict[str, Any]:
-    page = current_page()
-    return {"page": page_json(page, queries.last_public_change()),
-            "components": [component_json(c, page) for c in queries.all_components()]}
+    page = shape.current_page()
+    return {"page": shape.page_json(page, queries.last_public_change()),
+            "components": [shape.component_json(c, page) for c in queries.all_components()]}
 
 
 def _incidents_body(rows: Sequence[Incident]) -> dict[str, Any]:
-    page, tz = current_page(), _site_tz()
-    return {"page": page_json(page, queries.last_public_change()),
-            "incidents": [incident_json(i, page, tz) for i in rows]}
+    page, tz = shape.current_page(), _site_tz()
+    return {"page": shape.page_json(page, queries.last_public_change()),
+            "incidents": [shape.incident_json(i, page, tz) for i in rows]}
 
 
 def incidents() -> dict[str, Any]:
@@ -214,7 +72,7 @@ def unresolved_incidents() -> dict[str, Any]:
 
 def scheduled_maintenances() -> dict[str, Any]:
     """This project has no maintenances yet: always an empty list."""
-    return {"page": page_json(current_page(), queries.last_public_change()),
+    return {"page": shape.page_json(shape.current_page(), queries.last_public_change()),
             "scheduled_maintenances": []}
 
 
