@@ -126,7 +126,9 @@ def test_an_incident_from_declaration_to_resolution_seen_by_a_visitor(
 def test_a_visitor_subscribes_and_confirms(app, new_page, smtp, clock):
     visitor = new_page()
     visitor.goto("/")
-    visitor.get_by_role("link", name="Subscribe", exact=True).click()
+    # The header's one "Get updates" entry leads to email, feeds and the calendar (issue 11).
+    visitor.get_by_role("link", name="Get updates", exact=True).click()
+    visitor.get_by_role("link", name="Subscribe by email", exact=True).click()
     assert_accessible(visitor, "/subscribe")
     visitor.get_by_label("Email address").fill("pat@example.test")
     visitor.get_by_label("Participant").check()
