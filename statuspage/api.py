@@ -16,13 +16,16 @@ from flask import Blueprint, current_app, jsonify
 
 from . import api_shape as shape
 from . import queries
-from .models import Incident
+from .clock import utcnow
+from .models import Incident, Maintenance
 from .web.markers import cacheable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 
 #: How many incidents ``incidents.json`` lists (the spec's "50 most recent").
 INCIDENTS_LIMIT = 50
+#: How many windows ``scheduled-maintenances.json`` lists.
+MAINTENANCES_LIMIT = 50
 #: How long a widget or proxy may reuse an answer.
 CACHE_SECONDS = 30
 
@@ -41,19 +44,30 @@ def summary() -> dict[str, Any]:
     page, tz = shape.current_page(), _site_tz()
     components = queries.all_components()
     unresolved = queries.open_incidents(with_timeline=True)
+    running, upcoming = queries.front_page_maintenances(utcnow())
+    taken = _taken(running)
     return {
         "page": shape.page_json(page, queries.last_public_change()),
-        "status": shape.status_json(*queries.status_of(components, unresolved)),
-        "components": [shape.component_json(c, page) for c in components],
+        "status": shape.status_json(*queries.status_of(components, unresolved, taken)),
+        "components": [shape.component_json(c, page, queries.shown_status(c, taken))
+                       for c in components],
         "incidents": [shape.incident_json(i, page, tz) for i in unresolved],
-        "scheduled_maintenances": [],
+        # Upcoming or in progress: running first, then the soonest to come.
+        "scheduled_maintenances": [shape.maintenance_json(w, page, tz)
+                                   for w in running + upcoming],
     }
+
+
+def _taken(running: Sequence[Maintenance]):
+    return frozenset(c.id for w in running for c in w.components) if running else None
 
 
 def components() -> dict[str, Any]:
     page = shape.current_page()
+    current = queries.current_status()
     return {"page": shape.page_json(page, queries.last_public_change()),
-            "components": [shape.component_json(c, page) for c in queries.all_components()]}
+            "components": [shape.component_json(c, page, queries.shown_status(c, current.taken))
+                           for c in current.components]}
 
 
 def _incidents_body(rows: Sequence[Incident]) -> dict[str, Any]:
@@ -70,10 +84,25 @@ def unresolved_incidents() -> dict[str, Any]:
     return _incidents_body(queries.open_incidents(with_timeline=True))
 
 
+def _maintenances_body(rows: Sequence[Maintenance]) -> dict[str, Any]:
+    page, tz = shape.current_page(), _site_tz()
+    return {"page": shape.page_json(page, queries.last_public_change()),
+            "scheduled_maintenances": [shape.maintenance_json(w, page, tz) for w in rows]}
+
+
 def scheduled_maintenances() -> dict[str, Any]:
-    """This project has no maintenances yet: always an empty list."""
-    return {"page": shape.page_json(shape.current_page(), queries.last_public_change()),
-            "scheduled_maintenances": []}
+    """The 50 windows that start latest, cancelled ones left out."""
+    return _maintenances_body(queries.recent_maintenances(MAINTENANCES_LIMIT))
+
+
+def upcoming_maintenances() -> dict[str, Any]:
+    """Windows with status ``scheduled`` (not yet over), soonest first."""
+    return _maintenances_body(queries.front_page_maintenances(utcnow())[1])
+
+
+def active_maintenances() -> dict[str, Any]:
+    """Windows in progress or being verified."""
+    return _maintenances_body(queries.running_maintenances())
 
 
 # --- Views -----------------------------------------------------------------------------
@@ -121,3 +150,15 @@ def unresolved_view():
 @cacheable
 def scheduled_maintenances_view():
     return jsonify(scheduled_maintenances())
+
+
+@bp.route("/scheduled-maintenances/upcoming.json")
+@cacheable
+def upcoming_maintenances_view():
+    return jsonify(upcoming_maintenances())
+
+
+@bp.route("/scheduled-maintenances/active.json")
+@cacheable
+def active_maintenances_view():
+    return jsonify(active_maintenances())

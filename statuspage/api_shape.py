@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 
 from . import present
-from .models import Component, Incident, IncidentUpdate
-from .present import public_text, template_lines
+from .models import Component, Incident, IncidentUpdate, Maintenance, MaintenanceUpdate
+from .present import maintenance_url, public_text, template_lines
 from .severity import SEVERITIES
 from .text import clean_text
 
@@ -85,11 +85,13 @@ def status_json(indicator: str, description: str) -> dict[str, Any]:
     return {"indicator": indicator, "description": description}
 
 
-def component_json(component: Component, page: Page) -> dict[str, Any]:
+def component_json(component: Component, page: Page,
+                   status: Optional[str] = None) -> dict[str, Any]:
+    """``status``: what the public sees when it is not the row's (a running window)."""
     return {
         "id": str(component.id),
         "name": _line(component.name),
-        "status": component.status,
+        "status": status or component.status,
         "created_at": iso(component.created_at),
         "updated_at": iso(component.updated_at),
         "position": component.position,
@@ -103,7 +105,7 @@ def component_json(component: Component, page: Page) -> dict[str, Any]:
     }
 
 
-def update_body(update: IncidentUpdate, tz: ZoneInfo) -> str:
+def update_body(update: IncidentUpdate | MaintenanceUpdate, tz: ZoneInfo) -> str:
     """The template lines, ``Impact: ...`` one per line, without the empty ones."""
     impact, actions, workaround = public_text(update)
     lines = template_lines(impact, actions, workaround, update.next_update_at, tz)
@@ -158,3 +160,48 @@ def incident_json(incident: Incident, page: Page, tz: ZoneInfo) -> dict[str, Any
 
 
 # --- Endpoint bodies ------------------------------------------------------------------
+
+
+# --- Scheduled maintenances (issue 12) ------------------------------------------------
+
+
+def maintenance_update_json(update: MaintenanceUpdate, tz: ZoneInfo) -> dict[str, Any]:
+    """A maintenance update as Statuspage's update object (its ``incident_id`` is the
+    window's id; a window's updates set no component, so no ``affected_components``)."""
+    changed = update.redacted_at or update.posted_at
+    return {
+        "id": str(update.id),
+        "status": update.status,
+        "body": update_body(update, tz),
+        "incident_id": str(update.maintenance_id),
+        "created_at": iso(update.posted_at),
+        "updated_at": iso(max(changed, update.posted_at)),
+        "display_at": iso(update.posted_at),
+        "deliver_notifications": True,
+        "affected_components": [],
+    }
+
+
+def maintenance_json(window: Maintenance, page: Page, tz: ZoneInfo) -> dict[str, Any]:
+    """A window as Statuspage's ``scheduled_maintenance`` (never a cancelled one: the
+    shape has no such status, and the API lists leave them out)."""
+    return {
+        "id": str(window.id),
+        "name": _line(window.title),
+        "status": window.status,
+        "impact": "maintenance",
+        "created_at": iso(window.created_at),
+        "updated_at": iso(window.updated_at),
+        "monitoring_at": None,
+        "resolved_at": iso(window.completed_at),
+        # Statuspage says when the record began until the work does: strict clients
+        # take started_at for a string, never null.
+        "started_at": iso(window.started_at or window.created_at),
+        "shortlink": maintenance_url(window.id, page.url),
+        "page_id": page.id,
+        "incident_updates": [maintenance_update_json(u, tz) for u in window.updates
+                             if u.status != "cancelled"],
+        "components": [component_json(c, page) for c in window.components],
+        "scheduled_for": iso(window.scheduled_for),
+        "scheduled_until": iso(window.scheduled_until),
+    }

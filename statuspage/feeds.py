@@ -1,6 +1,7 @@
-"""RSS 2.0 and Atom 1.0 feeds of incident updates, site-wide and per component.
+"""RSS 2.0 and Atom 1.0 feeds of incident and maintenance updates, site-wide and per
+component; and the maintenance calendar (``/maintenance.ics``, written by ``ical``).
 
-Each incident update is one entry. The data is read in a fixed number of queries into
+Each incident update and each maintenance update is one entry. The data is read in a fixed number of queries into
 plain ``FeedEntry`` values; ``render_rss`` and ``render_atom`` turn those into bytes and
 are pure, so a cache can keep what they return. The views only add conditional GET.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Optional, Sequence
 from zoneinfo import ZoneInfo
 
@@ -17,9 +18,19 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, abort, current_app, request
 from markupsafe import escape
 
-from . import queries
-from .models import INCIDENT_STATUS_LABELS, IncidentUpdate
-from .present import front_page_url, incident_url, plain, public_text, template_lines
+from . import ical, queries
+from .clock import utcnow
+from .models import INCIDENT_STATUS_LABELS, IncidentUpdate, MaintenanceUpdate
+from .present import (
+    MAINTENANCE_STATUS_LABELS,
+    front_page_url,
+    incident_url,
+    local_time,
+    maintenance_url,
+    plain,
+    public_text,
+    template_lines,
+)
 from .web.markers import cacheable
 
 bp = Blueprint("feeds", __name__)
@@ -37,10 +48,11 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 
 @dataclass(frozen=True)
 class FeedEntry:
-    """One incident update as a feed shows it."""
+    """One incident or maintenance update as a feed shows it."""
 
     update_id: int
-    incident_id: int
+    #: The incident's id, or the maintenance window's (``kind`` says which).
+    parent_id: int
     issue: str
     status: str
     impact: str
@@ -50,9 +62,12 @@ class FeedEntry:
     posted_at: datetime
     #: When the entry last changed (a redaction changes it).
     updated_at: datetime
-    #: When the incident last changed (an edited issue renames the entry).
-    incident_updated_at: datetime
+    #: When the incident (or window) last changed (an edited issue renames the entry).
+    parent_updated_at: datetime
     redacted: bool
+    kind: str = "incident"
+    #: A maintenance window's (start, end), said in each of its entries.
+    window: Optional[tuple[datetime, datetime]] = None
 
 
 @dataclass(frozen=True)
@@ -75,7 +90,7 @@ def entry_from_update(update: IncidentUpdate) -> FeedEntry:
     impact, actions, workaround = public_text(update)
     return FeedEntry(
         update_id=update.id,
-        incident_id=incident.id,
+        parent_id=incident.id,
         issue=incident.title,
         status=update.status,
         impact=impact,
@@ -84,32 +99,72 @@ def entry_from_update(update: IncidentUpdate) -> FeedEntry:
         next_update_at=update.next_update_at,
         posted_at=update.posted_at,
         updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
-        incident_updated_at=incident.updated_at,
+        parent_updated_at=incident.updated_at,
         redacted=update.redacted_at is not None,
     )
 
 
+def entry_from_maintenance_update(update: MaintenanceUpdate) -> FeedEntry:
+    window = update.maintenance
+    impact, actions, workaround = public_text(update)
+    return FeedEntry(
+        update_id=update.id,
+        parent_id=window.id,
+        issue=window.title,
+        status=update.status,
+        impact=impact,
+        actions=actions,
+        workaround=workaround,
+        next_update_at=update.next_update_at,
+        posted_at=update.posted_at,
+        updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
+        parent_updated_at=window.updated_at,
+        redacted=update.redacted_at is not None,
+        kind="maintenance",
+        window=(window.scheduled_for, window.scheduled_until),
+    )
+
+
 def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> list[FeedEntry]:
-    """The newest updates (of one component's incidents, if given): two queries."""
-    return [entry_from_update(u) for u in queries.newest_updates(limit, component_id)]
+    """The newest incident and maintenance updates (of those of one component, if given),
+    newest first: four queries."""
+    entries = [entry_from_update(u) for u in queries.newest_updates(limit, component_id)]
+    entries += [entry_from_maintenance_update(u)
+                for u in queries.newest_maintenance_updates(limit, component_id)]
+    entries.sort(key=lambda e: (e.posted_at, e.kind == "incident", e.update_id), reverse=True)
+    return entries[:limit]
 
 
 # --- Rendering (pure) ------------------------------------------------------------------
 
 
+def entry_page(public_url: str, entry: FeedEntry) -> str:
+    """The public page of the entry's incident or maintenance window."""
+    if entry.kind == "maintenance":
+        return maintenance_url(entry.parent_id, public_url)
+    return incident_url(entry.parent_id, public_url)
+
+
 def entry_id(public_url: str, entry: FeedEntry) -> str:
     """Never changes: neither a new update nor an edit or redaction moves it."""
-    return f"{incident_url(entry.incident_id, public_url)}#update-{entry.update_id}"
+    return f"{entry_page(public_url, entry)}#update-{entry.update_id}"
 
 
 def entry_title(entry: FeedEntry) -> str:
-    label = INCIDENT_STATUS_LABELS.get(entry.status, entry.status.capitalize())
+    if entry.kind == "maintenance":
+        label = "Maintenance " + MAINTENANCE_STATUS_LABELS[entry.status].lower()
+    else:
+        label = INCIDENT_STATUS_LABELS.get(entry.status, entry.status.capitalize())
     return f"[{label}] {plain(entry.issue, single_line=True)}"
 
 
 def entry_lines(entry: FeedEntry, tz: ZoneInfo) -> list[tuple[str, str]]:
-    return template_lines(entry.impact, entry.actions, entry.workaround, entry.next_update_at,
-                          tz)
+    lines = template_lines(entry.impact, entry.actions, entry.workaround,
+                           entry.next_update_at, tz)
+    if entry.window is not None:
+        start, end = entry.window
+        lines.insert(0, ("Window", f"{local_time(start, tz)} to {local_time(end, tz)}"))
+    return lines
 
 
 def entry_html(entry: FeedEntry, tz: ZoneInfo) -> str:
@@ -125,7 +180,7 @@ def entry_html(entry: FeedEntry, tz: ZoneInfo) -> str:
 def feed_updated(entries: Sequence[FeedEntry]) -> datetime:
     """The newest change a component's feed shows (an entry or the issue it is titled
     with); ``queries.NEVER`` when it has no entry yet (Atom requires some ``updated``)."""
-    times = [t for e in entries for t in (e.updated_at, e.incident_updated_at)]
+    times = [t for e in entries for t in (e.updated_at, e.parent_updated_at)]
     return max(times) if times else queries.NEVER
 
 
@@ -145,7 +200,7 @@ def _generator(entries: Sequence[FeedEntry], info: FeedInfo, self_url: str, self
         fe = fg.add_entry(order="append")
         fe.guid(entry_id(public_url, entry), permalink=False)
         fe.title(entry_title(entry))
-        fe.link(href=incident_url(entry.incident_id, public_url), rel="alternate",
+        fe.link(href=entry_page(public_url, entry), rel="alternate",
                 type="text/html")
         fe.content(entry_html(entry, tz), type="html")
         fe.published(entry.posted_at)
@@ -177,14 +232,15 @@ def _feed_info(title: str, subtitle: str, public_url: str, base: str) -> FeedInf
 
 def site_feed_info(public_url: str, site_name: str) -> FeedInfo:
     return _feed_info(f"{site_name} Status",
-                      f"Every incident update posted on the {site_name} status page.",
+                      f"Every incident and maintenance update posted on the {site_name} "
+                      "status page.",
                       public_url, public_url)
 
 
 def component_feed_info(public_url: str, site_name: str, component_id: int,
                         component_name: str) -> FeedInfo:
     return _feed_info(f"{site_name} Status: {component_name}",
-                      f"Updates on incidents affecting {component_name}.",
+                      f"Updates on incidents and maintenance affecting {component_name}.",
                       public_url, f"{public_url}/components/{component_id}")
 
 
@@ -250,3 +306,20 @@ def component_rss(component_id: int):
 def component_atom(component_id: int):
     return _component_feed(component_id, "atom")
 
+
+
+# --- The maintenance calendar ------------------------------------------------------------
+
+#: How far back the calendar keeps windows (they start no earlier than this).
+CALENDAR_PAST_DAYS = 30
+
+
+@bp.route("/maintenance.ics")
+@cacheable
+def maintenance_calendar():
+    """Upcoming and recent maintenance windows (cancelled ones too) as an iCalendar feed."""
+    config = current_app.config
+    windows = queries.calendar_maintenances(utcnow() - timedelta(days=CALENDAR_PAST_DAYS))
+    body = ical.calendar_bytes(windows, config["SITE_NAME"], config["PUBLIC_URL"])
+    changed = max((w.updated_at for w in windows), default=queries.NEVER)
+    return _conditional(body, ical.CONTENT_TYPE, changed)

@@ -35,6 +35,15 @@ def _paged_locations(app: Flask) -> list[str]:
     return blocks
 
 
+def _calendar_locations(app: Flask) -> list[str]:
+    """A ``location`` per published calendar (``/maintenance.ics``): nginx's mime.types
+    knows no ``.ics``, and a calendar app wants ``text/calendar``."""
+    return [f"""location = {rule.rule} {{
+    types {{ text/calendar ics; }}
+}}""" for rule in view_markers(app).cacheable_rules
+            if not rule.arguments and rule.rule.endswith(".ics")]
+
+
 def nginx_locations(app: Flask, root: str, upstream: str, *, max_age: int = 1, swr: int = 1,
                     stale_if_error: int = 86400, indent: int = 4) -> str:
     """The inside of an nginx ``server {}`` that serves the export at ``root`` and sends
@@ -55,11 +64,11 @@ def nginx_locations(app: Flask, root: str, upstream: str, *, max_age: int = 1, s
     markers = view_markers(app)
     framed = "|".join(re.escape(path.lstrip("/")) for path in markers.frameable_paths())
     dynamic = "|".join(re.escape(prefix) for prefix in markers.dynamic_prefixes)
-    paged = "\n".join(_paged_locations(app))
+    paged = "\n".join(_paged_locations(app) + _calendar_locations(app))
     text = f"""root {root};
 charset utf-8;
 charset_types text/css text/xml application/json application/rss+xml
-              application/atom+xml image/svg+xml application/javascript;
+              application/atom+xml image/svg+xml application/javascript text/calendar;
 gzip_static on;        # the .gz files beside each page, compressed once
 etag on;
 {headers(False, pad="")}

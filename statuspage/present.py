@@ -115,6 +115,21 @@ def incident_url(incident_id: int, public_url: Optional[str] = None) -> str:
     return f"{public_url if public_url is not None else site_url()}/incidents/{incident_id}"
 
 
+def maintenance_url(maintenance_id: int, public_url: Optional[str] = None) -> str:
+    """A maintenance window's public page (issue 12)."""
+    return f"{public_url if public_url is not None else site_url()}/maintenance/{maintenance_id}"
+
+
+#: A maintenance window's status in the public's words (pages, feeds, calendar).
+MAINTENANCE_STATUS_LABELS = {
+    "scheduled": "Scheduled",
+    "in_progress": "In progress",
+    "verifying": "Verifying",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
+
+
 # --- Durations in words (the public pages) -------------------------------------------------
 
 

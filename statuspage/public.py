@@ -14,8 +14,8 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from . import branding, queries
 from .clock import utcnow
-from .models import COMPONENT_STATUS_LABELS
-from .present import duration_words
+from .models import COMPONENT_STATUS_LABELS, Maintenance
+from .present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
 from .severity import PUBLIC_IMPACT, SEVERITIES
 from .web.filters import site_tz
 from .web.markers import cacheable
@@ -75,7 +75,13 @@ def _logo() -> Response:
 def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
             "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE,
-            "public_impact": PUBLIC_IMPACT}
+            "public_impact": PUBLIC_IMPACT, "maintenance_labels": MAINTENANCE_STATUS_LABELS,
+            "public_text": public_text, "is_maintenance": _is_maintenance}
+
+
+def _is_maintenance(row) -> bool:
+    """A history row that is a maintenance window (not an incident)."""
+    return isinstance(row, Maintenance)
 
 
 @bp.after_request
@@ -92,14 +98,19 @@ def index():
     components = queries.all_components()
     unresolved, resolved = queries.front_page_incidents(now, current_app.config["RECENT_DAYS"])
     unresolved = queries.gravest_first(unresolved)
-    indicator, description = queries.status_of(components, unresolved)
+    running, upcoming = queries.front_page_maintenances(now)
+    taken = frozenset(c.id for w in running for c in w.components) if running else None
+    indicator, description = queries.status_of(components, unresolved, taken)
     last_change = queries.last_public_change()
     return render_template(
         "public/index.html",
         indicator=indicator,
         description=description,
         groups=queries.group_components(components),
+        shown_status={c.id: queries.shown_status(c, taken) for c in components},
         unresolved=unresolved,
+        running=running,
+        upcoming=upcoming,
         resolved=resolved,
         recent_days=current_app.config["RECENT_DAYS"],
         # The page says "never" where the API and the feeds say queries.NEVER.
@@ -117,12 +128,22 @@ def incident(incident_id: int):
     return render_template("public/incident.html", incident=found, now=utcnow())
 
 
+@bp.route("/maintenance/<int:maintenance_id>")
+@cacheable
+def maintenance(maintenance_id: int):
+    """A maintenance window's permalink: its times, components and updates."""
+    found = queries.maintenance_with_updates(maintenance_id)
+    if found is None:
+        abort(404)
+    return render_template("public/maintenance.html", window=found, now=utcnow())
+
+
 @bp.route("/history")
 @cacheable(query={"page": r"[1-9][0-9]{0,5}"})
 def history():
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["HISTORY_PAGE_SIZE"]
-    rows, total = queries.incident_history(page, per_page)
+    rows, total = queries.history_page(page, per_page)
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
         abort(404)

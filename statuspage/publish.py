@@ -15,6 +15,7 @@ get a ``.gz`` beside them for nginx's ``gzip_static`` (``statuspage.nginx`` writ
 configuration).
 
 Paths and files: ``/`` -> ``index.html``, ``/incidents/7`` -> ``incidents/7/index.html``,
+``/maintenance/3`` -> ``maintenance/3/index.html``, ``/maintenance.ics`` -> ``maintenance.ics``,
 ``/history?page=3`` -> ``history/page/3/index.html``, ``/feed.rss`` -> ``feed.rss``.
 """
 
@@ -34,10 +35,10 @@ from typing import Iterable, Optional
 import click
 from flask import Flask, current_app
 
-from . import site_state
+from . import queries, site_state
 from .clock import utcnow
 from .extensions import db
-from .models import Component, Incident
+from .models import Component, Incident, Maintenance
 from .render_cache import compressible, gzip_bytes, render
 from .web.markers import view_markers
 
@@ -72,11 +73,12 @@ class SitePaths:
     """Every public path, in the order they are best written (pages linked to first)."""
 
     incidents: list[tuple[str, str]] = field(default_factory=list)
+    maintenances: list[tuple[str, str]] = field(default_factory=list)
     pages: list[tuple[str, str]] = field(default_factory=list)
     history: list[tuple[str, str]] = field(default_factory=list)
 
     def all(self) -> list[tuple[str, str]]:
-        return self.incidents + self.pages + self.history
+        return self.incidents + self.maintenances + self.pages + self.history
 
 
 def _inner(app: Flask):
@@ -84,17 +86,22 @@ def _inner(app: Flask):
     return getattr(wsgi, "app", wsgi)  # the views, not the public cache around them
 
 
-def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None) -> SitePaths:
+def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None,
+               maintenance_ids: Optional[Iterable[int]] = None) -> SitePaths:
     """The cacheable GET routes of the app (its views marked ``@cacheable``), each
     id-taking route once per id, and every page of a paged one (``?page=N``).
 
-    ``incident_ids``: only these incident pages (None: every incident).
+    ``incident_ids``, ``maintenance_ids``: only these incident and maintenance pages
+    (None: every one).
     """
     with app.app_context():
         if incident_ids is None:
             incident_ids = list(db.session.scalars(db.select(Incident.id).order_by(Incident.id)))
+        if maintenance_ids is None:
+            maintenance_ids = list(db.session.scalars(
+                db.select(Maintenance.id).order_by(Maintenance.id)))
         component_ids = list(db.session.scalars(db.select(Component.id).order_by(Component.id)))
-        total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
+        total = queries.history_total()  # incidents and windows share the history's pages
         db.session.remove()
     per_page = app.config["HISTORY_PAGE_SIZE"]
     pages = max(1, -(-total // per_page))
@@ -106,13 +113,18 @@ def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None) -> Site
             built = [adapter.build(rule.endpoint, {})]
         elif rule.arguments == {"incident_id"}:
             built = [adapter.build(rule.endpoint, {"incident_id": i}) for i in incident_ids]
+        elif rule.arguments == {"maintenance_id"}:
+            built = [adapter.build(rule.endpoint, {"maintenance_id": i})
+                     for i in maintenance_ids]
         elif rule.arguments == {"component_id"}:
             built = [adapter.build(rule.endpoint, {"component_id": i}) for i in component_ids]
         else:
             continue
         paged = "page" in markers.cacheable[rule.endpoint].query
         for path in built:
-            target = paths.incidents if rule.arguments == {"incident_id"} else paths.pages
+            target = {frozenset({"incident_id"}): paths.incidents,
+                      frozenset({"maintenance_id"}): paths.maintenances}.get(
+                          frozenset(rule.arguments), paths.pages)
             target.append((path, ""))
             if paged:  # the history: as many pages as the incidents fill
                 paths.history.extend((path, f"page={n}") for n in range(1, pages + 1))
@@ -249,9 +261,13 @@ class Publisher:
                     db.select(Incident.id).where(Incident.status != "resolved")))
                 db.session.remove()
             changed = None if changed is None else changed | open_ids
-        paths = site_paths(self.app, incident_ids=changed)
+        # A window's change touches every page (site_state.PUBLIC_MODELS), so its pages
+        # are rendered again only then: nothing on them changes with time alone.
+        paths = site_paths(self.app, incident_ids=changed,
+                           maintenance_ids=None if changed is None else ())
         history = self._history_pages(changed)
         self.publish_paths(paths.incidents)
+        self.publish_paths(paths.maintenances)
         self.publish_paths(paths.pages)
         self.publish_paths(p for p in paths.history
                            if history is None or int(p[1].partition("=")[2]) in history)
@@ -271,7 +287,7 @@ class Publisher:
         otherwise only the pages the changed incidents stand on, and the first.
         """
         with self.app.app_context():
-            total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
+            total = queries.history_total()
             try:
                 if changed is None or total != self.incident_count:
                     return None
@@ -279,11 +295,7 @@ class Publisher:
                 pages = {1}
                 for incident in db.session.scalars(
                         db.select(Incident).where(Incident.id.in_(changed))):
-                    before = db.session.scalar(db.select(db.func.count(Incident.id)).where(
-                        db.or_(Incident.started_at > incident.started_at,
-                               db.and_(Incident.started_at == incident.started_at,
-                                       Incident.id > incident.id))))
-                    pages.add(before // per_page + 1)
+                    pages.add(queries.history_rows_before(incident) // per_page + 1)
                 return pages
             finally:
                 self.incident_count = total

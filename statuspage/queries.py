@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
 from zoneinfo import ZoneInfo
 
-from .components import claims
+from .components import claims, worst_status
 from .extensions import db
 from .models import (
     INCIDENT_STATUS_LABELS,
@@ -22,6 +22,9 @@ from .models import (
     ComponentChange,
     Incident,
     IncidentUpdate,
+    Maintenance,
+    MaintenanceComponent,
+    MaintenanceUpdate,
     incident_components,
 )
 from .severity import SEVERITIES, SEVERITY_RANK, overall_status
@@ -135,18 +138,6 @@ def incident_with_timeline(incident_id: int) -> Optional[Incident]:
     ).first()
 
 
-def incident_history(page: int, per_page: int) -> tuple[list[Incident], int]:
-    """One page of every incident (unresolved ones too), newest start first; and the total."""
-    total = db.session.scalar(db.select(db.func.count(Incident.id))) or 0
-    rows = db.session.scalars(
-        _newest_start_first(db.select(Incident))
-        .options(*timeline_options())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return list(rows), total
-
-
 def next_update_due(incident: Incident, now: datetime) -> Optional[datetime]:
     """When staff owe the next update: what they promised, else the playbook's cadence."""
     if incident.is_resolved:
@@ -248,6 +239,9 @@ def last_public_change() -> datetime:
         db.select(db.func.max(Component.updated_at)).scalar_subquery(),
         db.select(db.func.max(Incident.updated_at)).scalar_subquery(),
         db.select(db.func.max(IncidentUpdate.posted_at)).scalar_subquery(),
+        # A maintenance window's change and its updates (issue 12), the same way.
+        db.select(db.func.max(Maintenance.updated_at)).scalar_subquery(),
+        db.select(db.func.max(MaintenanceUpdate.posted_at)).scalar_subquery(),
     )
     values = [v for v in db.session.execute(db.select(*newest)).one() if v is not None]
     return max(values) if values else NEVER
@@ -262,19 +256,27 @@ class CurrentStatus:
     components: list[Component]
     #: Without their timelines.
     unresolved: list[Incident]
+    #: The components running maintenance windows take (None: no window runs).
+    taken: Optional[frozenset[int]] = None
 
 
-def status_of(components: Iterable[Component],
-              unresolved: Iterable[Incident]) -> tuple[str, str]:
-    """(indicator, description) for these components and unresolved incidents."""
-    return overall_status((c.status for c in components), (i.severity for i in unresolved))
+def status_of(components: Iterable[Component], unresolved: Iterable[Incident],
+              taken: Optional[frozenset[int]] = None) -> tuple[str, str]:
+    """(indicator, description) for these components and unresolved incidents, and the
+    components running maintenance windows take (``maintenance_taken_now``)."""
+    return overall_status((shown_status(c, taken) for c in components),
+                          (i.severity for i in unresolved),
+                          maintenance_running=taken is not None)
 
 
 def current_status() -> CurrentStatus:
-    """The overall status now (two queries: the components, the unresolved incidents)."""
+    """The overall status now (three queries: the components, the unresolved incidents,
+    the running maintenance windows' components)."""
     components = all_components()
     unresolved = open_incidents()
-    return CurrentStatus(*status_of(components, unresolved), components, unresolved)
+    taken = maintenance_taken_now()
+    return CurrentStatus(*status_of(components, unresolved, taken), components, unresolved,
+                         taken)
 
 
 # --- The participants' front page and history (issue 11) ----------------------------------
@@ -291,9 +293,174 @@ def by_month(rows: Iterable[Incident], tz: ZoneInfo) -> list[tuple[str, list[Inc
     [("November 2026", [...]), ...], one group per run of the same month."""
     months: list[tuple[str, list[Incident]]] = []
     for incident in rows:
-        label = incident.started_at.astimezone(tz).strftime("%B %Y")
+        label = history_time(incident).astimezone(tz).strftime("%B %Y")
         if months and months[-1][0] == label:
             months[-1][1].append(incident)
         else:
             months.append((label, [incident]))
     return months
+
+
+# --- Planned maintenance (issue 12) -------------------------------------------------------
+
+#: A window that runs: its components count as under maintenance.
+RUNNING = ("in_progress", "verifying")
+#: The windows the history lists beside the incidents: begun, over, or called off.
+HISTORY_STATUSES = ("in_progress", "verifying", "completed", "cancelled")
+#: What the Statuspage API may say of a window (it has no ``cancelled``).
+API_STATUSES = ("scheduled", "in_progress", "verifying", "completed")
+
+
+def maintenance_options() -> tuple:
+    """Loader options for a window shown with its components and updates (fixed queries)."""
+    return (
+        db.selectinload(Maintenance.taken).joinedload(MaintenanceComponent.component),
+        db.selectinload(Maintenance.updates),
+    )
+
+
+def _windows(query) -> list[Maintenance]:
+    return list(db.session.scalars(query.options(*maintenance_options())))  # and 2 loaders
+
+
+def maintenance_taken_now() -> Optional[frozenset[int]]:
+    """The components the running windows take; None when no window runs (one query).
+
+    A running window counts even before (or without) its component rows being set to
+    ``under_maintenance``: the window is what the public is told about.
+    """
+    rows = db.session.execute(
+        db.select(Maintenance.id, MaintenanceComponent.component_id)
+        .outerjoin(MaintenanceComponent, MaintenanceComponent.maintenance_id == Maintenance.id)
+        .where(Maintenance.status.in_(RUNNING))
+    ).all()
+    if not rows:
+        return None
+    return frozenset(component_id for _id, component_id in rows if component_id is not None)
+
+
+def shown_status(component: Component, taken: Optional[frozenset[int]]) -> str:
+    """The status the public sees: the row's, or under maintenance while a running window
+    takes the component and nothing worse holds it."""
+    if taken and component.id in taken:
+        return worst_status((component.status, "under_maintenance"))
+    return component.status
+
+
+def front_page_maintenances(now: datetime) -> tuple[list[Maintenance], list[Maintenance]]:
+    """(running windows, windows still to come: scheduled and not yet over), each in start
+    order: one indexed lookup on status, and the two loaders."""
+    rows = _windows(db.select(Maintenance).where(
+        Maintenance.status.in_(RUNNING + ("scheduled",)),
+        db.or_(Maintenance.status != "scheduled", Maintenance.scheduled_until > now),
+    ).order_by(Maintenance.scheduled_for, Maintenance.id))
+    return ([w for w in rows if w.status in RUNNING],
+            [w for w in rows if w.status == "scheduled"])
+
+
+def running_maintenances() -> list[Maintenance]:
+    """Windows in progress or being verified, earliest start first."""
+    return _windows(db.select(Maintenance).where(Maintenance.status.in_(RUNNING))
+                    .order_by(Maintenance.scheduled_for, Maintenance.id))
+
+
+def recent_maintenances(limit: int) -> list[Maintenance]:
+    """The ``limit`` windows that start latest, cancelled ones left out."""
+    return _windows(db.select(Maintenance).where(Maintenance.status.in_(API_STATUSES))
+                    .order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())
+                    .limit(limit))
+
+
+def calendar_maintenances(since: datetime) -> list[Maintenance]:
+    """Every window starting at or after ``since``, cancelled ones too (a calendar must
+    hear of the cancellation), in start order."""
+    return _windows(db.select(Maintenance)
+                    .where(Maintenance.status.in_(tuple(API_STATUSES) + ("cancelled",)),
+                           Maintenance.scheduled_for >= since)
+                    .order_by(Maintenance.scheduled_for, Maintenance.id))
+
+
+def maintenance_with_updates(maintenance_id: int) -> Optional[Maintenance]:
+    """One window with its components and updates, or None."""
+    if not 0 < maintenance_id <= MAX_ID:
+        return None
+    return db.session.scalars(
+        db.select(Maintenance).where(Maintenance.id == maintenance_id)
+        .options(*maintenance_options())
+    ).first()
+
+
+def newest_maintenance_updates(limit: int, component_id: Optional[int] = None
+                               ) -> list[MaintenanceUpdate]:
+    """The newest maintenance updates with their windows (of the windows taking one
+    component, if given): two queries. Updates of cancelled windows are kept: they say so."""
+    query = (
+        db.select(MaintenanceUpdate)
+        .options(db.selectinload(MaintenanceUpdate.maintenance))
+        .order_by(MaintenanceUpdate.posted_at.desc(), MaintenanceUpdate.id.desc())
+        .limit(limit)
+    )
+    if component_id is not None:
+        query = query.join(
+            MaintenanceComponent,
+            MaintenanceComponent.maintenance_id == MaintenanceUpdate.maintenance_id,
+        ).where(MaintenanceComponent.component_id == component_id)
+    return list(db.session.scalars(query))
+
+
+# The history: incidents and windows in one list, newest first, by the time each began
+# (an incident's start, a window's scheduled start), paged together.
+
+def _history_keys():
+    incidents = db.select(db.literal("incident", db.String).label("kind"),
+                          Incident.id.label("id"), Incident.started_at.label("at"))
+    windows = (db.select(db.literal("maintenance", db.String).label("kind"),
+                         Maintenance.id.label("id"), Maintenance.scheduled_for.label("at"))
+               .where(Maintenance.status.in_(HISTORY_STATUSES)))
+    return db.union_all(incidents, windows).subquery()
+
+
+def history_total() -> int:
+    """How many rows the history lists: every incident and every begun or past window."""
+    return db.session.scalar(db.select(db.func.count()).select_from(_history_keys())) or 0
+
+
+def history_rows_before(incident: Incident) -> int:
+    """How many history rows stand before this incident (the publisher's page of it)."""
+    keys = _history_keys()
+    at = incident.started_at
+    return db.session.scalar(
+        db.select(db.func.count()).select_from(keys).where(db.or_(
+            keys.c.at > at,
+            db.and_(keys.c.at == at, keys.c.kind > "incident"),
+            db.and_(keys.c.at == at, keys.c.kind == "incident", keys.c.id > incident.id))))
+
+
+def history_page(page: int, per_page: int) -> tuple[list, int]:
+    """One page of the history (incidents and windows, newest first) and its total.
+
+    A fixed number of queries: the total, the page's keys, then its incidents and its
+    windows with their loaders.
+    """
+    total = history_total()
+    keys = _history_keys()
+    rows = db.session.execute(
+        db.select(keys.c.kind, keys.c.id)
+        .order_by(keys.c.at.desc(), keys.c.kind.desc(), keys.c.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    incident_ids = [i for kind, i in rows if kind == "incident"]
+    window_ids = [i for kind, i in rows if kind == "maintenance"]
+    found: dict[tuple[str, int], object] = {}
+    for incident in db.session.scalars(
+            db.select(Incident).where(Incident.id.in_(incident_ids))
+            .options(*timeline_options())):
+        found[("incident", incident.id)] = incident
+    for window in _windows(db.select(Maintenance).where(Maintenance.id.in_(window_ids))):
+        found[("maintenance", window.id)] = window
+    return [found[(kind, i)] for kind, i in rows if (kind, i) in found], total
+
+
+def history_time(row) -> datetime:
+    """When a history row began: an incident's start, a window's scheduled start."""
+    return row.scheduled_for if isinstance(row, Maintenance) else row.started_at

@@ -73,10 +73,17 @@ _RANK = {"none": 0, "maintenance": 1, "minor": 2, "major": 3, "critical": 4}
 
 
 def overall_status(
-    component_statuses: Iterable[str], open_incident_severities: Iterable[str]
+    component_statuses: Iterable[str], open_incident_severities: Iterable[str],
+    *, maintenance_running: bool = False,
 ) -> tuple[str, str]:
-    """(indicator, description): the worst row of the table that applies wins."""
+    """(indicator, description): the worst row of the table that applies wins.
+
+    ``maintenance_running``: a maintenance window is in progress, which counts as its
+    components ``under_maintenance`` even if no component row says so (yet).
+    """
     candidates = [ALL_OPERATIONAL]
+    if maintenance_running:
+        candidates.append(("maintenance", "Service Under Maintenance"))
     for status in component_statuses:
         if status == "major_outage":
             candidates.append(("critical", "Major System Outage"))

@@ -29,6 +29,9 @@ from .models import (
     ComponentChange,
     Incident,
     IncidentUpdate,
+    Maintenance,
+    MaintenanceComponent,
+    MaintenanceUpdate,
     SiteChange,
     SiteState,
 )
@@ -77,7 +80,9 @@ def _touched_incidents(session: Session, obj, kind: str) -> Optional[set[int]]:
 
 #: The classes whose rows the public sees. Another module may add one with
 #: ``PUBLIC_MODELS.add(cls)`` (every incident page is then re-published on its change).
-PUBLIC_MODELS: set[type] = {Component, Incident, IncidentUpdate, ComponentChange}
+PUBLIC_MODELS: set[type] = {Component, Incident, IncidentUpdate, ComponentChange,
+                             # Planned maintenance: every page may list a window.
+                             Maintenance, MaintenanceComponent, MaintenanceUpdate}
 
 
 def _changes_in_flush(session: Session) -> tuple[bool, Optional[set[int]]]:

@@ -75,6 +75,26 @@ DEFS = {
         "components": {"type": "array", "items": {"$ref": "#/$defs/component"}},
     }),
 }
+MAINTENANCE_STATUSES = ["scheduled", "in_progress", "verifying", "completed"]
+# A scheduled maintenance: the incident's fields (its own statuses and impact) plus the window.
+DEFS["maintenance_update"] = _obj({
+    **DEFS["update"]["properties"], "status": {"enum": MAINTENANCE_STATUSES},
+})
+DEFS["scheduled_maintenance"] = _obj({
+    **DEFS["incident"]["properties"],
+    "status": {"enum": MAINTENANCE_STATUSES},
+    "impact": {"const": "maintenance"},
+    "shortlink": {"type": "string", "pattern": "^" + PUBLIC_URL + "/maintenance/[0-9]+$"},
+    "incident_updates": {"type": "array", "items": {"$ref": "#/$defs/maintenance_update"}},
+    "scheduled_for": TIME, "scheduled_until": TIME,
+})
+
+
+def _maintenances(status: dict | None = None) -> dict:
+    item = {"$ref": "#/$defs/scheduled_maintenance"}
+    if status is not None:
+        item = {"allOf": [item, {"properties": {"status": status}}]}
+    return {"type": "array", "items": item}
 
 
 def _endpoint(properties: dict) -> dict:
@@ -91,7 +111,8 @@ SCHEMAS = {
         "incidents": {"type": "array", "items": {
             "allOf": [{"$ref": "#/$defs/incident"},
                       {"properties": {"status": {"not": {"const": "resolved"}}}}]}},
-        "scheduled_maintenances": {"const": []},
+        "scheduled_maintenances": _maintenances({"enum": ["scheduled", "in_progress",
+                                                           "verifying"]}),
     }),
     "/api/v2/components.json": _endpoint({
         "page": PAGE, "components": {"type": "array", "items": {"$ref": "#/$defs/component"}},
@@ -106,7 +127,14 @@ SCHEMAS = {
                       {"properties": {"status": {"not": {"const": "resolved"}}}}]}},
     }),
     "/api/v2/scheduled-maintenances.json": _endpoint({
-        "page": PAGE, "scheduled_maintenances": {"const": []},
+        "page": PAGE, "scheduled_maintenances": {**_maintenances(), "maxItems": 50},
+    }),
+    "/api/v2/scheduled-maintenances/upcoming.json": _endpoint({
+        "page": PAGE, "scheduled_maintenances": _maintenances({"const": "scheduled"}),
+    }),
+    "/api/v2/scheduled-maintenances/active.json": _endpoint({
+        "page": PAGE, "scheduled_maintenances": _maintenances({"enum": ["in_progress",
+                                                                      "verifying"]}),
     }),
 }
 
@@ -366,6 +394,7 @@ def test_indicator_table(client, admin, components, make_incident, clock, status
 def test_a_fixed_number_of_queries(app, client, admin, components, make_incident, clock):
     # One of each kind of row, so that every loader has something to load.
     make_incident(admin, components[:1], component_statuses={components[0].id: "major_outage"})
+    _windows_of_every_status(clock, components)
 
     def counts():
         result = {}
@@ -376,7 +405,8 @@ def test_a_fixed_number_of_queries(app, client, admin, components, make_incident
         return result
 
     few = counts()
-    assert max(few.values()) <= 7
+    # summary.json: page, components, incidents (4 with loaders), windows (3 with loaders).
+    assert max(few.values()) <= 10, few
     for n in range(5):
         other = make_incident(admin, components[: 1 + n % 3], title=f"Incident {n}",
                               component_statuses={components[1].id: "degraded_performance"})
@@ -385,6 +415,74 @@ def test_a_fixed_number_of_queries(app, client, admin, components, make_incident
         if n % 2:
             post(other, admin, clock, "resolved", minutes=1)
     assert counts() == few
+
+
+# --- Scheduled maintenances (issue 12) ------------------------------------------------------
+
+
+def _windows_of_every_status(clock, components):
+    from tests.maintenance_support import add_update, make_window
+
+    made = {}
+    for status, starts in (("scheduled", 2), ("in_progress", -0.01), ("verifying", -0.02),
+                           ("completed", -3), ("cancelled", 1)):
+        window = make_window(clock(), components[:2], title=f"Window {status}", status=status,
+                             starts_in=timedelta(days=starts))
+        add_update(window, clock(), impact="Saving pauses.", actions="On track.",
+                   next_update_at=clock() + timedelta(hours=1))
+        made[status] = window
+    return made
+
+
+def test_maintenance_objects_match_the_shape_document(client, components, clock):
+    made = _windows_of_every_status(clock, components)
+    bodies = {path: client.get(path).get_json() for path in SCHEMAS}
+    for path, body in bodies.items():
+        errors = list(Draft202012Validator(SCHEMAS[path]).iter_errors(body))
+        assert not errors, (path, [e.message for e in errors])
+    names = {path: [m["name"] for m in body.get("scheduled_maintenances", [])]
+             for path, body in bodies.items()}
+    # Cancelled windows are in no list; each list holds what its path says.
+    assert names["/api/v2/scheduled-maintenances.json"] == [
+        "Window scheduled", "Window in_progress", "Window verifying", "Window completed"]
+    assert names["/api/v2/scheduled-maintenances/upcoming.json"] == ["Window scheduled"]
+    assert names["/api/v2/scheduled-maintenances/active.json"] == [
+        "Window verifying", "Window in_progress"]
+    assert names["/api/v2/summary.json"] == [
+        "Window verifying", "Window in_progress", "Window scheduled"]
+    window = bodies["/api/v2/scheduled-maintenances/upcoming.json"][
+        "scheduled_maintenances"][0]
+    scheduled = made["scheduled"]
+    assert window["shortlink"] == f"{PUBLIC_URL}/maintenance/{scheduled.id}"
+    assert window["scheduled_for"] == scheduled.scheduled_for.isoformat(
+        timespec="milliseconds")
+    assert [c["name"] for c in window["components"]] == [c.name for c in components[:2]]
+    assert window["incident_updates"][0]["body"].startswith(
+        "Impact: Saving pauses.\nActions: On track.\nNext Update: ")
+    assert bodies["/api/v2/status.json"]["status"]["indicator"] == "maintenance"
+
+
+def test_a_running_window_under_an_incident_keeps_the_worse_status(
+        client, admin, components, make_incident, clock):
+    from tests.maintenance_support import make_window
+
+    make_window(clock(), components[:1], status="in_progress", starts_in=timedelta(hours=-1))
+    assert client.get("/api/v2/status.json").get_json()["status"]["indicator"] == "maintenance"
+    make_incident(admin, components[:1], severity="SEV-3")
+    assert client.get("/api/v2/status.json").get_json()["status"] == {
+        "indicator": "minor", "description": "Minor Service Outage"}
+
+
+def test_maintenance_lists_hold_the_50_latest(client, components, clock):
+    from tests.maintenance_support import make_window
+
+    for n in range(52):
+        make_window(clock(), components[:1], title=f"W{n}", status="completed",
+                    starts_in=timedelta(days=-100 + n))
+    body = client.get("/api/v2/scheduled-maintenances.json").get_json()
+    assert Draft202012Validator(SCHEMAS["/api/v2/scheduled-maintenances.json"]).is_valid(body)
+    names = [m["name"] for m in body["scheduled_maintenances"]]
+    assert len(names) == 50 and names[0] == "W51" and names[-1] == "W2"
 
 
 def test_unknown_api_path_is_404(client):

@@ -224,7 +224,11 @@ def test_component_feed_conditional_get(client, admin, components, make_incident
 
 def test_feeds_use_a_fixed_number_of_queries(app, client, admin, components, make_incident,
                                             clock):
+    from tests.maintenance_support import add_update, make_window
+
     incident = make_incident(admin, components[:1])
+    window = make_window(clock(), components[:1])
+    add_update(window, clock(), impact="Saving pauses.")
     paths = ["/feed.rss", "/feed.atom", f"/components/{components[0].id}/feed.rss"]
 
     def counts():
@@ -237,11 +241,15 @@ def test_feeds_use_a_fixed_number_of_queries(app, client, admin, components, mak
         return result
 
     few = counts()
-    assert max(few) <= 3  # the component (per-component feeds), the updates, their incidents
+    # The component (per-component feeds), the updates and their incidents, the
+    # maintenance updates and their windows.
+    assert max(few) <= 5
     for n in range(6):
         clock.advance(minutes=1)
         other = make_incident(admin, components[: 1 + n % 3], title=f"Incident {n}",
                               component_statuses={components[0].id: "partial_outage"})
         post(other, admin, clock, "identified", minutes=1)
+        add_update(make_window(clock(), components[: 1 + n % 3], title=f"Window {n}"),
+                   clock(), impact="Saving pauses.")
     post(incident, admin, clock, "resolved")
     assert counts() == few

@@ -615,4 +615,5 @@ def test_queries_per_render_do_not_grow_with_data(app, client, admin, components
 
     large = {path: selects(path) for path in paths}
     assert large == small
-    assert max(large.values()) <= 8, large
+    # "/": the incidents' and the windows' loaders (issue 12 added the windows).
+    assert max(large.values()) <= 11, large
