@@ -5,7 +5,6 @@ tick (``tick()``), as in production."""
 from __future__ import annotations
 
 import ipaddress
-from datetime import timedelta
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -14,7 +13,7 @@ from statuspage import incidents
 from statuspage.extensions import db
 from statuspage.models import Webhook, WebhookDelivery, WebhookEvent
 from statuspage.outbox import queue, webhook_http, webhooks
-from tests.smtp import MAIL_CONFIG, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
+from tests.smtp import MAIL_CONFIG, smtp, tick  # noqa: F401  (fixtures)
 from tests.test_api import DEFS, PUBLIC_URL
 from tests.webhook_receiver import receiver, verify_signature  # noqa: F401  (fixture)
 
