@@ -13,6 +13,7 @@ from typing import Optional
 from . import audit
 from .extensions import db
 from .errors import NotAllowed, ValidationError
+from .outbox import webhooks
 from .models import (
     COMPONENT_STATUSES,
     DESCRIPTION_MAX,
@@ -164,6 +165,10 @@ def update_component(
     if after != before:
         component.updated_at = now
         audit.record(actor, "component.edit", component, now=now, before=before, after=after)
+    if after["status"] != before["status"]:
+        webhooks.queue_event("component", now=now, component_id=component.id,
+                             detail={"old_status": before["status"],
+                                     "new_status": after["status"]})
     db.session.flush()
     return component
 

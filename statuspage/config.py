@@ -162,6 +162,24 @@ NOTIFIER_RETRY_MAX_SECONDS = 1800
 #: SMTP server never reads as a dead notifier (the rule: statuspage/heartbeat.py).
 NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = None
 
+# --- Webhooks (statuspage/outbox/webhook_*.py; admins add them at /staff/webhooks) ------
+#: Seconds a webhook's connect, TLS handshake or each read may take; the whole exchange
+#: at most twice this. A timeout is retried.
+WEBHOOK_TIMEOUT_SECONDS = 10
+#: Tries per event and webhook before a retried failure (timeout, connection error, 5xx,
+#: 429) becomes final; the wait between tries is NOTIFIER_RETRY_BASE/MAX_SECONDS'.
+WEBHOOK_MAX_ATTEMPTS = 8
+#: A webhook is disabled after this many events in a row failed for good (the admins are
+#: emailed); an admin enables it again on /staff/webhooks.
+WEBHOOK_MAX_FAILURES = 5
+#: Allow ``http://`` URLs and addresses that resolve to loopback (127.0.0.0/8, ::1), for
+#: tests and a receiver on this machine. Off: https to public addresses only. Private,
+#: link-local and the other internal ranges are refused whatever this says.
+WEBHOOK_ALLOW_LOOPBACK_HTTP = False
+#: ``meta.documentation`` of every payload: where a receiver's author reads about it.
+WEBHOOK_DOCUMENTATION_URL = (
+    "https://support.atlassian.com/statuspage/docs/enable-webhook-notifications/")
+
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"
 MAIL_PORT = 25

@@ -183,6 +183,16 @@ class ExportSubscriberForm(FlaskForm):
     email = StringField("Email address of the subscriber whose data to export")
 
 
+class WebhookForm(FlaskForm):
+    """A new webhook: its URL, and everything or some components (checkboxes
+    ``components``, parsed by ``parse_component_ids``)."""
+
+    url = StringField("URL that receives the notifications", filters=[_one_line])
+    scope = RadioField("Which changes", choices=select_choices([
+        ("all", "Everything: every incident and component change"),
+        ("some", "Only these components:")]), default="all", validate_choice=False)
+
+
 class SubscribeForm(FlaskForm):
     """The public subscribe form."""
 

@@ -30,7 +30,7 @@ from .models import (
     IncidentUpdate,
     StaffUser,
 )
-from .outbox import queue
+from .outbox import queue, webhooks
 from .present import REDACTED, iso
 from .text import clean_text
 
@@ -264,6 +264,7 @@ def _add_update(
                **({"affected_added": added} if added else {})},
     )
     db.session.flush()
+    _tell_webhooks(incident, now)
     if text.status == "resolved":
 
         queue.on_incident_resolved(incident, now=now)
@@ -331,6 +332,7 @@ def edit_incident(
         return incident
     incident.updated_at = now
     audit.record(actor, "incident.edit", incident, now=now, before=before, after=after)
+    _tell_webhooks(incident, now)
     db.session.flush()
     return incident
 
@@ -350,6 +352,7 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
     incident.updated_at = now
     audit.record(actor, "incident.reopen", incident, now=now, before=before,
                  after={"status": incident.status, "resolved_at": None})
+    _tell_webhooks(incident, now)
     db.session.flush()
     return incident
 
@@ -367,6 +370,7 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
     update.incident.updated_at = now
     audit.record(actor, "update.redact", update, now=now,
                  after={"incident_id": update.incident_id, "redacted": True})
+    _tell_webhooks(update.incident, now)
     db.session.flush()
 
 
@@ -385,8 +389,16 @@ def _set_component_status(component: Component, status: str, *, actor, now) -> N
         return
     audit.record(actor, "component.status", component, now=now,
                  before={"status": component.status}, after={"status": status})
+    webhooks.queue_event("component", now=now, component_id=component.id,
+                         detail={"old_status": component.status, "new_status": status})
     component.status = status
     component.updated_at = now
+
+
+def _tell_webhooks(incident: Incident, now: datetime) -> None:
+    """Queue the public change of this incident for the webhooks (flushes)."""
+    webhooks.queue_event("incident", now=now, incident_id=incident.id,
+                         component_ids=[c.id for c in incident.components])
 
 
 def _incident_state(incident: Incident) -> dict:

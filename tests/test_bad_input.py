@@ -240,6 +240,7 @@ def _url(rule: str, world: dict, components) -> str:
             .replace("<int:update_id>", "1")
             .replace("<int:component_id>", str(components[-1].id))
             .replace("<int:user_id>", str(world["other"]))
+            .replace("<int:webhook_id>", "1")
             .replace("<token>", "x"))
 
 

@@ -311,6 +311,7 @@ ADMIN_ONLY = {
     "staff.hold", "staff.release", "staff.send_now",
     "staff.subscribers", "staff.subscriber_export",
     "staff.subscriber_delete",
+    "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -335,7 +336,14 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
     """One of everything a /staff URL can name."""
     incident = make_incident(admin, components[:1])
     other = make_staff("responder", email="other@example.test")
+    from statuspage.models import Webhook
+
+    webhook = Webhook(url="https://hooks.example.org/status", secret="whsec_x", scope="all",
+                      created_at=clock())
+    db.session.add(webhook)
+    db.session.commit()
     return {
+        "webhook_id": webhook.id,
         "incident_id": incident.id,
         "update_id": incident.updates[0].id,
         "component_id": components[-1].id,

@@ -45,6 +45,7 @@ from ..transactions import write_transaction
 from .compose import Renderer, list_id
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
+from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
     Claimed,
     Settings,
@@ -289,6 +290,7 @@ class TickReport:
     #: Claimed, then found no longer wanted just before sending (cancelled or held).
     settled: int = 0
     server_down: bool = False
+    webhooks: Optional[WebhookReport] = None
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -413,4 +415,8 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
             pulse.beat()
             if not keep_going:
                 break
+        if not stop_requested():  # webhooks wait for no SMTP server, and no hold
+            report.webhooks = deliver_due_webhooks(utcnow(), smtp=smtp,
+                                                   stop=stop_requested,
+                                                   beat=pulse.beat_if_due, rng=rng)
     return report

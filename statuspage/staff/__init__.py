@@ -8,7 +8,7 @@ fields (status 422), after a rollback, so nothing is stored.
 
 from __future__ import annotations
 
-from . import accounts, components, dashboard, emails, incidents  # noqa: F401 (routes)
+from . import accounts, components, dashboard, emails, incidents, webhooks  # noqa: F401
 from .common import bp
 
 __all__ = ["bp"]
