@@ -104,9 +104,13 @@ def component_json(component: Component, page: Page) -> dict[str, Any]:
 
 
 def update_body(update: IncidentUpdate, tz: ZoneInfo) -> str:
-    """The template lines, ``Impact: ...`` one per line, without the empty ones."""
+    """The template lines, ``Impact: ...`` one per line, without the empty ones; the
+    incident's newest update adds its impact block (``Your data: ...``): what is true now,
+    which an older update did not say."""
     impact, actions, workaround = public_text(update)
     lines = template_lines(impact, actions, workaround, update.next_update_at, tz)
+    if update.incident.latest_update is update:
+        lines += present.impact_lines(update.incident, tz, told_at=update.posted_at)
     return "\n".join(f"{label}: {value}" for label, value in lines)
 
 

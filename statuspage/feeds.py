@@ -18,8 +18,16 @@ from flask import Blueprint, Response, abort, current_app, request
 from markupsafe import escape
 
 from . import queries
+from .data_impact import DataImpact, current_data_impact
 from .models import INCIDENT_STATUS_LABELS, IncidentUpdate
-from .present import front_page_url, incident_url, plain, public_text, template_lines
+from .present import (
+    front_page_url,
+    impact_lines,
+    incident_url,
+    plain,
+    public_text,
+    template_lines,
+)
 from .web.markers import cacheable
 
 bp = Blueprint("feeds", __name__)
@@ -53,6 +61,9 @@ class FeedEntry:
     #: When the incident last changed (an edited issue renames the entry).
     incident_updated_at: datetime
     redacted: bool
+    #: The incident's impact block, on its newest entry only: the block says what is true
+    #: now, which an older update did not say.
+    data_impact: Optional[DataImpact] = None
 
 
 @dataclass(frozen=True)
@@ -70,7 +81,7 @@ class FeedInfo:
     feed_id: str
 
 
-def entry_from_update(update: IncidentUpdate) -> FeedEntry:
+def entry_from_update(update: IncidentUpdate, newest: bool = False) -> FeedEntry:
     incident = update.incident
     impact, actions, workaround = public_text(update)
     return FeedEntry(
@@ -86,12 +97,18 @@ def entry_from_update(update: IncidentUpdate) -> FeedEntry:
         updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
         incident_updated_at=incident.updated_at,
         redacted=update.redacted_at is not None,
+        data_impact=current_data_impact(incident) if newest else None,
     )
 
 
 def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> list[FeedEntry]:
     """The newest updates (of one component's incidents, if given): two queries."""
-    return [entry_from_update(u) for u in queries.newest_updates(limit, component_id)]
+    entries, seen = [], set()
+    for update in queries.newest_updates(limit, component_id):
+        # Newest first: an incident's first entry here is its newest update.
+        entries.append(entry_from_update(update, newest=update.incident_id not in seen))
+        seen.add(update.incident_id)
+    return entries
 
 
 # --- Rendering (pure) ------------------------------------------------------------------
@@ -108,8 +125,11 @@ def entry_title(entry: FeedEntry) -> str:
 
 
 def entry_lines(entry: FeedEntry, tz: ZoneInfo) -> list[tuple[str, str]]:
-    return template_lines(entry.impact, entry.actions, entry.workaround, entry.next_update_at,
-                          tz)
+    lines = template_lines(entry.impact, entry.actions, entry.workaround,
+                           entry.next_update_at, tz)
+    if entry.data_impact is not None:
+        lines += impact_lines(entry.data_impact, tz, told_at=entry.posted_at)
+    return lines
 
 
 def entry_html(entry: FeedEntry, tz: ZoneInfo) -> str:

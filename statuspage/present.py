@@ -8,7 +8,7 @@ imports another view to borrow its wording. Pure functions, no database.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -84,14 +84,23 @@ USER_ACTION_WORDS = {
 DATA_LABEL, ACTION_LABEL, GAP_LABEL = "Your data", "What you need to do", "Data gap"
 
 
-def has_impact(incident: Incident) -> bool:
+class ImpactFields(Protocol):
+    """An incident, or the block as a value (``data_impact.DataImpact``)."""
+
+    data_status: Optional[str]
+    user_action: Optional[str]
+    data_gap_from: Optional[datetime]
+    data_gap_until: Optional[datetime]
+
+
+def has_impact(incident: ImpactFields) -> bool:
     """Whether staff said anything in the block (the default says nothing: the emails then
     keep the playbook's words and the pages show no block)."""
     return ((incident.data_status or "not_yet_known") != "not_yet_known"
             or incident.user_action is not None or incident.data_gap_from is not None)
 
 
-def data_gap_text(incident: Incident, zone: ZoneInfo, *,
+def data_gap_text(incident: ImpactFields, zone: ZoneInfo, *,
                   told_at: Optional[datetime] = None) -> Optional[str]:
     """``between 14:05 and 14:50 CET``, or None without a window."""
     if incident.data_gap_from is None or incident.data_gap_until is None:
@@ -100,7 +109,7 @@ def data_gap_text(incident: Incident, zone: ZoneInfo, *,
                                     told_at=told_at)
 
 
-def impact_lines(incident: Incident, zone: ZoneInfo, *,
+def impact_lines(incident: ImpactFields, zone: ZoneInfo, *,
                  told_at: Optional[datetime] = None) -> list[tuple[str, str]]:
     """The impact block as (label, words), or [] when staff said nothing. Only the choices
     and the window: the block has no free text, so it can carry no health data."""
