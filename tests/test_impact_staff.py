@@ -11,7 +11,14 @@ from statuspage.extensions import db
 from statuspage.models import Incident
 
 from .conftest import form_fields, login, soup
-from .staff_support import audit_events, declare, field_error, post_update, snapshot, submit
+from .staff_support import (
+    audit_events,
+    declare,
+    field_error,
+    post_update,
+    snapshot,
+    submit,
+)
 
 UTC = timezone.utc
 

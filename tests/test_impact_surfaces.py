@@ -44,7 +44,7 @@ def words(text: str) -> str:
 
 def playbook_sentence() -> str:
     text = PLAYBOOK.read_text()
-    found = re.search(r"If you were unable to log entries.*?date and time\.", text, re.S)
+    found = re.search(r"If you were unable to log entries.*?date and time\.", text, re.DOTALL)
     return words(found.group(0))
 
 
@@ -176,7 +176,7 @@ def test_a_window_across_midnight_names_both_dates(
             clock() - timedelta(minutes=10))), actor=responder, now=clock())
     db.session.commit()
     tick()
-    raw, text, html = emails(smtp, "pat@example.test", RESTORED)
+    _, text, html = emails(smtp, "pat@example.test", RESTORED)
     window = "between 26 November 23:40 and 27 November 00:35 CET"
     assert f"during the outage ({window}), you can still add" in text
     assert f"({window})" in html
