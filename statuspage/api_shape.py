@@ -106,9 +106,14 @@ def component_json(component: Component, page: Page,
 
 
 def update_body(update: IncidentUpdate | MaintenanceUpdate, tz: ZoneInfo) -> str:
-    """The template lines, ``Impact: ...`` one per line, without the empty ones."""
+    """The template lines, ``Impact: ...`` one per line, without the empty ones; an
+    incident's newest update adds its impact block (``Your data: ...``): what is true now,
+    which an older update did not say."""
     impact, actions, workaround = public_text(update)
     lines = template_lines(impact, actions, workaround, update.next_update_at, tz)
+    incident = getattr(update, "incident", None)  # a maintenance update has none
+    if incident is not None and incident.latest_update is update:
+        lines += present.impact_lines(incident, tz, told_at=update.posted_at)
     return "\n".join(f"{label}: {value}" for label, value in lines)
 
 

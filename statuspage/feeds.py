@@ -20,10 +20,12 @@ from markupsafe import escape
 
 from . import ical, queries
 from .clock import utcnow
+from .data_impact import DataImpact, current_data_impact
 from .models import INCIDENT_STATUS_LABELS, IncidentUpdate, MaintenanceUpdate
 from .present import (
     MAINTENANCE_STATUS_LABELS,
     front_page_url,
+    impact_lines,
     incident_url,
     local_time,
     maintenance_url,
@@ -68,6 +70,9 @@ class FeedEntry:
     kind: str = "incident"
     #: A maintenance window's (start, end), said in each of its entries.
     window: Optional[tuple[datetime, datetime]] = None
+    #: The incident's impact block, on its newest entry only: the block says what is true
+    #: now, which an older update did not say.
+    data_impact: Optional[DataImpact] = None
 
 
 @dataclass(frozen=True)
@@ -85,7 +90,7 @@ class FeedInfo:
     feed_id: str
 
 
-def entry_from_update(update: IncidentUpdate) -> FeedEntry:
+def entry_from_update(update: IncidentUpdate, newest: bool = False) -> FeedEntry:
     incident = update.incident
     impact, actions, workaround = public_text(update)
     return FeedEntry(
@@ -101,6 +106,7 @@ def entry_from_update(update: IncidentUpdate) -> FeedEntry:
         updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
         parent_updated_at=incident.updated_at,
         redacted=update.redacted_at is not None,
+        data_impact=current_data_impact(incident) if newest else None,
     )
 
 
@@ -128,7 +134,11 @@ def entry_from_maintenance_update(update: MaintenanceUpdate) -> FeedEntry:
 def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> list[FeedEntry]:
     """The newest incident and maintenance updates (of those of one component, if given),
     newest first: four queries."""
-    entries = [entry_from_update(u) for u in queries.newest_updates(limit, component_id)]
+    entries, seen = [], set()
+    for update in queries.newest_updates(limit, component_id):
+        # Newest first: an incident's first entry here is its newest update.
+        entries.append(entry_from_update(update, newest=update.incident_id not in seen))
+        seen.add(update.incident_id)
     entries += [entry_from_maintenance_update(u)
                 for u in queries.newest_maintenance_updates(limit, component_id)]
     entries.sort(key=lambda e: (e.posted_at, e.kind == "incident", e.update_id), reverse=True)
@@ -164,6 +174,8 @@ def entry_lines(entry: FeedEntry, tz: ZoneInfo) -> list[tuple[str, str]]:
     if entry.window is not None:
         start, end = entry.window
         lines.insert(0, ("Window", f"{local_time(start, tz)} to {local_time(end, tz)}"))
+    if entry.data_impact is not None:
+        lines += impact_lines(entry.data_impact, tz, told_at=entry.posted_at)
     return lines
 
 

@@ -25,6 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length
 
+from .data_impact import DataImpact
 from .models import (
     COMPONENT_STATUS_LABELS,
     COMPONENT_STATUSES,
@@ -34,6 +35,7 @@ from .models import (
     ROLES,
     SEVERITIES,
 )
+from .present import DATA_STATUS_WORDS, USER_ACTION_WORDS
 from .severity import SEVERITIES as SEVERITY_INFO
 from .severity import suggested_next_update
 from .text import clean_text
@@ -77,6 +79,10 @@ NEXT_UPDATE_CHOICES = [
 ]
 QUICK_MINUTES = {"15": 15, "30": 30, "60": 60}
 
+#: The impact block's choices in the words participants read ("" for "what to do": not said).
+DATA_STATUS_CHOICES = [(s, w) for s, w in DATA_STATUS_WORDS.items()]
+USER_ACTION_CHOICES = [("", "Not said yet")] + [(a, w) for a, w in USER_ACTION_WORDS.items()]
+
 #: What a ``datetime-local`` input sends (with or without seconds), and a typed fallback.
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 DATETIME_HELP = "Enter a date and time, for example 2026-11-26T14:30."
@@ -111,7 +117,18 @@ class ActionForm(FlaskForm):
     """A button that POSTs (reopen, redact, delete, reset): the CSRF token only."""
 
 
-class _UpdateFields(FlaskForm):
+class _ImpactFields(FlaskForm):
+    """The participants' impact block: choices and a window, never free text."""
+
+    data_status = RadioField("Your data", choices=select_choices(DATA_STATUS_CHOICES),
+                             default="not_yet_known", validate_choice=False)
+    user_action = RadioField("What you need to do", choices=select_choices(USER_ACTION_CHOICES),
+                             default="", validate_choice=False)
+    data_gap_from = StringField("Entries may be missing from", filters=CLEAN)
+    data_gap_until = StringField("until", filters=CLEAN)
+
+
+class _UpdateFields(_ImpactFields):
     status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
                          validate_choice=False)
     impact = TextAreaField("Impact: what users are experiencing", filters=CLEAN)
@@ -136,7 +153,7 @@ class UpdateForm(_UpdateFields):
     """The next update of an incident."""
 
 
-class EditIncidentForm(FlaskForm):
+class EditIncidentForm(_ImpactFields):
     issue = StringField("Issue: a brief description", filters=CLEAN)
     severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
                           validate_choice=False)
@@ -303,6 +320,62 @@ def parse_next_update(
     if choice:
         errors["next_update"] = "Choose one of the offered times."
     return None
+
+
+def parse_existing_local(value: Optional[str], tz: ZoneInfo, name: str,
+                         errors: dict) -> Optional[datetime]:
+    """A ``datetime-local`` value as aware UTC, refusing a time the clocks skip (the
+    change to summer time): it happened at no moment."""
+    try:
+        moment = parse_local_datetime(value, tz)
+    except ValueError:
+        errors[name] = DATETIME_HELP
+        return None
+    if moment is not None:
+        typed = datetime.strptime(to_local_input(moment, tz), "%Y-%m-%dT%H:%M")
+        naive = parse_local_datetime(value, timezone.utc)
+        if naive is not None and typed != naive.replace(tzinfo=None, second=0):
+            errors[name] = (f"This time does not exist in {tz.key}: the clocks skip it. "
+                            "Enter a time before or after the change.")
+            return None
+    return moment
+
+
+IMPACT_FIELDS = ("data_status", "user_action", "data_gap_from", "data_gap_until")
+
+
+def parse_data_impact(form: _ImpactFields, formdata: Mapping, tz: ZoneInfo, errors: dict,
+                      was: Optional[DataImpact] = None) -> Optional[DataImpact]:
+    """The impact block as typed (None when the form sent none of its fields: unchanged);
+    the domain (``data_impact``) checks the choices and the window. A time shown to the
+    minute and sent back unchanged keeps its seconds (``was``)."""
+    if not any(name in formdata for name in IMPACT_FIELDS):
+        return None
+    value = DataImpact(
+        # From the request, not the field: a radio not sent is not its default.
+        data_status=_clean(formdata.get("data_status") or "").strip(),
+        user_action=_clean(formdata.get("user_action") or "").strip() or None,
+        data_gap_from=parse_existing_local(form.data_gap_from.data, tz, "data_gap_from",
+                                           errors),
+        data_gap_until=parse_existing_local(form.data_gap_until.data, tz, "data_gap_until",
+                                            errors),
+    )
+    if was is not None:
+        start, end = value.data_gap_from, value.data_gap_until
+        if start and was.data_gap_from and same_minute(start, was.data_gap_from):
+            start = was.data_gap_from
+        if end and was.data_gap_until and same_minute(end, was.data_gap_until):
+            end = was.data_gap_until
+        value = DataImpact(value.data_status, value.user_action, start, end)
+    return value
+
+
+def fill_data_impact(form: _ImpactFields, value: DataImpact, tz: ZoneInfo) -> None:
+    """Show what the incident says now in the form."""
+    form.data_status.data = value.data_status
+    form.user_action.data = value.user_action or ""
+    form.data_gap_from.data = to_local_input(value.data_gap_from, tz)
+    form.data_gap_until.data = to_local_input(value.data_gap_until, tz)
 
 
 def parse_started_at(value: Optional[str], tz: ZoneInfo, errors: dict) -> Optional[datetime]:

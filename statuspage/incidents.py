@@ -16,6 +16,13 @@ from typing import Iterable, Mapping, Optional
 
 from . import audit
 from .components import claims
+from .data_impact import (
+    DataImpact,
+    apply_data_impact,
+    check_data_impact,
+    current_data_impact,
+    data_impact_state,
+)
 from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
@@ -51,6 +58,8 @@ class UpdateText:
     component_statuses: dict[int, str] = field(default_factory=dict)
     #: Components this update names as affected besides those the incident names.
     affected_ids: list[int] = field(default_factory=list)
+    #: The participants' impact block as the form sets it; None leaves it as it is.
+    data_impact: Optional[DataImpact] = None
 
 
 # --- Validation --------------------------------------------------------------------------
@@ -65,6 +74,7 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         next_update_at=text.next_update_at,
         component_statuses=dict(text.component_statuses),
         affected_ids=list(dict.fromkeys(text.affected_ids)),
+        data_impact=text.data_impact,
     )
     if cleaned.status not in INCIDENT_STATUSES:
         errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
@@ -175,6 +185,8 @@ def open_incident(
             _with_status_set(component_ids, cleaned.component_statuses), errors)
     if cleaned.status == "resolved":
         errors["status"] = "A new incident cannot start resolved."
+    if cleaned.data_impact is not None:
+        check_data_impact(cleaned.data_impact, DataImpact(), now, errors)
     previous = None
     if previous_incident_id is not None:
         previous = db.session.get(Incident, previous_incident_id)
@@ -196,6 +208,7 @@ def open_incident(
         previous_incident=previous,
     )
     incident.components = components
+    apply_data_impact(incident, cleaned.data_impact or DataImpact())
     db.session.add(incident)
     audit.record(actor, "incident.open", incident, now=now, after=_incident_state(incident))
     _add_update(incident, cleaned, actor=actor, now=now)
@@ -215,6 +228,8 @@ def post_update(
     cleaned = _clean_update(update, now, errors)
     if incident.is_resolved:
         errors["status"] = "This incident is resolved. An admin can reopen it."
+    if cleaned.data_impact is not None:
+        check_data_impact(cleaned.data_impact, current_data_impact(incident), now, errors)
     if errors:
         raise ValidationError(errors)
     return _add_update(incident, cleaned, actor=actor, now=now)
@@ -224,6 +239,7 @@ def _add_update(
     incident: Incident, text: UpdateText, *, actor: StaffUser, now: datetime
 ) -> IncidentUpdate:
     before_status = incident.status
+    impact_change = apply_data_impact(incident, text.data_impact) if text.data_impact else None
     statuses = dict(text.component_statuses)
     added = _add_affected(incident, _with_status_set(text.affected_ids, statuses))
     if text.status == "resolved":
@@ -259,9 +275,10 @@ def _add_update(
     db.session.flush()  # the update's id, for the audit event
     audit.record(
         actor, "incident.update", incident, now=now,
-        before={"status": before_status},
+        before={"status": before_status, **(impact_change[0] if impact_change else {})},
         after={"status": text.status, "update_id": update.id,
-               **({"affected_added": added} if added else {})},
+               **({"affected_added": added} if added else {}),
+               **(impact_change[1] if impact_change else {})},
     )
     db.session.flush()
     _tell_webhooks(incident, now)
@@ -303,8 +320,10 @@ def edit_incident(
     severity: str,
     component_ids: Iterable[int],
     started_at: datetime,
+    data_impact: Optional[DataImpact] = None,
 ) -> Incident:
-    """Correct an incident's issue, severity, affected components or start (audited)."""
+    """Correct an incident's issue, severity, affected components, start or impact block
+    (audited)."""
     errors: dict[str, str] = {}
     title = _clean_title(title, errors)
     _check_severity(severity, errors)
@@ -320,6 +339,8 @@ def edit_incident(
             errors["started_at"] = (
                 "The start can be at most 30 days before the incident was declared."
             )
+    if data_impact is not None:
+        check_data_impact(data_impact, current_data_impact(incident), now, errors)
     if errors:
         raise ValidationError(errors)
     before = _incident_state(incident)
@@ -327,6 +348,8 @@ def edit_incident(
     incident.severity = severity
     incident.components = components
     incident.started_at = started_at
+    if data_impact is not None:
+        apply_data_impact(incident, data_impact)
     after = _incident_state(incident)
     if after == before:
         return incident
@@ -408,4 +431,5 @@ def _incident_state(incident: Incident) -> dict:
         "status": incident.status,
         "started_at": iso(incident.started_at),
         "component_ids": sorted(c.id for c in incident.components),
+        **data_impact_state(current_data_impact(incident)),
     }

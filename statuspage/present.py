@@ -8,7 +8,7 @@ imports another view to borrow its wording. Pure functions, no database.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, Protocol
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -38,6 +38,91 @@ def local_time(value: datetime, tz: ZoneInfo) -> str:
     """``2026-11-26 14:05 CET``: the time in the site's zone, as the status update block,
     the feeds and the API's update body write it."""
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z")
+
+
+def _day(value: datetime) -> str:
+    """``26 November``: a date as a participant says it."""
+    return f"{value.day} {value:%B}"
+
+
+def window_text(start: datetime, end: datetime, zone: ZoneInfo, *,
+                told_at: Optional[datetime] = None) -> str:
+    """A data-gap window in ``zone``: ``14:05 and 14:50 CET``, to follow "between".
+
+    A window that lies within the day the reader is told (``told_at``, in ``zone``) names
+    no date; one on another day names it (``on 25 November``), one across midnight names
+    both dates. The zone is named once, or at each time when they differ (a change to or
+    from summer time inside the window).
+    """
+    first, last = start.astimezone(zone), end.astimezone(zone)
+    told = told_at.astimezone(zone).date() if told_at is not None else None
+    one_zone = first.tzname() == last.tzname()
+    first_time = f"{first:%H:%M}" if one_zone else f"{first:%H:%M %Z}"
+    last_time = f"{last:%H:%M %Z}"
+    if first.date() != last.date():
+        return f"{_day(first)} {first_time} and {_day(last)} {last_time}"
+    if first.date() == told:
+        return f"{first_time} and {last_time}"
+    return f"{first_time} and {last_time} on {_day(first)}"
+
+
+# --- The impact block ----------------------------------------------------------------------
+
+#: "Your data": the words of each ``Incident.data_status``.
+DATA_STATUS_WORDS = {
+    "not_yet_known": "Not yet known",
+    "being_checked": "Being checked",
+    "some_entries_missing": "Some entries may be missing",
+    "safe": "Safe",
+}
+#: "What you need to do": the words of each ``Incident.user_action``.
+USER_ACTION_WORDS = {
+    "nothing": "Nothing",
+    "use_workaround": "Use the workaround",
+    "reenter_entries": "Re-enter the entries that may be missing",
+}
+DATA_LABEL, ACTION_LABEL, GAP_LABEL = "Your data", "What you need to do", "Data gap"
+
+
+class ImpactFields(Protocol):
+    """An incident, or the block as a value (``data_impact.DataImpact``)."""
+
+    data_status: Optional[str]
+    user_action: Optional[str]
+    data_gap_from: Optional[datetime]
+    data_gap_until: Optional[datetime]
+
+
+def has_impact(incident: ImpactFields) -> bool:
+    """Whether staff said anything in the block (the default says nothing: the emails then
+    keep the playbook's words and the pages show no block)."""
+    return ((incident.data_status or "not_yet_known") != "not_yet_known"
+            or incident.user_action is not None or incident.data_gap_from is not None)
+
+
+def data_gap_text(incident: ImpactFields, zone: ZoneInfo, *,
+                  told_at: Optional[datetime] = None) -> Optional[str]:
+    """``between 14:05 and 14:50 CET``, or None without a window."""
+    if incident.data_gap_from is None or incident.data_gap_until is None:
+        return None
+    return "between " + window_text(incident.data_gap_from, incident.data_gap_until, zone,
+                                    told_at=told_at)
+
+
+def impact_lines(incident: ImpactFields, zone: ZoneInfo, *,
+                 told_at: Optional[datetime] = None) -> list[tuple[str, str]]:
+    """The impact block as (label, words), or [] when staff said nothing. Only the choices
+    and the window: the block has no free text, so it can carry no health data."""
+    if not has_impact(incident):
+        return []
+    lines = [(DATA_LABEL, DATA_STATUS_WORDS.get(incident.data_status or "not_yet_known",
+                                                DATA_STATUS_WORDS["not_yet_known"]))]
+    if incident.user_action in USER_ACTION_WORDS:
+        lines.append((ACTION_LABEL, USER_ACTION_WORDS[incident.user_action]))
+    gap = data_gap_text(incident, zone, told_at=told_at)
+    if gap:
+        lines.append((GAP_LABEL, f"Entries {gap} may be missing"))
+    return lines
 
 
 # --- An update's text ----------------------------------------------------------------------

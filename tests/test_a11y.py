@@ -177,3 +177,23 @@ def test_status_is_said_in_words_not_colour_alone(site, new_page):
         .filter(el => !el.closest('svg') && el.innerText.trim() === '')
         .map(el => el.outerHTML.slice(0, 80))""")
     assert wordless == []
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_impact_fields_are_named_groups_of_radios(site, new_page, admin, width):
+    """Issue 13, point 6: a screen reader hears each choice with its question, and the
+    window's two times with their zone."""
+    page = new_page(viewport={"width": width, "height": 800})
+    sign_in(page, admin.email)
+    for path in ("/staff/incidents/new", f"/staff/incidents/{site['incident']}",
+                 f"/staff/incidents/{site['incident']}/edit"):
+        _visit(page, path)
+        data = page.get_by_role("group", name="Your data", exact=True)
+        assert data.get_by_role("radio").count() == 4
+        assert data.get_by_role("radio", name="Not yet known").is_checked()
+        action = page.get_by_role("group", name="What you need to do", exact=True)
+        assert action.get_by_role("radio", name="Not said yet").is_checked()
+        assert page.get_by_role("group", name="Entries may be missing (optional)")
+        assert page.get_by_label("From (date and time, UTC)").count() == 1
+        assert horizontal_overflow(page) <= 0, f"{path} at {width}px"
+        assert_accessible(page, f"{path} at {width}px")

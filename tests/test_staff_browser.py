@@ -189,6 +189,49 @@ def test_the_posted_block_is_right_under_the_notice(busy, new_page, responder, w
 
 @pytest.mark.browser
 @needs_browser
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_impact_block_is_set_in_the_resolved_form_and_read_on_the_page(
+        busy, new_page, responder, width):
+    """Issue 13, point 6: radios and a window (by keyboard), refused when it ends before it
+    starts, then the Resolved update sets it and the public page says it."""
+    page = new_page(viewport={"width": width, "height": 800})
+    sign_in(page, responder.email)
+    page.goto(f"/staff/incidents/{busy['long']}")
+    assert_accessible(page, f"impact fields at {width}px")
+    data = page.get_by_label("Not yet known", exact=True)
+    data.focus()
+    page.keyboard.press("ArrowDown")  # a radio group: the arrow keys choose
+    assert page.get_by_label("Being checked", exact=True).is_checked()
+    page.get_by_label("Some entries may be missing", exact=True).check()
+    page.get_by_label("Re-enter the entries that may be missing", exact=True).check()
+    page.locator("#data_gap_from").fill("2026-11-26T12:40")
+    page.locator("#data_gap_until").fill("2026-11-26T12:05")
+    page.locator("#status").select_option("resolved")
+    page.locator("#actions").fill("The sync service was rolled back.")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Post update").click()
+    until = page.locator("#data_gap_until")
+    assert until.get_attribute("aria-invalid") == "true"
+    assert "must end after it starts" in page.locator("#data_gap_until-error").inner_text()
+    assert_fits(page, f"impact error at {width}px")
+    assert_accessible(page, f"impact error at {width}px")
+
+    page.locator("#data_gap_from").fill("2026-11-26T12:05")
+    until.fill("2026-11-26T12:40")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Post update").click()
+    assert "Update posted: Resolved" in page.locator(".flashes").inner_text()
+    assert "Participants read: Your data: Some entries may be missing" in page.locator(
+        ".impact-now").inner_text()
+    page.goto(f"/incidents/{busy['long']}")
+    block = page.locator(".impact-block")
+    assert "Entries between 12:05 and 12:40 UTC may be missing" in block.inner_text()
+    assert_fits(page, f"public impact block at {width}px")
+    assert_accessible(page, f"public impact block at {width}px")
+
+
+@pytest.mark.browser
+@needs_browser
 def test_staff_times_stay_in_the_site_zone_with_script(busy, app, new_page, admin):
     """A reader whose browser would say "01:12 PM" sees what the status block says."""
     app.config["SITE_TIMEZONE"] = "Europe/Berlin"

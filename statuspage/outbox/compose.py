@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Hashable, Iterator, Mapping, Optional
 
+from zoneinfo import ZoneInfo
+
+from flask import current_app
 from jinja2 import Environment
 
-from .. import mail, queries, tokens
+from .. import mail, present, queries, tokens
+from ..clock import utcnow
 from ..extensions import db
 from ..models import Incident
 from .rules import Claimed, format_delay
@@ -170,7 +174,21 @@ def incident_email_context(incident_id: int, public_url: str) -> dict:
             # The resolution email claims that everything works only when it does.
             "all_clear": facts.all_clear,
             "page_url": f"{public_url}/",
+            **_impact_context(incident),
         }
+
+
+def _impact_context(incident: Incident) -> dict:
+    """The impact block (empty when staff said nothing) and the data-gap window, in the
+    site's zone, dated unless it lies within the day the email is rendered (sent)."""
+    zone, now = ZoneInfo(current_app.config["SITE_TIMEZONE"]), utcnow()
+    lines = present.impact_lines(incident, zone, told_at=now)
+    return {
+        "impact": lines,
+        # The resolution email names the window in its own sentence instead.
+        "impact_choices": [line for line in lines if line[0] != present.GAP_LABEL],
+        "data_gap": present.data_gap_text(incident, zone, told_at=now),
+    }
 
 
 @contextmanager

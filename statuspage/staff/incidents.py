@@ -21,7 +21,9 @@ from ..forms import (
     IncidentForm,
     UpdateForm,
     parse_component_ids,
+    fill_data_impact,
     parse_component_statuses,
+    parse_data_impact,
     parse_id,
     parse_next_update,
     parse_started_at,
@@ -29,6 +31,7 @@ from ..forms import (
     select_choices,
     to_local_input,
 )
+from ..data_impact import DataImpact, current_data_impact
 from ..incidents import UpdateText
 from ..models import Incident, IncidentUpdate
 from ..severity import suggested_next_update
@@ -46,7 +49,7 @@ from .common import (
 )
 
 
-def _update_text(form, *, severity, now, tz, errors, affected=()) -> UpdateText:
+def _update_text(form, *, severity, now, tz, errors, affected=(), was=None) -> UpdateText:
     return UpdateText(
         status=form.status.data or "",
         impact=form.impact.data or "",
@@ -56,6 +59,7 @@ def _update_text(form, *, severity, now, tz, errors, affected=()) -> UpdateText:
                                          errors=errors),
         component_statuses=parse_component_statuses(request.form, errors),
         affected_ids=list(affected),
+        data_impact=parse_data_impact(form, request.form, tz, errors, was),
     )
 
 
@@ -68,6 +72,7 @@ def new_incident():
     previous = None
     if request.method == "GET":
         form.status.data = "investigating"
+        fill_data_impact(form, DataImpact(), tz)
         previous_id = parse_id(request.args.get("previous"))
         previous = db.session.get(Incident, previous_id) if previous_id else None
         if previous is not None:
@@ -123,6 +128,7 @@ def incident(incident_id: int):
     chosen: dict[int, str] = {}
     if request.method == "GET":
         form.status.data = incident.status
+        fill_data_impact(form, current_data_impact(incident), site_tz())
         latest = incident.latest_update
         if latest is not None and not latest.is_redacted:
             form.impact.data = latest.impact
@@ -132,7 +138,7 @@ def incident(incident_id: int):
     now = utcnow()
     affected = parse_component_ids(request.form.getlist("components"), errors)
     update = _update_text(form, severity=incident.severity, now=now, tz=site_tz(),
-                          errors=errors, affected=affected)
+                          errors=errors, affected=affected, was=current_data_impact(incident))
     chosen = update.component_statuses
     if not errors:
         done = commit_once("incident.update", incidents.post_update, incident, update,
@@ -200,6 +206,7 @@ def edit_incident(incident_id: int):
         form.issue.data = incident.title
         form.severity.data = incident.severity
         form.started_at.data = to_local_input(incident.started_at, tz)
+        fill_data_impact(form, current_data_impact(incident), tz)
         checked = [c.id for c in incident.components]
         return _render_edit(incident, form, errors, checked)
 
@@ -207,11 +214,12 @@ def edit_incident(incident_id: int):
     started_at = parse_started_at(form.started_at.data, tz, errors)
     if started_at is not None and same_minute(started_at, incident.started_at):
         started_at = incident.started_at  # the form shows minutes; keep the seconds
+    impact = parse_data_impact(form, request.form, tz, errors, current_data_impact(incident))
     if not errors:
         done = commit_once(
             "incident.edit", incidents.edit_incident, incident, actor=actor(), now=utcnow(),
             title=form.issue.data or "", severity=form.severity.data or "",
-            component_ids=checked, started_at=started_at,
+            component_ids=checked, started_at=started_at, data_impact=impact,
         )
         if done.repeat is not None:
             return show_repeat(done.repeat, incident.id)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, has_request_context, request
 from markupsafe import Markup, escape
 
-from ..present import local_time
+from ..present import impact_lines, local_time
 
 
 def site_tz() -> ZoneInfo:
@@ -46,6 +46,11 @@ def time_tag(value: datetime | None, fmt: str = "datetime") -> Markup:
     )
 
 
+def impact_block_lines(incident, told_at: datetime | None = None) -> list[tuple[str, str]]:
+    """The incident's impact block in the site's zone (the public pages' macro)."""
+    return impact_lines(incident, site_tz(), told_at=told_at)
+
+
 def _on_staff_page() -> bool:
     return has_request_context() and request.blueprint == "staff"
 
@@ -74,7 +79,7 @@ def nl2br(text: str | None) -> Markup:
 
 def init_app(app: Flask) -> None:
     """The filters, globals and the site's name and address in every template."""
-    app.jinja_env.globals.update(time_tag=time_tag)
+    app.jinja_env.globals.update(time_tag=time_tag, impact_lines=impact_block_lines)
     app.jinja_env.filters.update(nl2br=nl2br, duration=format_duration)
 
     @app.context_processor
