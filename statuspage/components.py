@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from . import audit
+from . import audit, subscriptions
 from .extensions import db
 from .errors import NotAllowed, ValidationError
 from .outbox import webhooks
@@ -191,7 +191,8 @@ def incident_count(component: Component) -> int:
 def delete_component(component: Component, *, actor: StaffUser, now: datetime) -> None:
     """Delete a component no incident refers to; one with a history is refused.
 
-    Deleting it would silently rewrite past incidents (the foreign keys cascade).
+    Deleting it would silently rewrite past incidents (the foreign keys cascade). Those
+    who chose it as their only component get everything from now on (and are told).
     """
     _require_admin(actor)
     if incident_count(component):
@@ -202,5 +203,6 @@ def delete_component(component: Component, *, actor: StaffUser, now: datetime) -
             }
         )
     audit.record(actor, "component.delete", component, now=now, before=_state(component))
+    subscriptions.fall_back_to_everything(component, now=now)
     db.session.delete(component)
     db.session.flush()

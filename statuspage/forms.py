@@ -211,12 +211,26 @@ class WebhookForm(FlaskForm):
 
 
 class SubscribeForm(FlaskForm):
-    """The public subscribe form."""
+    """The public subscribe form. The ticked ``components`` (checkboxes, one value each)
+    are read from the request as a list."""
 
-    # Checked by the domain (subscriptions.subscribe), which gives the messages.
+    # Checked by the domain (subscriptions.subscribe, check_choices), which gives the
+    # messages.
     email = StringField("Email address", filters=[_one_line])
     audience = StringField("I am a")  # radio buttons: participant or coach
+    scope = StringField("Emails about", default="all")  # radio buttons: all or some
+    timezone = StringField("Time zone", filters=[_one_line])  # a select of IANA names
     website = StringField("Leave this field empty")  # the honeypot (subscribe.HONEYPOT)
+
+
+class PreferencesForm(FlaskForm):
+    """A subscriber's preferences page (/subscription/<token>); ``components`` as in
+    ``SubscribeForm``."""
+
+    audience = StringField("I am a")
+    scope = StringField("Emails about")
+    timezone = StringField("Time zone", filters=[_one_line])
+    maintenance_notices = StringField("Maintenance notices")  # radio buttons: on or off
 
 
 # --- Parsing -------------------------------------------------------------------------------

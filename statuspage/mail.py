@@ -34,6 +34,7 @@ from markupsafe import escape
 # body of an outage email is rendered once per incident and audience, not per subscriber.
 UNSUBSCRIBE_URL = "__STATUSPAGE_UNSUBSCRIBE_URL__"
 CONFIRM_URL = "__STATUSPAGE_CONFIRM_URL__"
+PREFERENCES_URL = "__STATUSPAGE_PREFERENCES_URL__"
 
 #: Bodies are encoded with SMTP's 78-column policy; headers may run to 998 columns so
 #: that a long ``List-Unsubscribe`` URL stays one plain URL (folding would encode it).

@@ -1,9 +1,12 @@
-"""Public subscribe flow: /subscribe, /confirm/<token>, /unsubscribe/<token>.
+"""Public subscribe flow: /subscribe, /confirm/<token>, /unsubscribe/<token>, and the
+preferences page /subscription/<token>.
 
-Only /subscribe uses the session (its form has a CSRF token). The token pages are
-cookieless: the signed token in the URL is the capability, so their POSTs need no CSRF
-token, and the RFC 8058 one-click POST (a mail client, no cookie) must work as it is.
-A GET never changes anything (mail scanners follow links). Nothing here sends mail.
+/subscribe and the preferences page use the session (their forms have a CSRF token: the
+preferences form changes more than one click should). The confirm and unsubscribe pages
+are cookieless: the signed token in the URL is the capability, so their POSTs need no
+CSRF token, and the RFC 8058 one-click POST (a mail client, no cookie) must work as it is.
+A GET never changes anything (mail scanners follow links). Nothing here sends mail. No
+page says whether an address is subscribed: the token pages never show the address.
 
 The form's POST is limited per client address (SUBSCRIBE_RATE_LIMIT) and carries a
 honeypot field that people never see: a form with it filled gets the same "check your
@@ -13,13 +16,16 @@ inbox" answer as any other, and nothing is stored or queued.
 from __future__ import annotations
 
 import logging
+from typing import Optional
 
-from flask import Blueprint, make_response, redirect, render_template, url_for
+from flask import (Blueprint, current_app, make_response, redirect, render_template,
+                   request, url_for)
 
 from . import subscriptions
 from .clock import utcnow
 from .extensions import csrf, db
-from .forms import SubscribeForm
+from .forms import ActionForm, PreferencesForm, SubscribeForm
+from .queries import all_components
 from .ratelimit import rate_limit
 from .errors import ValidationError
 from .outbox.rules import current_settings, format_delay
@@ -46,10 +52,26 @@ def _delay_text() -> str:
     return format_delay(current_settings().delay)
 
 
+def _choice_lists(form) -> dict:
+    """What the choice fields offer, and what is ticked (as the form last sent it)."""
+    ticked = {str(v) for v in request.form.getlist("components")} if form.is_submitted() \
+        else set()
+    return {"components": all_components(), "ticked": ticked,
+            "zones": subscriptions.known_timezones(),
+            "site_timezone": current_app.config["SITE_TIMEZONE"]}
+
+
+def _choices(form, maintenance_notices: Optional[str] = "on"):
+    """The choices the form sent, checked by the domain when it asks."""
+    return lambda: subscriptions.check_choices(
+        form.scope.data, request.form.getlist("components"), form.timezone.data,
+        maintenance_notices)
+
+
 def _subscribe_page(form, errors: dict[str, str], status: int):
     response = make_response(
         render_template("public/subscribe.html", form=form, errors=errors,
-                        delay_text=_delay_text()),
+                        delay_text=_delay_text(), **_choice_lists(form)),
         status,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -77,7 +99,8 @@ def subscribe():
             return redirect(url_for("subscribe.check_inbox"), code=303)
         else:
             try:
-                subscriptions.subscribe(form.email.data, form.audience.data, now=utcnow())
+                subscriptions.subscribe(form.email.data, form.audience.data, now=utcnow(),
+                                        choices=_choices(form))
             except ValidationError as exc:
                 db.session.rollback()
                 errors = exc.errors
@@ -139,5 +162,67 @@ def unsubscribe(token: str):
     except InvalidToken:
         db.session.rollback()
         return _private((render_template("public/unsubscribe_invalid.html"), 400))
+    db.session.commit()
+    return _private(render_template("public/unsubscribe_done.html"))
+
+
+# --- The preferences page ----------------------------------------------------------------
+
+
+def _preferences_page(token: str, subscriber, form, errors: dict[str, str], status: int,
+                      saved: bool = False):
+    if not form.is_submitted():  # what they chose, in the form
+        form.audience.data = subscriber.audience
+        form.scope.data = subscriber.scope
+        form.timezone.data = subscriber.timezone or current_app.config["SITE_TIMEZONE"]
+        form.maintenance_notices.data = "on" if subscriber.maintenance_notices else "off"
+    lists = _choice_lists(form)
+    if not form.is_submitted():
+        lists["ticked"] = {str(c.id) for c in subscriber.components}
+    return _private((render_template(
+        "public/preferences.html", token=token, subscriber=subscriber, form=form,
+        errors=errors, saved=saved, unsubscribe_form=ActionForm(formdata=None),
+        can_change=subscriptions.can_change_preferences(subscriber), **lists), status))
+
+
+def _invalid_preferences_link():
+    return _private((render_template("public/preferences_invalid.html"), 400))
+
+
+@bp.route("/subscription/<token>", methods=["GET", "POST"])
+@uses_session
+def preferences(token: str):
+    """A subscriber's choices (audience, components, time zone, maintenance notices),
+    reached from every email; the POST saves them."""
+    try:
+        subscriber = subscriptions.subscriber_for_preferences_token(token)
+    except InvalidToken:
+        return _invalid_preferences_link()
+    form = PreferencesForm()
+    errors: dict[str, str] = {}
+    if form.is_submitted():  # CSRFProtect has already checked the token
+        try:
+            subscriptions.update_preferences(
+                subscriber, form.audience.data,
+                _choices(form, form.maintenance_notices.data), now=utcnow())
+        except ValidationError as exc:
+            db.session.rollback()
+            errors = exc.errors
+        else:
+            db.session.commit()
+            return redirect(url_for("subscribe.preferences", token=token, saved=1), code=303)
+    return _preferences_page(token, subscriber, form, errors, 400 if errors else 200,
+                             saved=request.args.get("saved") == "1")
+
+
+@bp.post("/subscription/<token>/unsubscribe")
+@uses_session
+def preferences_unsubscribe(token: str):
+    """The preferences page's "Unsubscribe" button (with its CSRF token)."""
+    try:
+        subscriber = subscriptions.subscriber_for_preferences_token(token)
+    except InvalidToken:
+        return _invalid_preferences_link()
+    subscriptions.stop_emails(subscriber, now=utcnow())
     db.session.commit()
     return _private(render_template("public/unsubscribe_done.html"))

@@ -1,4 +1,5 @@
-"""Subscribers: subscribe (double opt-in), confirm, unsubscribe, and the admin's export and delete.
+"""Subscribers: subscribe (double opt-in), confirm, their choices and preferences page,
+unsubscribe, and the admin's export and delete.
 
 Tokens are signed with SECRET_KEY, one salt per purpose, and carry the subscriber's opaque
 ``public_id``, never the address. Like every domain module, these functions take ``now``,
@@ -9,8 +10,11 @@ outbox rows that the notifier sends on its next tick.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional
+from functools import lru_cache
+from typing import Callable, Iterable, Optional
+from zoneinfo import available_timezones
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -19,13 +23,105 @@ from . import audit
 from .addresses import parse_subscriber_address
 from .extensions import db
 from .errors import NotAllowed, ValidationError
-from .models import AUDIENCES, Delivery, Notification, StaffUser, Subscriber
+from .models import (
+    AUDIENCES,
+    SUBSCRIPTION_SCOPES,
+    Component,
+    Delivery,
+    Notification,
+    StaffUser,
+    Subscriber,
+    subscriber_components,
+)
 from .outbox import queue
 from .present import iso
-from .tokens import CONFIRM, UNSUBSCRIBE, InvalidToken, read_token
+from .tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
 
 EMAIL_ERROR = "Enter an email address, like name@example.org."
 AUDIENCE_ERROR = "Choose participant or coach."
+SCOPE_ERROR = "Choose everything, or only the features you use."
+NO_COMPONENT_ERROR = "Tick at least one feature, or choose everything."
+UNKNOWN_COMPONENT_ERROR = "One of the features chosen is not on this page any more: choose again."
+TIMEZONE_ERROR = "Choose a time zone from the list (like Europe/Berlin)."
+MAINTENANCE_ERROR = "Choose whether you want maintenance notices."
+
+
+# --- Choices -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    # Area/Location names and UTC: what browsers report (Intl) and people recognise;
+    # "Factory", "posixrules" and the like are left out.
+    return frozenset(z for z in available_timezones()
+                     if ("/" in z and not z.startswith(("posix/", "right/"))) or z == "UTC")
+
+
+def known_timezones() -> list[str]:
+    """The time zones a subscriber may choose (IANA names), sorted, SITE_TIMEZONE among
+    them."""
+    return sorted(_zones() | {current_app.config["SITE_TIMEZONE"]})
+
+
+def is_known_timezone(name: Optional[str]) -> bool:
+    return bool(name) and (name in _zones() or name == current_app.config["SITE_TIMEZONE"])
+
+
+@dataclass(frozen=True)
+class Choices:
+    """What a subscriber hears about, and how times are written to them."""
+
+    scope: str = "all"
+    components: tuple[Component, ...] = ()
+    #: An IANA name; None: SITE_TIMEZONE.
+    timezone: Optional[str] = None
+    maintenance_notices: bool = True
+
+
+def check_choices(scope: Optional[str], component_ids: Iterable, timezone: Optional[str],
+                  maintenance_notices: Optional[str] = "on") -> Choices:
+    """The choices a form sent, or ValidationError (keys ``scope``, ``components``,
+    ``timezone``, ``maintenance_notices``). Ticked components count only for ``some``;
+    an empty time zone is SITE_TIMEZONE; ``maintenance_notices`` is "on" or "off"."""
+    errors: dict[str, str] = {}
+    scope = (scope or "all").strip()
+    if scope not in SUBSCRIPTION_SCOPES:
+        errors["scope"] = SCOPE_ERROR
+    ids: set[int] = set()
+    for value in component_ids:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = 0
+        if not 0 < number < 2**31:
+            errors["components"] = UNKNOWN_COMPONENT_ERROR
+            break
+        ids.add(number)
+    components: list[Component] = []
+    if ids and "components" not in errors:
+        components = list(db.session.scalars(
+            db.select(Component).where(Component.id.in_(sorted(ids)))
+            .order_by(Component.position, Component.name)))
+        if len(components) != len(ids):
+            errors["components"] = UNKNOWN_COMPONENT_ERROR
+    if scope == "some" and not ids and "components" not in errors:
+        errors["components"] = NO_COMPONENT_ERROR
+    timezone = (timezone or "").strip() or None
+    if timezone is not None and not is_known_timezone(timezone):
+        errors["timezone"] = TIMEZONE_ERROR
+    if maintenance_notices not in ("on", "off"):
+        errors["maintenance_notices"] = MAINTENANCE_ERROR
+    if errors:
+        raise ValidationError(errors)
+    return Choices(scope=scope, components=tuple(components) if scope == "some" else (),
+                   timezone=timezone, maintenance_notices=maintenance_notices == "on")
+
+
+def _apply(subscriber: Subscriber, choices: Choices) -> None:
+    subscriber.scope = choices.scope
+    subscriber.components = list(choices.components)
+    subscriber.timezone = choices.timezone
+    subscriber.maintenance_notices = choices.maintenance_notices
 
 
 # --- Finding subscribers ---------------------------------------------------------------------------
@@ -45,12 +141,16 @@ def find_by_public_id(public_id: str) -> Optional[Subscriber]:
 # --- Subscribing -------------------------------------------------------------------------
 
 
-def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -> None:
+def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime,
+              choices: Callable[[], Choices] = Choices) -> None:
     """Ask for the emails. The caller shows the same answer whatever happened here.
 
-    New, pending, unsubscribed or bouncing address: (again) pending, and a confirmation
-    email is queued. Confirmed address: a "manage your subscription" email is queued
-    instead. Either at most once per SUBSCRIBE_RESEND_SECONDS per address.
+    New, pending, unsubscribed or bouncing address: (again) pending with these
+    ``choices`` (a ``check_choices`` call, so that every field's error is reported at
+    once), and a confirmation email is queued. Confirmed address: nothing of theirs
+    changes (whoever typed it may not be them), a "manage your subscription" email with
+    the link to their preferences page is queued instead. Either at most once per
+    SUBSCRIBE_RESEND_SECONDS per address.
     """
 
     errors = {}
@@ -59,6 +159,10 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -
         errors["email"] = EMAIL_ERROR
     if audience not in AUDIENCES:
         errors["audience"] = AUDIENCE_ERROR
+    try:
+        chosen = choices()
+    except ValidationError as exc:
+        errors.update(exc.errors)
     if errors:
         raise ValidationError(errors)
 
@@ -71,6 +175,8 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime) -
             subscriber.bounced_at = None
         subscriber.audience = audience
         subscriber.requested_at = now
+        subscriber.scope_fallback_at = None
+        _apply(subscriber, chosen)
         kind = "confirm"
     db.session.flush()
     if not _mailed_recently(subscriber, now):
@@ -138,6 +244,12 @@ def unsubscribe(token: str, *, now: datetime) -> None:
     subscriber = subscriber_for_unsubscribe_token(token)
     if subscriber is None:
         return
+    stop_emails(subscriber, now=now)
+
+
+def stop_emails(subscriber: Subscriber, *, now: datetime) -> None:
+    """Unsubscribe: nothing more goes to them, what was waiting is cancelled."""
+    subscriber.scope_fallback_at = None
     if subscriber.status != "unsubscribed":
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
@@ -147,6 +259,68 @@ def unsubscribe(token: str, *, now: datetime) -> None:
         .values(status="cancelled")
     )
     db.session.flush()
+
+
+# --- The preferences page --------------------------------------------------------------------
+
+
+def subscriber_for_preferences_token(token: str) -> Subscriber:
+    """The subscriber a preferences link is for, changing nothing; InvalidToken if the
+    token is not one, or its subscriber was deleted."""
+    subscriber = find_by_public_id(read_token(PREFERENCES, token))
+    if subscriber is None:
+        raise InvalidToken()
+    return subscriber
+
+
+def can_change_preferences(subscriber: Subscriber) -> bool:
+    """Pending and confirmed subscribers have choices to change; the others subscribe
+    again (double opt-in)."""
+    return subscriber.status in ("pending", "confirmed")
+
+
+def update_preferences(subscriber: Subscriber, audience: Optional[str],
+                       choices: Callable[[], Choices], *, now: datetime) -> None:
+    """Their new audience and choices, or ValidationError with nothing changed. Saving
+    ends the notice that their components were deleted (``scope_fallback_at``). Emails
+    already queued are not recalled: a resolution email still reaches everyone its outage
+    email reached."""
+    if not can_change_preferences(subscriber):
+        raise ValidationError({"form": "This address is not subscribed any more: "
+                                       "subscribe again to choose."})
+    errors = {} if audience in AUDIENCES else {"audience": AUDIENCE_ERROR}
+    try:
+        chosen = choices()
+    except ValidationError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    subscriber.audience = audience
+    subscriber.scope_fallback_at = None
+    _apply(subscriber, chosen)
+    db.session.flush()
+
+
+def fall_back_to_everything(component: Component, *, now: datetime) -> int:
+    """Before ``component`` is deleted: those who chose it as their only component get
+    everything (``scope`` "all", ``scope_fallback_at`` set, so their preferences page
+    tells them). Returns how many."""
+    chose_it = db.select(subscriber_components.c.subscriber_id).where(
+        subscriber_components.c.component_id == component.id)
+    others = (
+        db.select(subscriber_components.c.subscriber_id)
+        .where(subscriber_components.c.subscriber_id == Subscriber.id,
+               subscriber_components.c.component_id != component.id)
+        .exists()
+    )
+    result = db.session.execute(
+        db.update(Subscriber)
+        .where(Subscriber.scope == "some", Subscriber.id.in_(chose_it), ~others)
+        .values(scope="all", scope_fallback_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
+    return result.rowcount or 0
 
 
 def purge_unconfirmed(now: datetime) -> int:
@@ -180,10 +354,19 @@ def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
         raise NotAllowed("Only an admin can delete a subscriber.")
     audit.record(actor, "subscriber.delete", subscriber, now=now,
                  before={"subscriber": subscriber.public_id, "audience": subscriber.audience,
-                         "status": subscriber.status})
+                         "status": subscriber.status, **_choices_record(subscriber)})
     db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
     db.session.delete(subscriber)
     db.session.flush()
+
+
+def _choices_record(subscriber: Subscriber) -> dict:
+    """Their choices, for the audit record of a deletion (component ids, not names: the
+    record outlives a renaming)."""
+    return {"scope": subscriber.scope,
+            "components": sorted(c.id for c in subscriber.components),
+            "timezone": subscriber.timezone,
+            "maintenance_notices": subscriber.maintenance_notices}
 
 
 def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime) -> dict:
@@ -211,6 +394,11 @@ def export_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
             "confirmed_at": iso(subscriber.confirmed_at),
             "unsubscribed_at": iso(subscriber.unsubscribed_at),
             "bounced_at": iso(subscriber.bounced_at),
+            "scope": subscriber.scope,
+            "components": [c.name for c in subscriber.components],
+            "timezone": subscriber.timezone,
+            "maintenance_notices": subscriber.maintenance_notices,
+            "scope_fallback_at": iso(subscriber.scope_fallback_at),
         },
         "deliveries": [
             {

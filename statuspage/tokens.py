@@ -16,7 +16,10 @@ from .clock import utcnow
 
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
-_PURPOSES = (CONFIRM, UNSUBSCRIBE)
+#: The preferences page (/subscription/<token>): no expiry; it dies with the subscriber
+#: (a deleted subscriber's public_id is never reused).
+PREFERENCES = "preferences"
+_PURPOSES = (CONFIRM, UNSUBSCRIBE, PREFERENCES)
 #: Longer than any token we make; anything longer is refused before it is parsed.
 _TOKEN_MAX = 200
 
@@ -71,3 +74,7 @@ def confirm_token(subscriber_public_id: str) -> str:
 
 def unsubscribe_token(subscriber_public_id: str) -> str:
     return make_token(UNSUBSCRIBE, subscriber_public_id)
+
+
+def preferences_token(subscriber_public_id: str) -> str:
+    return make_token(PREFERENCES, subscriber_public_id)

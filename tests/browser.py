@@ -175,6 +175,7 @@ def site(app, admin, responder, components, make_incident, clock):
         "update": open_one.updates[0].id,
         "confirm": tokens.confirm_token(subscriber.public_id),
         "unsubscribe": tokens.unsubscribe_token(subscriber.public_id),
+        "preferences": tokens.preferences_token(subscriber.public_id),
     }
 
 

@@ -38,7 +38,9 @@ def public_pages(site) -> list[str]:
         "/subscribe/check-inbox",
         f"/confirm/{site['confirm']}",
         f"/unsubscribe/{site['unsubscribe']}",
+        f"/subscription/{site['preferences']}",
         "/confirm/not-a-real-token",
+        "/subscription/not-a-real-token",
         "/no/such/page",
         "/staff/login",
     ]

@@ -180,3 +180,22 @@ def test_a_window_across_midnight_names_both_dates(
     window = "between 26 November 23:40 and 27 November 00:35 CET"
     assert f"during the outage ({window}), you can still add" in text
     assert f"({window})" in html
+
+
+def test_the_window_is_named_in_each_subscribers_own_zone(
+        smtp, clock, outage, responder, make_subscriber):  # noqa: F811
+    """A coach in New York reads the data-gap window in New York time (issue 13 point 4)."""
+    make_subscriber("pat@example.test")
+    far = make_subscriber("ny@example.test", audience="coach")
+    far.timezone = "America/New_York"
+    db.session.commit()
+    tick()
+    clock.advance(minutes=5)
+    incidents.post_update(outage, incidents.UpdateText(
+        status="resolved", impact="None.", actions="Fixed."), actor=responder, now=clock())
+    db.session.commit()
+    tick()
+    _raw, text, _html = emails(smtp, "ny@example.test", RESTORED)
+    assert "(between 08:05 and 08:50 EST)" in words(text)
+    _raw, text, _html = emails(smtp, "pat@example.test", RESTORED)
+    assert f"({'between ' + WINDOW})" in words(text)

@@ -415,11 +415,13 @@ def test_prepared_message_is_the_built_message_with_the_recipients_parts(app):
     common = dict(sender="Status <status@example.test>", list_id="L <l.example.test>",
                   date=T_SEND)
     url = "https://status.example.test/unsubscribe/abc.def"
+    urls = {mail.UNSUBSCRIBE_URL: url,
+            mail.PREFERENCES_URL: "https://status.example.test/subscription/ghi.jkl"}
     prepared = mail.prepare_message(rendered, **common)
     assert prepared is not None
     fast = mail_parse(prepared.fill(recipient="pat@example.test", message_id="<1.2@x.test>",
-                                    urls={mail.UNSUBSCRIBE_URL: url}))
-    text, html = rendered.personalise({mail.UNSUBSCRIBE_URL: url})
+                                    urls=urls))
+    text, html = rendered.personalise(urls)
     slow = mail_parse(mail.message_bytes(mail.build_message(
         recipient="pat@example.test", subject=rendered.subject, text=text, html=html,
         message_id="<1.2@x.test>", unsubscribe_url=url, **common)))

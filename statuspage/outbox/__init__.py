@@ -9,13 +9,14 @@ The flow:
 2. The notifier process (``scheduler`` -> ``notifier.tick``) queues the outage emails
    that have become due, claims due deliveries with a lease, asks again before each
    message whether it is still wanted (``recheck``), has ``compose`` render each email
-   once per notification, audience and version of its incident, sends it through
+   once per notification, audience, time zone and version of its incident, sends it through
    ``statuspage.mail`` (SMTP and MIME only), and marks each delivery the moment the
    server answers.
 
 The modules:
 
 - ``rules``: settings and the pure decisions (what is due, send or cancel, retry when).
+- ``audience``: who hears about what (their choices, SEV-1 to everyone).
 - ``queue``: the rows, the hooks the incident domain calls, hold/release/send-now.
 - ``status``: what the staff incident page shows of its emails.
 - ``compose``: subjects and bodies from ``templates/email/``; one recipient's bytes.

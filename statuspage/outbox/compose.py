@@ -1,9 +1,11 @@
 """Messages from templates: each subscriber email's subject, text and HTML, rendered once
-per notification, audience and version of its incident, then made into one recipient's
-bytes by ``mail``.
+per notification, audience, time zone and version of its incident, then made into one
+recipient's bytes by ``mail``.
 
 The email templates are ``templates/email/<kind>.txt`` and ``.html``. Per-recipient links
-are rendered as ``mail``'s markers and filled in per message.
+are rendered as ``mail``'s markers and filled in per message. Every time in an email is
+written in the subscriber's zone with the zone's name, by the helpers the templates get
+(``time_in_zone``, ``datetime_in_zone``, ``window_in_zone``).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache, partial
 from typing import Hashable, Iterator, Mapping, Optional
-
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import current_app
 from jinja2 import Environment
@@ -27,6 +29,69 @@ from .rules import Claimed, format_delay
 NO_WORKAROUND = "No workaround is available yet."
 
 GREETINGS = {"participant": "Participant", "coach": "Coach"}
+
+
+# --- Times in the subscriber's zone ---------------------------------------------------------
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+
+
+@lru_cache(maxsize=512)
+def zone(name: Optional[str], default: str = "UTC") -> ZoneInfo:
+    """The zone of this IANA name; ``default`` (SITE_TIMEZONE) when None or unknown."""
+    for candidate in (name, default, "UTC"):
+        if candidate:
+            try:
+                return ZoneInfo(candidate)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def zone_label(value: datetime, tz: ZoneInfo) -> str:
+    """The zone's name at that instant: ``CET``, ``CEST``; ``UTC-03`` for a zone whose
+    abbreviation is only its offset."""
+    name = value.astimezone(tz).tzname() or ""
+    return f"UTC{name}" if name[:1] in ("+", "-") else name
+
+
+def time_in_zone(value: datetime, tz: ZoneInfo) -> str:
+    """``14:05 CET``."""
+    return f"{value.astimezone(tz):%H:%M} {zone_label(value, tz)}"
+
+
+def _date(value: datetime) -> str:
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def datetime_in_zone(value: datetime, tz: ZoneInfo) -> str:
+    """``26 November 2026, 14:05 CET``."""
+    return f"{_date(value.astimezone(tz))}, {time_in_zone(value, tz)}"
+
+
+def window_in_zone(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """``14:05 and 14:50 CET``; a window across midnight names both dates
+    (``26 November 2026, 23:30 and 27 November 2026, 00:40 CET``), and one across a
+    change of the clocks both zone names."""
+    a, b = start.astimezone(tz), end.astimezone(tz)
+    first, last = f"{a:%H:%M}", f"{b:%H:%M}"
+    if a.date() != b.date():
+        first, last = f"{_date(a)}, {first}", f"{_date(b)}, {last}"
+    if zone_label(start, tz) != zone_label(end, tz):
+        first = f"{first} {zone_label(start, tz)}"
+    return f"{first} and {last} {zone_label(end, tz)}"
+
+
+def zone_helpers(name: Optional[str], default: str = "UTC") -> dict:
+    """What the email templates write times with, in the zone ``name``."""
+    tz = zone(name, default)
+    return {"timezone": tz.key, "time_in_zone": partial(time_in_zone, tz=tz),
+            "datetime_in_zone": partial(datetime_in_zone, tz=tz),
+            "window_in_zone": partial(window_in_zone, tz=tz)}
+
+
+# --- Emails ----------------------------------------------------------------------------------
 
 
 def subject_for(kind: str, site_name: str) -> str:
@@ -43,12 +108,16 @@ def render_email(env: Environment, kind: str, context: Mapping) -> mail.Rendered
     """Render ``templates/email/<kind>.txt`` and ``.html`` with ``context``.
 
     The context must hold ``site_name`` and ``audience``; per-recipient URLs are the
-    markers ``UNSUBSCRIBE_URL`` and ``CONFIRM_URL``. Context processors are not used, so
-    this works in the notifier with no request.
+    markers ``UNSUBSCRIBE_URL``, ``PREFERENCES_URL`` and ``CONFIRM_URL``; without
+    ``timezone`` the times are in UTC. Context processors are not used, so this works in
+    the notifier with no request.
     """
     ctx = dict(context)
     ctx.setdefault("unsubscribe_url", mail.UNSUBSCRIBE_URL)
+    ctx.setdefault("preferences_url", mail.PREFERENCES_URL)
     ctx.setdefault("confirm_url", mail.CONFIRM_URL)
+    if "time_in_zone" not in ctx:
+        ctx.update(zone_helpers(ctx.get("timezone")))
     ctx["greeting"] = GREETINGS[ctx["audience"]]
     ctx["is_coach"] = ctx["audience"] == "coach"
     text = env.get_template(f"email/{kind}.txt").render(ctx)
@@ -59,7 +128,8 @@ def render_email(env: Environment, kind: str, context: Mapping) -> mail.Rendered
 
 @dataclass
 class _Rendered:
-    """One notification's email for one audience, as of one version of its incident."""
+    """One notification's email for one audience and time zone, as of one version of its
+    incident."""
 
     version: Hashable
     email: mail.RenderedEmail
@@ -68,8 +138,9 @@ class _Rendered:
 
 
 class Renderer:
-    """Renders each email body once per notification, audience and version of what it
-    reports, then fills in the per-recipient links for each message.
+    """Renders each email body once per notification, audience, time zone and version of
+    what it reports, then fills in the per-recipient links for each message: a fan-out
+    renders once per zone its recipients use, not once per recipient.
 
     The version is what the notifier read just before the message (``notifier``'s
     ``current_state``): a redaction, an edit, a new update or a resolution changes it, so
@@ -81,8 +152,13 @@ class Renderer:
         self.app = app
         self.config = app.config
         self.public_url = app.config["PUBLIC_URL"]
-        # Only the newest version of each (notification, audience) is kept.
+        self.site_timezone = app.config["SITE_TIMEZONE"]
+        # Only the newest version of each (notification, audience, zone) is kept.
         self._cache: dict[tuple, _Rendered] = {}
+
+    def _zone_name(self, item: Claimed) -> str:
+        """The item's zone: the subscriber's, else (none, or no longer known) the site's."""
+        return zone(item.timezone, self.site_timezone).key
 
     def _context(self, item: Claimed) -> dict:
         cfg = self.config
@@ -96,9 +172,11 @@ class Renderer:
                 cfg["OUTAGE_EMAIL_DELAY_SECONDS"]))),
             "confirm_hours": int(cfg["SUBSCRIBE_CONFIRM_MAX_AGE_SECONDS"]) // 3600,
             "incident_url": None,
+            **zone_helpers(item.timezone, self.site_timezone),
         }
         if item.incident_id is not None:
-            ctx.update(incident_email_context(item.incident_id, self.public_url))
+            ctx.update(incident_email_context(item.incident_id, self.public_url,
+                                              self._zone_name(item)))
         ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"])
         return ctx
 
@@ -116,9 +194,9 @@ class Renderer:
         """The item's subject and bodies as of ``version`` (markers still in them)."""
         return self._entry(item, version).email
 
-    @staticmethod
-    def _key(item: Claimed) -> tuple:
-        return (item.notification_id if item.incident_id else item.kind, item.audience)
+    def _key(self, item: Claimed) -> tuple:
+        return (item.notification_id if item.incident_id else item.kind, item.audience,
+                self._zone_name(item))
 
     def _prepared(self, entry: _Rendered, sender: str, list_id: str, now: datetime
                   ) -> Optional[mail.PreparedMessage]:
@@ -131,11 +209,13 @@ class Renderer:
     def message_bytes(self, item: Claimed, *, sender: str, list_id: str,
                       now: datetime, version: Hashable = None) -> bytes:
         """The bytes to send to this item's subscriber: the body as rendered once for its
-        notification, audience and ``version``, with its own links, address and
+        notification, audience, zone and ``version``, with its own links, address and
         Message-ID."""
         unsubscribe_url = (f"{self.public_url}/unsubscribe/"
                            f"{tokens.unsubscribe_token(item.subscriber_public_id)}")
-        urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url}
+        urls = {mail.UNSUBSCRIBE_URL: unsubscribe_url,
+                mail.PREFERENCES_URL: (f"{self.public_url}/subscription/"
+                                       f"{tokens.preferences_token(item.subscriber_public_id)}")}
         if item.kind == "confirm":
             urls[mail.CONFIRM_URL] = (f"{self.public_url}/confirm/"
                                       f"{tokens.confirm_token(item.subscriber_public_id)}")
@@ -154,8 +234,10 @@ class Renderer:
         ))
 
 
-def incident_email_context(incident_id: int, public_url: str) -> dict:
-    """What the outage and resolution emails say about an incident.
+def incident_email_context(incident_id: int, public_url: str,
+                           zone_name: Optional[str] = None) -> dict:
+    """What the outage and resolution emails say about an incident; the data-gap window in
+    ``zone_name`` (the subscriber's zone; SITE_TIMEZONE when None).
 
     Reads only. A transaction the caller has open stays open; one this read had to begin
     is ended here, so that the notifier holds no transaction during SMTP.
@@ -174,20 +256,23 @@ def incident_email_context(incident_id: int, public_url: str) -> dict:
             # The resolution email claims that everything works only when it does.
             "all_clear": facts.all_clear,
             "page_url": f"{public_url}/",
-            **_impact_context(incident),
+            **_impact_context(incident, zone(zone_name, current_app.config["SITE_TIMEZONE"])),
+            # Written in each subscriber's zone by the templates (``time_in_zone``).
+            "started_at": incident.started_at,
+            "resolved_at": incident.resolved_at,
         }
 
 
-def _impact_context(incident: Incident) -> dict:
+def _impact_context(incident: Incident, reader_zone: ZoneInfo) -> dict:
     """The impact block (empty when staff said nothing) and the data-gap window, in the
-    site's zone, dated unless it lies within the day the email is rendered (sent)."""
-    zone, now = ZoneInfo(current_app.config["SITE_TIMEZONE"]), utcnow()
-    lines = present.impact_lines(incident, zone, told_at=now)
+    reader's zone, dated unless it lies within the day the email is rendered (sent)."""
+    now = utcnow()
+    lines = present.impact_lines(incident, reader_zone, told_at=now)
     return {
         "impact": lines,
         # The resolution email names the window in its own sentence instead.
         "impact_choices": [line for line in lines if line[0] != present.GAP_LABEL],
-        "data_gap": present.data_gap_text(incident, zone, told_at=now),
+        "data_gap": present.data_gap_text(incident, reader_zone, told_at=now),
     }
 
 

@@ -104,7 +104,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
                 Delivery.id, Delivery.attempts, Notification.id, Notification.kind,
                 Notification.token, Notification.incident_id, Incident.status,
                 Subscriber.id, Subscriber.public_id, Subscriber.email, Subscriber.audience,
-                Subscriber.status,
+                Subscriber.status, Subscriber.timezone,
             )
             .join(Notification, Delivery.notification_id == Notification.id)
             .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
@@ -115,7 +115,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
         to_send, to_cancel = [], []
         for (delivery_id, attempts, notification_id, kind, token, incident_id,
              incident_status, subscriber_id, public_id, email, audience,
-             subscriber_status) in rows:
+             subscriber_status, zone) in rows:
             action = delivery_action(kind, subscriber_status, incident_status == "resolved")
             if action == "cancel":
                 to_cancel.append(delivery_id)
@@ -123,7 +123,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
             to_send.append(delivery_id)
             claimed.append(Claimed(delivery_id, claim_token, attempts, kind, notification_id,
                                    token, incident_id, subscriber_id, public_id, email,
-                                   audience))
+                                   audience, timezone=zone))
         if to_send:
             db.session.execute(
                 db.update(Delivery).where(Delivery.id.in_(to_send))

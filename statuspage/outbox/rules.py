@@ -79,6 +79,8 @@ class Claimed:
     subscriber_public_id: str
     email: str
     audience: str
+    #: The subscriber's time zone (IANA name; None: SITE_TIMEZONE), for the times in it.
+    timezone: Optional[str] = None
 
 
 # --- Decisions (pure) --------------------------------------------------------------------

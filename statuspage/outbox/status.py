@@ -1,5 +1,6 @@
-"""What staff see of an incident's emails: due when, held or not, how many sent, waiting,
-retrying, failed; whether the notifier is running. Reads only."""
+"""What staff see of an incident's emails: whom the outage email will reach and why, due
+when, held or not, how many sent, waiting, retrying, failed; whether the notifier is
+running. Reads only."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask import current_app
 from .. import heartbeat
 from ..extensions import db
 from ..models import Delivery, Incident
+from .audience import Reach, outage_reach
 from .queue import incident_notification
 from .rules import current_settings, format_delay, outage_email_due_at
 
@@ -69,6 +71,8 @@ class EmailStatus:
     can_hold: bool
     delay_text: str = ""
     severities: list[str] = field(default_factory=list)
+    #: Before the outage email goes: whom it would reach now ("N of M subscribers").
+    reach: Optional[Reach] = None
 
 
 def email_status(incident: Incident, now: datetime) -> EmailStatus:
@@ -102,4 +106,6 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
         can_hold=not held and (not incident.is_resolved or still_to_go),
         delay_text=format_delay(settings.delay),
         severities=sorted(settings.severities),
+        reach=(outage_reach([c.id for c in incident.components], incident.severity)
+               if not enqueued and not incident.is_resolved else None),
     )
