@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Hashable, Iterator, Mapping, Optional
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment
 
 from .. import mail, queries, tokens
 from ..extensions import db
-from ..models import Incident
+from ..models import Incident, Maintenance, Notification
 from .rules import Claimed, format_delay
 
 NO_WORKAROUND = "No workaround is available yet."
@@ -25,8 +26,21 @@ NO_WORKAROUND = "No workaround is available yet."
 GREETINGS = {"participant": "Participant", "coach": "Coach"}
 
 
-def subject_for(kind: str, site_name: str) -> str:
-    """The subject line of an email of this kind."""
+#: The subject of each maintenance notice, after the site's name.
+MAINTENANCE_SUBJECTS = {
+    "scheduled": "Planned Maintenance",
+    "reminder": "Planned Maintenance Reminder",
+    "started": "Planned Maintenance Started",
+    "completed": "Planned Maintenance Completed",
+    "rescheduled": "Planned Maintenance Rescheduled",
+    "cancelled": "Planned Maintenance Cancelled",
+}
+
+
+def subject_for(kind: str, site_name: str, notice: Optional[str] = None) -> str:
+    """The subject line of an email of this kind (a maintenance email: of this notice)."""
+    if kind == "maintenance":
+        return f"{site_name} {MAINTENANCE_SUBJECTS[notice or 'scheduled']}"
     return {
         "outage": f"{site_name} Temporary Service Disruption",
         "resolution": f"{site_name} Service Restored",
@@ -49,8 +63,8 @@ def render_email(env: Environment, kind: str, context: Mapping) -> mail.Rendered
     ctx["is_coach"] = ctx["audience"] == "coach"
     text = env.get_template(f"email/{kind}.txt").render(ctx)
     html = env.get_template(f"email/{kind}.html").render(ctx)
-    return mail.RenderedEmail(subject=subject_for(kind, ctx["site_name"]), text=text,
-                              html=html)
+    return mail.RenderedEmail(subject=subject_for(kind, ctx["site_name"], ctx.get("notice")),
+                              text=text, html=html)
 
 
 @dataclass
@@ -95,7 +109,10 @@ class Renderer:
         }
         if item.incident_id is not None:
             ctx.update(incident_email_context(item.incident_id, self.public_url))
-        ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"])
+        if item.maintenance_id is not None:
+            ctx.update(maintenance_email_context(item.notification_id, self.public_url,
+                                                 ZoneInfo(cfg["SITE_TIMEZONE"])))
+        ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"], ctx.get("notice"))
         return ctx
 
     def _entry(self, item: Claimed, version: Hashable) -> _Rendered:
@@ -114,7 +131,8 @@ class Renderer:
 
     @staticmethod
     def _key(item: Claimed) -> tuple:
-        return (item.notification_id if item.incident_id else item.kind, item.audience)
+        one_per_kind = item.incident_id is None and item.maintenance_id is None
+        return (item.kind if one_per_kind else item.notification_id, item.audience)
 
     def _prepared(self, entry: _Rendered, sender: str, list_id: str, now: datetime
                   ) -> Optional[mail.PreparedMessage]:
@@ -169,6 +187,45 @@ def incident_email_context(incident_id: int, public_url: str) -> dict:
             "workaround": workaround or NO_WORKAROUND,
             # The resolution email claims that everything works only when it does.
             "all_clear": facts.all_clear,
+            "page_url": f"{public_url}/",
+        }
+
+
+def format_window(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """A window in one zone, with its zone's name, as the maintenance emails write it:
+    ``Saturday 28 November 2026, 02:00 to 04:00 CET (Europe/Berlin)``, or with both dates
+    when it ends on another day. (Each subscriber's own zone, once known, is passed here.)
+    """
+    a, b = start.astimezone(tz), end.astimezone(tz)
+
+    def day(t: datetime) -> str:
+        return f"{t:%A} {t.day} {t:%B %Y}"
+
+    zone = f" ({tz.key})" if tz.key != a.strftime("%Z") else ""
+    if a.date() == b.date():
+        return f"{day(a)}, {a:%H:%M %Z} to {b:%H:%M %Z}{zone}"
+    return f"{day(a)}, {a:%H:%M %Z} to {day(b)}, {b:%H:%M %Z}{zone}"
+
+
+def maintenance_email_context(notification_id: int, public_url: str, tz: ZoneInfo) -> dict:
+    """What a maintenance notice says: which notice, the window in ``tz``, its components,
+    what users will notice, the workaround, and its page. Reads only (like
+    ``incident_email_context``)."""
+    with _own_read():
+        notification = db.session.get(Notification, notification_id)
+        m = db.session.get(Maintenance, notification.maintenance_id)
+        return {
+            "notice": notification.notice,
+            "title": m.title,
+            "window": format_window(m.scheduled_for, m.scheduled_until, tz),
+            "components": [t.component.name for t in m.taken],
+            "description": m.description,
+            "workaround": m.workaround,
+            # The completion email says the features are back only when they are.
+            "all_back": all(t.component.status == "operational" for t in m.taken),
+            "maintenance_url": f"{public_url}/maintenance/{m.id}",
+            # The footer's "Details and updates" link.
+            "incident_url": f"{public_url}/maintenance/{m.id}",
             "page_url": f"{public_url}/",
         }
 
