@@ -183,6 +183,30 @@ class ExportSubscriberForm(FlaskForm):
     email = StringField("Email address of the subscriber whose data to export")
 
 
+class MaintenanceForm(FlaskForm):
+    """Schedule a maintenance window, or edit one (its times change by rescheduling)."""
+
+    title = StringField("Title: what the work is", filters=CLEAN)
+    scheduled_for = StringField("Starts", filters=CLEAN)
+    scheduled_until = StringField("Ends", filters=CLEAN)
+    description = TextAreaField("What users will notice", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+    notify = BooleanField("Email subscribers about this window", default=True)
+    auto_start = BooleanField("Start it automatically at its start time", default=True)
+    auto_complete = BooleanField("Complete it automatically at its end time", default=True)
+
+
+class RescheduleForm(FlaskForm):
+    scheduled_for = StringField("New start", filters=CLEAN)
+    scheduled_until = StringField("New end", filters=CLEAN)
+
+
+class MaintenanceUpdateForm(FlaskForm):
+    actions = TextAreaField("What we're doing", filters=CLEAN)
+    impact = TextAreaField("What users notice now (optional)", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+
+
 class SubscribeForm(FlaskForm):
     """The public subscribe form."""
 
@@ -293,6 +317,28 @@ def parse_next_update(
     if choice:
         errors["next_update"] = "Choose one of the offered times."
     return None
+
+
+def parse_window_time(value: Optional[str], tz: ZoneInfo, name: str, errors: dict
+                      ) -> Optional[datetime]:
+    """A window's start or end typed in the site's zone, as aware UTC (None when empty or
+    wrong, with the message under ``name``). A time the clocks skip (spring forward) is
+    refused; one they pass twice (fall back) is the first of the two."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        found = parse_local_datetime(value, tz)
+    except ValueError:
+        errors[name] = DATETIME_HELP
+        return None
+    typed = found.astimezone(tz).replace(tzinfo=None)
+    wall = datetime.fromisoformat(value.replace(" ", "T")[:16])
+    if typed.replace(second=0) != wall:
+        errors[name] = (f"{wall:%Y-%m-%d %H:%M} does not exist in {tz.key}: the clocks "
+                        "skip that hour. Choose a time before or after it.")
+        return None
+    return found
 
 
 def parse_started_at(value: Optional[str], tz: ZoneInfo, errors: dict) -> Optional[datetime]:

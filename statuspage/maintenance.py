@@ -87,13 +87,14 @@ def _clean_text_fields(fields: WindowFields, errors: dict) -> tuple[str, str, st
 def _load_components(ids: Iterable[int], errors: dict) -> list[Component]:
     ids = list(dict.fromkeys(ids))
     if not ids:
-        errors["components"] = "Choose at least one component the maintenance takes."
+        errors.setdefault("components", "Choose at least one component the maintenance "
+                                        "takes.")
         return []
     found = list(db.session.scalars(
         db.select(Component).where(Component.id.in_(ids)).order_by(Component.position,
                                                                     Component.id)))
     if len(found) != len(ids):
-        errors["components"] = "Unknown component."
+        errors.setdefault("components", "Unknown component.")
     return found
 
 

@@ -8,7 +8,14 @@ fields (status 422), after a rollback, so nothing is stored.
 
 from __future__ import annotations
 
-from . import accounts, components, dashboard, emails, incidents  # noqa: F401 (routes)
+from . import (  # noqa: F401 (routes)
+    accounts,
+    components,
+    dashboard,
+    emails,
+    incidents,
+    maintenance,
+)
 from .common import bp
 
 __all__ = ["bp"]
