@@ -213,6 +213,7 @@ def reschedule(m: Maintenance, scheduled_for: Optional[datetime],
     """Move a window (a running one: its end only). Raises ``revision``, re-arms the
     reminders, and tells those already told of it."""
     errors = dict(errors or {})
+    _locked(m)  # its status as of now: the notifier may have just started it
     running = m.status in RUNNING_WINDOW
     if m.status in ("completed", "cancelled"):
         raise ValidationError({"status": f"This maintenance is {m.status}: it cannot be "
@@ -227,7 +228,6 @@ def reschedule(m: Maintenance, scheduled_for: Optional[datetime],
         errors["scheduled_until"] = "These are the window's times already."
     if errors:
         raise ValidationError(errors)
-    _locked(m)
     before = _state(m)
     m.scheduled_for, m.scheduled_until = scheduled_for, scheduled_until
     m.revision += 1
