@@ -22,6 +22,8 @@ from .models import (
     ComponentChange,
     Incident,
     IncidentUpdate,
+    Maintenance,
+    MaintenanceComponent,
     StaffUser,
     incident_components,
 )
@@ -39,15 +41,23 @@ def worst_status(statuses) -> str:
     return max(statuses, key=STATUS_ORDER.index, default="operational")
 
 
-def claims(*, excluding_incident_id: Optional[int] = None) -> dict[int, str]:
+#: The statuses of a window that holds its components under maintenance.
+RUNNING_WINDOW = ("in_progress", "verifying")
+
+
+def claims(*, excluding_incident_id: Optional[int] = None,
+           excluding_maintenance_id: Optional[int] = None) -> dict[int, str]:
     """What still holds each component at a status: component id -> the worst status
-    claimed by an open incident (other than the one excluded). The one place that says
-    what is behind a component's status: maintenance windows will add their claims here.
+    claimed by an open incident or a running maintenance window (other than the ones
+    excluded). The one place that says what is behind a component's status.
+
+    A running window (in progress or verifying) claims each component it takes at
+    "under_maintenance"; an incident's worse status wins over it.
 
     An open incident claims every component it touches (names as affected, or whose
     status one of its updates set): at the status its latest update for that component
     set, or "operational" when it set none. Components no open incident touches are
-    absent. Two queries, however long the history.
+    absent. Three queries, however long the history.
     """
     open_ids = db.select(Incident.id).where(Incident.status != "resolved")
     if excluding_incident_id is not None:
@@ -71,7 +81,49 @@ def claims(*, excluding_incident_id: Optional[int] = None) -> dict[int, str]:
     for (_incident_id, component_id), claimed in latest.items():
         found[component_id] = worst_status((found.get(component_id, "operational"),
                                             claimed))
+    running = db.select(Maintenance.id).where(Maintenance.status.in_(RUNNING_WINDOW))
+    if excluding_maintenance_id is not None:
+        running = running.where(Maintenance.id != excluding_maintenance_id)
+    for component_id in db.session.scalars(
+        db.select(MaintenanceComponent.component_id)
+        .where(MaintenanceComponent.maintenance_id.in_(running))
+    ):
+        found[component_id] = worst_status((found.get(component_id, "operational"),
+                                            "under_maintenance"))
     return found
+
+
+def _set_status_by(component: Component, status: str, *, actor: Optional[StaffUser],
+                   now: datetime) -> None:
+    if component.status == status:
+        return
+    audit.record(actor, "component.status", component, now=now,
+                 before={"status": component.status}, after={"status": status},
+                 system_label="notifier")
+    component.status = status
+    component.updated_at = now
+
+
+def take_for_maintenance(taken: list[MaintenanceComponent], *,
+                         actor: Optional[StaffUser], now: datetime) -> None:
+    """A window starts: each component it takes goes under maintenance, unless an incident
+    holds it at a worse status; the status it had is kept in ``status_before``."""
+    claimed = claims()
+    for row in taken:
+        row.status_before = row.component.status
+        _set_status_by(row.component, worst_status(
+            (claimed.get(row.component.id, "operational"), "under_maintenance")),
+            actor=actor, now=now)
+
+
+def give_back_after_maintenance(window: Maintenance, *, actor: Optional[StaffUser],
+                                now: datetime) -> None:
+    """A window ends: each component it took goes to the worst status an open incident or
+    another running window still claims, else operational."""
+    claimed = claims(excluding_maintenance_id=window.id)
+    for row in window.taken:
+        _set_status_by(row.component, claimed.get(row.component.id, "operational"),
+                       actor=actor, now=now)
 
 
 @dataclass

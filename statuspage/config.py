@@ -141,6 +141,10 @@ SUBSCRIBE_RESEND_SECONDS = 600
 #: ``List-Id`` header of every email; empty: "<SITE_NAME> status <status-emails.HOST>",
 #: HOST taken from PUBLIC_URL.
 LIST_ID = ""
+#: Reminders of a planned maintenance window go this many hours before its start: a number
+#: or a comma-separated list (``24,1``; ``0.02`` is 72 seconds, rounded to whole minutes).
+#: Env: STATUSPAGE_MAINTENANCE_REMINDER_HOURS.
+MAINTENANCE_REMINDER_HOURS = "24,1"
 
 # --- The notifier (flask --app statuspage notifier) -----------------------------------
 #: Seconds between two ticks.

@@ -200,6 +200,30 @@ class ExportSubscriberForm(FlaskForm):
     email = StringField("Email address of the subscriber whose data to export")
 
 
+class MaintenanceForm(FlaskForm):
+    """Schedule a maintenance window, or edit one (its times change by rescheduling)."""
+
+    title = StringField("Title: what the work is", filters=CLEAN)
+    scheduled_for = StringField("Starts", filters=CLEAN)
+    scheduled_until = StringField("Ends", filters=CLEAN)
+    description = TextAreaField("What users will notice", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+    notify = BooleanField("Email subscribers about this window", default=True)
+    auto_start = BooleanField("Start it automatically at its start time", default=True)
+    auto_complete = BooleanField("Complete it automatically at its end time", default=True)
+
+
+class RescheduleForm(FlaskForm):
+    scheduled_for = StringField("New start", filters=CLEAN)
+    scheduled_until = StringField("New end", filters=CLEAN)
+
+
+class MaintenanceUpdateForm(FlaskForm):
+    actions = TextAreaField("What we're doing", filters=CLEAN)
+    impact = TextAreaField("What users notice now (optional)", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+
+
 class WebhookForm(FlaskForm):
     """A new webhook: its URL, and everything or some components (checkboxes
     ``components``, parsed by ``parse_component_ids``)."""
@@ -390,6 +414,13 @@ def fill_data_impact(form: _ImpactFields, value: DataImpact, tz: ZoneInfo) -> No
     form.user_action.data = value.user_action or ""
     form.data_gap_from.data = to_local_input(value.data_gap_from, tz)
     form.data_gap_until.data = to_local_input(value.data_gap_until, tz)
+
+
+def parse_window_time(value: Optional[str], tz: ZoneInfo, name: str, errors: dict
+                      ) -> Optional[datetime]:
+    """A maintenance window's start or end typed in the site's zone, as aware UTC (None
+    when empty or wrong, with the message under ``name``): as ``parse_existing_local``."""
+    return parse_existing_local((value or "").strip(), tz, name, errors)
 
 
 def parse_started_at(value: Optional[str], tz: ZoneInfo, errors: dict) -> Optional[datetime]:

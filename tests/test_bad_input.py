@@ -14,6 +14,7 @@ replayed and wrong-purpose subscriber tokens; and hostile ``next`` values.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import quote, urlencode
 
 import pytest
@@ -102,16 +103,26 @@ def everything() -> dict:
 
 
 @pytest.fixture
-def world(app, admin, responder, make_staff, components, make_incident):
+def world(app, admin, responder, make_staff, components, make_incident, clock):
+    from statuspage import maintenance
+
     incident = make_incident(admin, components[:2])
     other = make_staff("responder", email="other@example.test")
-    return {"incident": incident.id, "component": components[0].id, "other": other.id}
+    start = clock() + timedelta(days=2)
+    window = maintenance.schedule(maintenance.WindowFields(
+        title="Database upgrade", component_ids=[components[0].id], scheduled_for=start,
+        scheduled_until=start + timedelta(hours=2), description="No meal logging."),
+        actor=admin, now=clock())
+    db.session.commit()
+    return {"incident": incident.id, "component": components[0].id, "other": other.id,
+            "maintenance": window.id}
 
 
 def forms(world, components) -> dict[str, dict]:
     """Each form: its page, the form on it, where it posts, valid values, its fields."""
     c0 = components[0].id
     incident = f"/staff/incidents/{world['incident']}"
+    window = f"/staff/maintenance/{world['maintenance']}"
     return {
         "sign in": dict(
             page="/staff/login", selector="main form", client="anonymous",
@@ -167,12 +178,31 @@ def forms(world, components) -> dict[str, dict]:
         "delete subscriber": dict(
             page="/staff/subscribers", selector="form#delete-subscriber", valid={},
             fields=["email"]),
+        "new maintenance": dict(
+            page="/staff/maintenance/new", selector="form.maintenance-form",
+            valid={"title": "Database upgrade", "components": str(c0),
+                   "scheduled_for": "2026-12-01T02:00", "scheduled_until": "2026-12-01T04:00",
+                   "description": "No meal logging."},
+            fields=["title", "components", "scheduled_for", "scheduled_until", "description",
+                    "workaround", "notify", "auto_start", "auto_complete"]),
+        "edit maintenance": dict(
+            page=window, selector="form.maintenance-form", valid={},
+            fields=["title", "components", "description", "workaround", "notify"]),
+        "reschedule maintenance": dict(
+            page=window, selector="form[action$='/reschedule']", valid={},
+            fields=["reschedule-scheduled_for", "reschedule-scheduled_until"]),
+        "maintenance update": dict(
+            page=window, selector="form[action$='/update']",
+            valid={"update-actions": "Still on it."},
+            fields=["update-actions", "update-impact", "update-workaround"]),
     }
 
 
 FORM_NAMES = ["sign in", "new incident", "update", "edit incident", "new component",
               "edit component", "component status", "new staff", "staff account",
-              "password", "subscribe", "export subscriber", "delete subscriber"]
+              "password", "subscribe", "export subscriber", "delete subscriber",
+              "new maintenance", "edit maintenance", "reschedule maintenance",
+              "maintenance update"]
 
 
 @pytest.mark.parametrize("form_name", FORM_NAMES)
@@ -211,7 +241,8 @@ def test_every_field_takes_hostile_input_harmlessly(app, world, components, admi
     assert login(staff, admin.email).status_code == 302
     paths = ["/", "/history", "/embed", "/feed.rss", "/feed.atom", "/api/v2/summary.json"]
     paths += [f"/incidents/{i}" for i in db.session.scalars(db.select(Incident.id))]
-    staff_paths = ["/staff/", "/staff/components", "/staff/accounts"]
+    staff_paths = ["/staff/", "/staff/components", "/staff/accounts", "/staff/maintenance",
+                   f"/staff/maintenance/{world['maintenance']}"]
     staff_paths += [f"/staff/incidents/{i}" for i in db.session.scalars(db.select(Incident.id))]
     for path in paths:
         response = app.test_client().get(path)
@@ -241,6 +272,7 @@ def _url(rule: str, world: dict, components) -> str:
             .replace("<int:component_id>", str(components[-1].id))
             .replace("<int:user_id>", str(world["other"]))
             .replace("<int:webhook_id>", "1")
+            .replace("<int:maintenance_id>", str(world["maintenance"]))
             .replace("<token>", "x"))
 
 

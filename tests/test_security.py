@@ -316,6 +316,10 @@ ADMIN_ONLY = {
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
     "staff.component_status", "staff.password", "auth.logout",
+    "staff.maintenance_list", "staff.new_maintenance", "staff.maintenance_window",
+    "staff.edit_maintenance", "staff.reschedule_maintenance", "staff.maintenance_update",
+    "staff.start_maintenance", "staff.verify_maintenance", "staff.complete_maintenance",
+    "staff.cancel_maintenance",
 }
 ANONYMOUS = {"auth.login"}
 
@@ -342,13 +346,29 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
                       created_at=clock())
     db.session.add(webhook)
     db.session.commit()
+    window = _window(admin, components, clock)
     return {
         "webhook_id": webhook.id,
+        "maintenance_id": window.id,
         "incident_id": incident.id,
         "update_id": incident.updates[0].id,
         "component_id": components[-1].id,
         "user_id": other.id,
     }
+
+
+def _window(actor, components, clock):
+    from datetime import timedelta
+
+    from statuspage import maintenance
+
+    start = clock() + timedelta(days=2)
+    window = maintenance.schedule(maintenance.WindowFields(
+        title="Database upgrade", component_ids=[components[0].id], scheduled_for=start,
+        scheduled_until=start + timedelta(hours=2), description="No meal logging."),
+        actor=actor, now=clock())
+    db.session.commit()
+    return window
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

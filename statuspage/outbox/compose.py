@@ -23,7 +23,7 @@ from jinja2 import Environment
 from .. import mail, present, queries, tokens
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident
+from ..models import Incident, Maintenance, Notification
 from .rules import Claimed, format_delay
 
 NO_WORKAROUND = "No workaround is available yet."
@@ -94,8 +94,21 @@ def zone_helpers(name: Optional[str], default: str = "UTC") -> dict:
 # --- Emails ----------------------------------------------------------------------------------
 
 
-def subject_for(kind: str, site_name: str) -> str:
-    """The subject line of an email of this kind."""
+#: The subject of each maintenance notice, after the site's name.
+MAINTENANCE_SUBJECTS = {
+    "scheduled": "Planned Maintenance",
+    "reminder": "Planned Maintenance Reminder",
+    "started": "Planned Maintenance Started",
+    "completed": "Planned Maintenance Completed",
+    "rescheduled": "Planned Maintenance Rescheduled",
+    "cancelled": "Planned Maintenance Cancelled",
+}
+
+
+def subject_for(kind: str, site_name: str, notice: Optional[str] = None) -> str:
+    """The subject line of an email of this kind (a maintenance email: of this notice)."""
+    if kind == "maintenance":
+        return f"{site_name} {MAINTENANCE_SUBJECTS[notice or 'scheduled']}"
     return {
         "outage": f"{site_name} Temporary Service Disruption",
         "resolution": f"{site_name} Service Restored",
@@ -122,8 +135,8 @@ def render_email(env: Environment, kind: str, context: Mapping) -> mail.Rendered
     ctx["is_coach"] = ctx["audience"] == "coach"
     text = env.get_template(f"email/{kind}.txt").render(ctx)
     html = env.get_template(f"email/{kind}.html").render(ctx)
-    return mail.RenderedEmail(subject=subject_for(kind, ctx["site_name"]), text=text,
-                              html=html)
+    return mail.RenderedEmail(subject=subject_for(kind, ctx["site_name"], ctx.get("notice")),
+                              text=text, html=html)
 
 
 @dataclass
@@ -177,7 +190,10 @@ class Renderer:
         if item.incident_id is not None:
             ctx.update(incident_email_context(item.incident_id, self.public_url,
                                               self._zone_name(item)))
-        ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"])
+        if item.maintenance_id is not None:
+            ctx.update(maintenance_email_context(item.notification_id, self.public_url,
+                                                 ZoneInfo(self._zone_name(item))))
+        ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"], ctx.get("notice"))
         return ctx
 
     def _entry(self, item: Claimed, version: Hashable) -> _Rendered:
@@ -195,7 +211,8 @@ class Renderer:
         return self._entry(item, version).email
 
     def _key(self, item: Claimed) -> tuple:
-        return (item.notification_id if item.incident_id else item.kind, item.audience,
+        one_per_kind = item.incident_id is None and item.maintenance_id is None
+        return (item.kind if one_per_kind else item.notification_id, item.audience,
                 self._zone_name(item))
 
     def _prepared(self, entry: _Rendered, sender: str, list_id: str, now: datetime
@@ -274,6 +291,45 @@ def _impact_context(incident: Incident, reader_zone: ZoneInfo) -> dict:
         "impact_choices": [line for line in lines if line[0] != present.GAP_LABEL],
         "data_gap": present.data_gap_text(incident, reader_zone, told_at=now),
     }
+
+
+def format_window(start: datetime, end: datetime, tz: ZoneInfo) -> str:
+    """A window in one zone, with its zone's name, as the maintenance emails write it:
+    ``Saturday 28 November 2026, 02:00 to 04:00 CET (Europe/Berlin)``, or with both dates
+    when it ends on another day. The renderer passes each subscriber's own zone.
+    """
+    a, b = start.astimezone(tz), end.astimezone(tz)
+
+    def day(t: datetime) -> str:
+        return f"{t:%A} {t.day} {t:%B %Y}"
+
+    zone = f" ({tz.key})" if tz.key != a.strftime("%Z") else ""
+    if a.date() == b.date():
+        return f"{day(a)}, {a:%H:%M %Z} to {b:%H:%M %Z}{zone}"
+    return f"{day(a)}, {a:%H:%M %Z} to {day(b)}, {b:%H:%M %Z}{zone}"
+
+
+def maintenance_email_context(notification_id: int, public_url: str, tz: ZoneInfo) -> dict:
+    """What a maintenance notice says: which notice, the window in ``tz``, its components,
+    what users will notice, the workaround, and its page. Reads only (like
+    ``incident_email_context``)."""
+    with _own_read():
+        notification = db.session.get(Notification, notification_id)
+        m = db.session.get(Maintenance, notification.maintenance_id)
+        return {
+            "notice": notification.notice,
+            "title": m.title,
+            "window": format_window(m.scheduled_for, m.scheduled_until, tz),
+            "components": [t.component.name for t in m.taken],
+            "description": m.description,
+            "workaround": m.workaround,
+            # The completion email says the features are back only when they are.
+            "all_back": all(t.component.status == "operational" for t in m.taken),
+            "maintenance_url": f"{public_url}/maintenance/{m.id}",
+            # The footer's "Details and updates" link.
+            "incident_url": f"{public_url}/maintenance/{m.id}",
+            "page_url": f"{public_url}/",
+        }
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 The tick (``tick``), run by ``statuspage.scheduler`` every NOTIFIER_INTERVAL_SECONDS:
 
 1. writes the heartbeat;
-2. enqueues the outage emails that have become due (a Notification and one Delivery per
-   confirmed subscriber, in one transaction);
+2. moves the maintenance windows whose time has come (``maintenance.advance_windows``:
+   started or completed, with their notices), then enqueues the maintenance reminders
+   and the outage emails that have become due (a Notification and one Delivery per
+   recipient, each step in one transaction);
 3. claims a batch of due deliveries with a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``;
    SQLite: one ``BEGIN IMMEDIATE`` transaction), sends them over one SMTP connection and
    records each result the moment the server answers; repeats until nothing is due.
@@ -37,12 +39,13 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import heartbeat, mail
+from .. import heartbeat, mail, maintenance
 from ..clock import utcnow
 from ..extensions import UTCDateTime, db
-from ..models import Delivery, Incident, Notification, Subscriber
+from ..models import Delivery, Incident, Maintenance, Notification, Subscriber
 from ..transactions import write_transaction
 from .compose import Renderer, list_id
+from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_up
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
@@ -104,7 +107,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
                 Delivery.id, Delivery.attempts, Notification.id, Notification.kind,
                 Notification.token, Notification.incident_id, Incident.status,
                 Subscriber.id, Subscriber.public_id, Subscriber.email, Subscriber.audience,
-                Subscriber.status, Subscriber.timezone,
+                Subscriber.status, Subscriber.timezone, Notification.maintenance_id,
             )
             .join(Notification, Delivery.notification_id == Notification.id)
             .join(Subscriber, Delivery.subscriber_id == Subscriber.id)
@@ -115,7 +118,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
         to_send, to_cancel = [], []
         for (delivery_id, attempts, notification_id, kind, token, incident_id,
              incident_status, subscriber_id, public_id, email, audience,
-             subscriber_status, zone) in rows:
+             subscriber_status, zone, maintenance_id) in rows:
             action = delivery_action(kind, subscriber_status, incident_status == "resolved")
             if action == "cancel":
                 to_cancel.append(delivery_id)
@@ -123,7 +126,7 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
             to_send.append(delivery_id)
             claimed.append(Claimed(delivery_id, claim_token, attempts, kind, notification_id,
                                    token, incident_id, subscriber_id, public_id, email,
-                                   audience, timezone=zone))
+                                   audience, timezone=zone, maintenance_id=maintenance_id))
         if to_send:
             db.session.execute(
                 db.update(Delivery).where(Delivery.id.in_(to_send))
@@ -159,6 +162,15 @@ _MARK_SENT = (
            _delivery.c.status == "sending")
     .values(status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
             lease_until=None, claim_token=None, last_error=None)
+)
+_LOCK_WINDOW = (
+    sa.select(Maintenance.__table__.c.id)
+    .where(Maintenance.__table__.c.id == sa.bindparam("maintenance_id"))
+    .with_for_update(read=True)
+)
+_NOTICE_REVISION = (
+    sa.select(_notification.c.revision)
+    .where(_notification.c.id == sa.bindparam("notification_id"))
 )
 _RESOLUTION_ID = (
     sa.select(_notification.c.id)
@@ -205,11 +217,22 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
         # (SQLite has no row locks: our transaction began IMMEDIATE, which already
         # excludes the resolving one.)
         conn.execute(_LOCK_OUTAGE, {"notification_id": item.notification_id})
+    if item.maintenance_id is not None and conn.dialect.name != "sqlite":
+        # Shared lock on the window: a reschedule or cancellation (which locks it for
+        # update before it picks those told) waits for us, or we for it.
+        conn.execute(_LOCK_WINDOW, {"maintenance_id": item.maintenance_id})
     done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
                                      "token": item.claim_token, "now": now}).rowcount
     if done != 1:
         log.warning("delivery %s was sent, but its lease had passed to another "
                     "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
+        return
+    if item.maintenance_id is not None:
+        # After the lock, as below: a follow-up committed before it is seen here.
+        revision = conn.execute(_NOTICE_REVISION,
+                                {"notification_id": item.notification_id}).scalar()
+        owed_follow_up(conn, item.maintenance_id, revision or 0, item.subscriber_id,
+                       sa.literal(now, UTCDateTime()))
         return
     if item.kind == "outage":
         # A statement after the lock, so it sees a resolution committed before the lock
@@ -291,6 +314,10 @@ class TickReport:
     settled: int = 0
     server_down: bool = False
     webhooks: Optional[WebhookReport] = None
+    #: Maintenance windows the tick started and completed; reminders it queued.
+    windows_started: int = 0
+    windows_completed: int = 0
+    reminders: int = 0
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -397,6 +424,9 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
     now = utcnow()
     pulse = Pulse()
     pulse.beat(now)
+    with write_transaction():
+        report.windows_started, report.windows_completed = maintenance.advance_windows(now)
+    report.reminders = enqueue_due_reminders_and_commit(now)
     report.enqueued = enqueue_due_outage_emails_and_commit(now, settings)
     app = current_app._get_current_object()
     renderer = Renderer(app)

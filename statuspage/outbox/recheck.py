@@ -1,10 +1,11 @@
 """Before each message of a claimed batch: is it still wanted, and which version of its
-incident would it report?
+incident (or maintenance window) would it report?
 
 A claim can be minutes old by the time its last message goes. An unsubscribe, a bounce,
-an admin's hold, the incident's resolution or a redaction committed since then must win
-over it: ``current_state`` asks the database again, one lookup by primary keys per
-message, just before the message is composed and sent. So at most the one message in
+an admin's hold, the incident's resolution, a redaction, or a maintenance window moved,
+cancelled, started or its notices turned off, committed since then must win over it:
+``current_state`` asks the database again, one lookup by primary keys per message, just
+before the message is composed and sent. So at most the one message in
 flight when such a change commits still goes out as before; every later one sees it.
 """
 
@@ -16,14 +17,22 @@ from typing import Hashable
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Delivery, Incident, IncidentUpdate, Notification, Subscriber
-from .rules import Claimed, action_before_send
+from ..models import (
+    Delivery,
+    Incident,
+    IncidentUpdate,
+    Maintenance,
+    Notification,
+    Subscriber,
+)
+from .rules import Claimed, action_before_send, maintenance_notice_action
 
 _delivery = Delivery.__table__
 _notification = Notification.__table__
 _subscriber = Subscriber.__table__
 _incident = Incident.__table__
 _updates = IncidentUpdate.__table__
+_window = Maintenance.__table__
 _updates_of_incident = _updates.c.incident_id == _notification.c.incident_id
 #: Before each message, one lookup by primary keys (the two counts use the index on
 #: incident_updates.incident_id): is it still ours and still wanted, and which version
@@ -37,11 +46,14 @@ _CURRENT = (
         sa.select(sa.func.count()).where(_updates_of_incident).scalar_subquery(),
         sa.select(sa.func.count(_updates.c.redacted_at)).where(_updates_of_incident)
         .scalar_subquery(),
+        _notification.c.notice, _notification.c.revision, _window.c.status,
+        _window.c.revision, _window.c.notify, _window.c.updated_at,
     )
     .select_from(
         _delivery.join(_notification, _delivery.c.notification_id == _notification.c.id)
         .join(_subscriber, _delivery.c.subscriber_id == _subscriber.c.id)
-        .outerjoin(_incident, _notification.c.incident_id == _incident.c.id))
+        .outerjoin(_incident, _notification.c.incident_id == _incident.c.id)
+        .outerjoin(_window, _notification.c.maintenance_id == _window.c.id))
     .where(_delivery.c.id == sa.bindparam("delivery_id"))
 )
 _SETTLE = (
@@ -73,12 +85,18 @@ def current_state(item: Claimed) -> Current:
     if row is None:
         return Current("gone")  # deleted: the incident was reopened, the subscriber erased
     (claim_token, status, subscriber_status, held_at, incident_status, updated_at,
-     updates, redacted) = row
+     updates, redacted, notice, notice_revision, window_status, window_revision, notify,
+     window_updated_at) = row
     if status != "sending" or claim_token != item.claim_token:
         return Current("gone")
     action = action_before_send(item.kind, subscriber_status,
                                 incident_status == "resolved", held_at is not None)
     version = None
+    if item.maintenance_id is not None:
+        if action == "send":
+            action = maintenance_notice_action(notice, notice_revision, window_status,
+                                               window_revision, bool(notify))
+        version = (window_status, window_revision, window_updated_at)
     if item.incident_id is not None:
         version = (incident_status, updated_at, updates, redacted)
     return Current(action, version)

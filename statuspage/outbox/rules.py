@@ -53,6 +53,24 @@ def pause_after_claim(config: Mapping) -> float:
     return float(config.get("NOTIFIER_TEST_PAUSE_AFTER_CLAIM") or 0)
 
 
+def reminder_offsets(value) -> tuple[int, ...]:
+    """MAINTENANCE_REMINDER_HOURS (``"24,1"``, ``"0.02"``, a number or a list) -> the
+    reminders' offsets before a window's start in whole minutes, largest first (at least
+    one minute each). Raises ValueError for anything else."""
+    if isinstance(value, (int, float)):
+        value = [value]
+    elif isinstance(value, str):
+        value = [part for part in value.split(",") if part.strip()]
+    minutes = set()
+    for part in value or ():
+        hours = float(str(part).strip())
+        if not hours > 0 or hours > 24 * 365:
+            raise ValueError(f"MAINTENANCE_REMINDER_HOURS: {part!r} is not a number of "
+                             "hours above 0")
+        minutes.add(max(1, round(hours * 60)))
+    return tuple(sorted(minutes, reverse=True))
+
+
 def current_settings() -> Settings:
     return Settings.from_config(current_app.config)
 
@@ -81,6 +99,8 @@ class Claimed:
     audience: str
     #: The subscriber's time zone (IANA name; None: SITE_TIMEZONE), for the times in it.
     timezone: Optional[str] = None
+    #: The window a maintenance notice is about (None for every other kind).
+    maintenance_id: Optional[int] = None
 
 
 # --- Decisions (pure) --------------------------------------------------------------------
@@ -135,6 +155,22 @@ def action_before_send(kind: str, subscriber_status: str, incident_resolved: boo
     if held:
         return "release"
     return delivery_action(kind, subscriber_status, incident_resolved)
+
+
+def maintenance_notice_action(notice: str, notice_revision: int, window_status: str,
+                              window_revision: int, notify: bool) -> str:
+    """Just before a maintenance notice goes: ``send`` or ``cancel``.
+
+    Nothing goes once the window's notices are turned off. An announcement (``scheduled``,
+    ``reminder``) is stale once the window moved (a newer revision), started, ended or was
+    cancelled: those told hear the follow-up instead.
+    """
+    if not notify:
+        return "cancel"
+    if notice in ("scheduled", "reminder") and (
+            window_status != "scheduled" or notice_revision != window_revision):
+        return "cancel"
+    return "send"
 
 
 def retry_delay(attempts: int, *, base: float, cap: float, rand: float) -> timedelta:

@@ -8,7 +8,15 @@ fields (status 422), after a rollback, so nothing is stored.
 
 from __future__ import annotations
 
-from . import accounts, components, dashboard, emails, incidents, webhooks  # noqa: F401
+from . import (  # noqa: F401 (routes)
+    accounts,
+    components,
+    dashboard,
+    emails,
+    incidents,
+    maintenance,
+    webhooks,
+)
 from .common import bp
 
 __all__ = ["bp"]

@@ -1,10 +1,11 @@
-"""The staff dashboard: open incidents by urgency, and the components' quick status."""
+"""The staff dashboard: open incidents by urgency, planned maintenance (running, with one
+that overran its end flagged, and upcoming), and the components' quick status."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 
-from .. import incidents, queries
+from .. import incidents, maintenance, queries
 from ..clock import utcnow
 from ..forms import ComponentStatusForm
 from ..models import Component
@@ -42,6 +43,11 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
         status_form=ComponentStatusForm(),
         component_errors=component_errors or {},
         now=now,
+        maintenance_running=maintenance.running(),
+        maintenance_upcoming=maintenance.upcoming(),
+        maintenance_labels=maintenance.STATUS_LABELS,
+        overran=maintenance.overran,
+        late_to_start=maintenance.late_to_start,
     ), status
 
 
