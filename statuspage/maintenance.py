@@ -35,6 +35,7 @@ from .models import (
     StaffUser,
 )
 from .outbox import maintenance_notices as notices
+from .outbox import webhooks
 from .present import iso
 from .text import clean_text
 
@@ -163,6 +164,7 @@ def schedule(fields: WindowFields, *, actor: StaffUser, now: datetime) -> Mainte
     m.taken = [MaintenanceComponent(component=c) for c in components]
     db.session.add(m)
     audit.record(actor, "maintenance.schedule", m, now=now, after=_state(m))
+    _tell_webhooks(m, now)
     if notices.scheduled_notice_due(m, now):
         notices.queue_notice(m, "scheduled", now=now)
     notices.arm_reminders(m, now=now)
@@ -199,6 +201,7 @@ def edit(m: Maintenance, fields: WindowFields, *, actor: StaffUser, now: datetim
         return m
     m.updated_at = now
     audit.record(actor, "maintenance.edit", m, now=now, before=before, after=after)
+    _tell_webhooks(m, now)
     if notify_before and not m.notify:
         notices.cancel_unsent(m, now=now)
     elif m.notify and not notify_before:
@@ -233,6 +236,7 @@ def reschedule(m: Maintenance, scheduled_for: Optional[datetime],
     m.revision += 1
     m.updated_at = now
     audit.record(actor, "maintenance.reschedule", m, now=now, before=before, after=_state(m))
+    _tell_webhooks(m, now)
     notices.queue_follow_up(m, "rescheduled", now=now)
     notices.arm_reminders(m, now=now)
     db.session.flush()
@@ -279,7 +283,13 @@ def _add_update(m: Maintenance, status: str, *, now: datetime, actor: Optional[S
     m.updates.insert(0, update)
     db.session.add(update)
     db.session.flush()
+    _tell_webhooks(m, now)
     return update
+
+
+def _tell_webhooks(m: Maintenance, now: datetime) -> None:
+    webhooks.queue_event("maintenance", now=now, maintenance_id=m.id,
+                         component_ids=[t.component_id for t in m.taken])
 
 
 def _claim_transition(m: Maintenance, from_statuses: tuple[str, ...], to: str) -> bool:

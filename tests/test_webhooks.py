@@ -479,3 +479,35 @@ def test_bad_input_on_the_webhook_form_changes_nothing(app, admin_client, compon
     assert snapshot() == before
     assert db.session.scalar(db.select(db.func.count(Webhook.id))) == 0
     assert db.session.scalar(db.select(db.func.count(WebhookEvent.id))) == 0
+
+
+def test_a_maintenance_window_is_posted_when_scheduled_started_and_cancelled(
+        app, admin, clock, hook, receiver, components):  # noqa: F811
+    from datetime import timedelta
+
+    from statuspage import maintenance
+
+    def window(start_in_hours: int):
+        fields = maintenance.WindowFields(
+            title="Database upgrade", component_ids=[components[1].id],
+            scheduled_for=clock() + timedelta(hours=start_in_hours),
+            scheduled_until=clock() + timedelta(hours=start_in_hours + 2),
+            description="You cannot log meals for two hours.")
+        created = maintenance.schedule(fields, actor=admin, now=clock())
+        db.session.commit()
+        return created
+
+    later, soon = window(48), window(1)
+    tick()  # each payload is built when it is sent, from the window as it is then
+    maintenance.start(soon, actor=admin, now=clock())
+    db.session.commit()
+    tick()
+    maintenance.cancel(later, actor=admin, now=clock())
+    db.session.commit()
+    tick()
+    posted = [r.json["scheduled_maintenance"] for r in receiver.requests]
+    assert [(p["id"], p["status"]) for p in posted] == [
+        (str(later.id), "scheduled"), (str(soon.id), "scheduled"),
+        (str(soon.id), "in_progress"), (str(later.id), "cancelled")]
+    assert posted[2]["components"][0]["name"] == components[1].name
+    assert posted[2]["shortlink"].endswith(f"/maintenance/{soon.id}")

@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
-from .. import api_shape, audit, mail, present, queries
+from .. import api_shape, audit, mail, queries
 from ..clock import utcnow
 from ..extensions import db
 from ..models import (
@@ -159,15 +159,10 @@ def build_payload(event: WebhookEvent, webhook_id: int, documentation_url: str
         maintenance = db.session.get(Maintenance, event.maintenance_id or 0)
         if maintenance is None:
             return None
-        body["scheduled_maintenance"] = {
-            "id": str(maintenance.id), "name": present.plain(maintenance.title,
-                                                             single_line=True),
-            "status": maintenance.status,
-            "scheduled_for": api_shape.iso(maintenance.scheduled_for),
-            "scheduled_until": api_shape.iso(maintenance.scheduled_until),
-            "updated_at": api_shape.iso(maintenance.updated_at),
-            "component_ids": [str(i) for i in (event.detail or {}).get("component_ids", [])],
-        }
+        # The API's shape; a cancelled window says "cancelled", which the API lists (with
+        # no such status) leave out but a webhook must be able to tell.
+        tz = ZoneInfo(current_app.config["SITE_TIMEZONE"])
+        body["scheduled_maintenance"] = api_shape.maintenance_json(maintenance, page, tz)
     return body
 
 
