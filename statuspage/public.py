@@ -125,7 +125,8 @@ def incident(incident_id: int):
     found = queries.incident_with_timeline(incident_id)
     if found is None:
         abort(404)
-    return render_template("public/incident.html", incident=found, now=utcnow())
+    return render_template("public/incident.html", incident=found, now=utcnow(),
+                           steps=queries.update_steps(found))
 
 
 @bp.route("/maintenance/<int:maintenance_id>")

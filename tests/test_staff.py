@@ -302,6 +302,9 @@ def test_updates_may_go_back_and_the_timeline_says_so(
     newest = page.select_one("ol.updates li.update h3").get_text(" ", strip=True)
     assert newest.startswith("Back to Identified")
     assert only_incident().status == "identified"
+    public = soup(responder_client.get(f"/incidents/{incident.id}"))
+    words = [s.get_text(strip=True) for s in public.select("ol.timeline .status-word")]
+    assert words == ["Back to Identified", "Monitoring"]  # the public timeline says so too
 
     clock.advance(minutes=5)
     assert post_update(responder_client, incident.id,
