@@ -342,6 +342,10 @@ def test_updates_page_links_the_calendar(client):
     links = [a["href"] for a in page.select("#by-calendar ~ ul a, section a")]
     assert "/maintenance.ics" in links
     assert "webcal://status.example.test/maintenance.ics" in links
+    # Once on the page, in its place: not in the title, nor in the body's class.
+    assert page.title.get_text() == "Get updates · Metabolic-Tracker Status"
+    assert len(page.select("section#by-calendar, section[aria-labelledby=by-calendar]")) == 1
+    assert page.body["class"] == ["public", "updates-page"]
 
 
 def test_set_component_status_keeps_the_worse_of_incident_and_window(

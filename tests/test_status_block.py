@@ -24,7 +24,8 @@ Next Update: [time of next update]
 Actions: [what we're doing]
 Workaround: [if available]"""
 
-#: A copy of ../shared/incident-response-playbook.md, so that the test runs in every clone.
+#: A copy of the playbook (the steering repository's shared folder), so that the test runs
+#: in every clone.
 PLAYBOOK = Path(__file__).resolve().parent / "data" / "incident-response-playbook.md"
 
 
