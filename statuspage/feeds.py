@@ -90,45 +90,29 @@ class FeedInfo:
     feed_id: str
 
 
-def entry_from_update(update: IncidentUpdate, newest: bool = False) -> FeedEntry:
-    incident = update.incident
+def _entry(update: IncidentUpdate | MaintenanceUpdate, parent, **extra) -> FeedEntry:
+    """An entry for an incident's or a window's update (``parent``)."""
     impact, actions, workaround = public_text(update)
     return FeedEntry(
-        update_id=update.id,
-        parent_id=incident.id,
-        issue=incident.title,
-        status=update.status,
-        impact=impact,
-        actions=actions,
-        workaround=workaround,
-        next_update_at=update.next_update_at,
-        posted_at=update.posted_at,
+        update_id=update.id, parent_id=parent.id, issue=parent.title, status=update.status,
+        impact=impact, actions=actions, workaround=workaround,
+        next_update_at=update.next_update_at, posted_at=update.posted_at,
         updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
-        parent_updated_at=incident.updated_at,
-        redacted=update.redacted_at is not None,
-        data_impact=current_data_impact(incident) if newest else None,
+        parent_updated_at=parent.updated_at, redacted=update.redacted_at is not None,
+        **extra,
     )
+
+
+def entry_from_update(update: IncidentUpdate, newest: bool = False) -> FeedEntry:
+    incident = update.incident
+    return _entry(update, incident,
+                  data_impact=current_data_impact(incident) if newest else None)
 
 
 def entry_from_maintenance_update(update: MaintenanceUpdate) -> FeedEntry:
     window = update.maintenance
-    impact, actions, workaround = public_text(update)
-    return FeedEntry(
-        update_id=update.id,
-        parent_id=window.id,
-        issue=window.title,
-        status=update.status,
-        impact=impact,
-        actions=actions,
-        workaround=workaround,
-        next_update_at=update.next_update_at,
-        posted_at=update.posted_at,
-        updated_at=max(update.posted_at, update.redacted_at or update.posted_at),
-        parent_updated_at=window.updated_at,
-        redacted=update.redacted_at is not None,
-        kind="maintenance",
-        window=(window.scheduled_for, window.scheduled_until),
-    )
+    return _entry(update, window, kind="maintenance",
+                  window=(window.scheduled_for, window.scheduled_until))
 
 
 def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> list[FeedEntry]:
