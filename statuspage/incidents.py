@@ -407,6 +407,7 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
         raise NotAllowed("Only an admin can redact an update.")
     if update.is_redacted:
         return
+    slack.redact_unsent(update.incident_id, [update.impact, update.actions, update.workaround])
     update.impact = REDACTED
     update.actions = REDACTED
     update.workaround = REDACTED if update.workaround else ""

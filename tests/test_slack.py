@@ -337,3 +337,15 @@ def test_the_internal_fields_never_reach_a_public_surface(
     slack = [json.loads(r.body)["text"] for r in receiver.requests
              if r.path != "/public-hook"]
     assert any(SECRET_CAUSE in t and SECRET_FIX in t for t in slack)
+
+
+def test_a_redacted_update_leaves_the_messages_not_yet_sent(
+        app, clock, receiver, admin, components, make_incident):  # noqa: F811
+    incident = make_incident(admin, components[:1], severity="SEV-2",
+                             impact="Pat's glucose readings are wrong.")
+    incidents.redact_update(incident.updates[0], actor=admin, now=clock())
+    db.session.commit()
+    tick()
+    [text] = texts(receiver)
+    assert "glucose" not in text
+    assert fill(":warning: SEV-2 INCIDENT", text)[1] == "[redacted]"

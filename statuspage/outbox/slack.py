@@ -25,7 +25,7 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Incident, IncidentUpdate, SlackMessage
-from ..present import local_time, status_update_block
+from ..present import REDACTED, local_time, status_update_block
 
 
 def configured() -> bool:
@@ -123,6 +123,20 @@ def on_update(incident: Incident, update: IncidentUpdate, *, now: datetime
 def on_resolved(incident: Incident, *, now: datetime) -> Optional[SlackMessage]:
     """Queue the resolved block (flushes)."""
     return _queue(incident, "resolved", resolved_text(incident, site_tz()), now)
+
+
+def redact_unsent(incident_id: int, texts: list[str]) -> None:
+    """An update is redacted: its text leaves the incident's messages not yet sent
+    (flushes). What Slack already has is left to a Slack admin to delete."""
+    texts = sorted((t for t in texts if t), key=len, reverse=True)
+    if not texts:
+        return
+    for message in db.session.scalars(
+            db.select(SlackMessage).where(SlackMessage.incident_id == incident_id,
+                                          SlackMessage.status.in_(("pending", "sending")))):
+        for text in texts:
+            message.text = message.text.replace(text, REDACTED)
+    db.session.flush()
 
 
 # --- What the staff incident page shows ---------------------------------------------------
