@@ -184,6 +184,13 @@ WEBHOOK_ALLOW_LOOPBACK_HTTP = False
 WEBHOOK_DOCUMENTATION_URL = (
     "https://support.atlassian.com/statuspage/docs/enable-webhook-notifications/")
 
+# --- Slack #incidents (statuspage/outbox/slack.py) ---------------------------------------
+#: An incoming webhook's URL (Slack: an app with "Incoming Webhooks", added to #incidents).
+#: Empty: nothing is queued for Slack. Set by an operator, so any address is allowed; no
+#: redirect is followed. Tries and waits are the webhooks' (WEBHOOK_TIMEOUT_SECONDS,
+#: WEBHOOK_MAX_ATTEMPTS, NOTIFIER_RETRY_BASE/MAX_SECONDS).
+SLACK_WEBHOOK_URL = ""
+
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"
 MAIL_PORT = 25

@@ -8,7 +8,7 @@ the form field's name.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Mapping, Optional
 from zoneinfo import ZoneInfo
 
@@ -150,7 +150,11 @@ class IncidentForm(_UpdateFields):
 
 
 class UpdateForm(_UpdateFields):
-    """The next update of an incident."""
+    """The next update of an incident; Resolved takes the staff-only fields too."""
+
+    root_cause = TextAreaField("Root cause (staff only)", filters=CLEAN)
+    resolution = TextAreaField("Resolution: what we did (staff only)", filters=CLEAN)
+    review_on = StringField("Post-incident review on (staff only)", filters=CLEAN)
 
 
 class EditIncidentForm(_ImpactFields):
@@ -440,3 +444,16 @@ def parse_position(value: Optional[str], errors: dict) -> int:
     except ValueError:
         errors["position"] = "Enter a whole number, for example 3."
         return 0
+
+
+def parse_review_on(value: Optional[str], errors: dict) -> Optional[date]:
+    """The review date typed as YYYY-MM-DD (a date input sends that); None when empty."""
+    if not value:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
+    except ValueError:
+        errors["review_on"] = "Enter a date such as 2026-12-01."
+        return None

@@ -11,7 +11,7 @@ audit event (and any notification rows) land together or not at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping, Optional
 
 from . import audit
@@ -37,7 +37,7 @@ from .models import (
     IncidentUpdate,
     StaffUser,
 )
-from .outbox import queue, webhooks
+from .outbox import queue, slack, webhooks
 from .present import REDACTED, iso
 from .text import clean_text
 
@@ -60,6 +60,10 @@ class UpdateText:
     affected_ids: list[int] = field(default_factory=list)
     #: The participants' impact block as the form sets it; None leaves it as it is.
     data_impact: Optional[DataImpact] = None
+    #: Staff-only, with Resolved only: for Slack and the record, never public.
+    root_cause: str = ""
+    resolution: str = ""
+    review_on: Optional[date] = None
 
 
 # --- Validation --------------------------------------------------------------------------
@@ -75,6 +79,8 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         component_statuses=dict(text.component_statuses),
         affected_ids=list(dict.fromkeys(text.affected_ids)),
         data_impact=text.data_impact,
+        root_cause=clean_text(text.root_cause), resolution=clean_text(text.resolution),
+        review_on=text.review_on,
     )
     if cleaned.status not in INCIDENT_STATUSES:
         errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
@@ -84,8 +90,16 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
             errors[name] = "This field is required."
         elif len(value) > TEXT_MAX:
             errors[name] = f"At most {TEXT_MAX} characters."
-    if len(cleaned.workaround) > TEXT_MAX:
-        errors["workaround"] = f"At most {TEXT_MAX} characters."
+    for name in ("workaround", "root_cause", "resolution"):
+        if len(getattr(cleaned, name)) > TEXT_MAX:
+            errors[name] = f"At most {TEXT_MAX} characters."
+    if cleaned.review_on is not None and not (
+            now.date() - timedelta(days=366) <= cleaned.review_on
+            <= now.date() + timedelta(days=366)):
+        errors["review_on"] = "The review date must be within a year of today."
+    if cleaned.status != "resolved" and (cleaned.root_cause or cleaned.resolution
+                                         or cleaned.review_on is not None):
+        errors["root_cause"] = "Root cause, resolution and review date go with Resolved."
     if cleaned.status == "resolved":
         # A resolved incident promises no next update; a stale time is not an error.
         cleaned.next_update_at = None
@@ -211,7 +225,8 @@ def open_incident(
     apply_data_impact(incident, cleaned.data_impact or DataImpact())
     db.session.add(incident)
     audit.record(actor, "incident.open", incident, now=now, after=_incident_state(incident))
-    _add_update(incident, cleaned, actor=actor, now=now)
+    first = _add_update(incident, cleaned, actor=actor, now=now, declared=True)
+    slack.on_declared(incident, first, now=now)
     return incident
 
 
@@ -236,7 +251,8 @@ def post_update(
 
 
 def _add_update(
-    incident: Incident, text: UpdateText, *, actor: StaffUser, now: datetime
+    incident: Incident, text: UpdateText, *, actor: StaffUser, now: datetime,
+    declared: bool = False,
 ) -> IncidentUpdate:
     before_status = incident.status
     impact_change = apply_data_impact(incident, text.data_impact) if text.data_impact else None
@@ -272,6 +288,9 @@ def _add_update(
     incident.updated_at = now
     if text.status == "resolved":
         incident.resolved_at = now
+        incident.root_cause = text.root_cause or None
+        incident.resolution = text.resolution or None
+        incident.review_on = text.review_on
     db.session.flush()  # the update's id, for the audit event
     audit.record(
         actor, "incident.update", incident, now=now,
@@ -283,8 +302,10 @@ def _add_update(
     db.session.flush()
     _tell_webhooks(incident, now)
     if text.status == "resolved":
-
         queue.on_incident_resolved(incident, now=now)
+        slack.on_resolved(incident, now=now)
+    elif not declared:
+        slack.on_update(incident, update, now=now)
     return update
 
 
@@ -386,6 +407,7 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
         raise NotAllowed("Only an admin can redact an update.")
     if update.is_redacted:
         return
+    slack.redact_unsent(update.incident_id, [update.impact, update.actions, update.workaround])
     update.impact = REDACTED
     update.actions = REDACTED
     update.workaround = REDACTED if update.workaround else ""

@@ -9,6 +9,7 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``outbox``: subscribers (and the components they chose), notifications and deliveries;
 - ``maintenance``: planned windows, the components they take, their updates;
 - ``webhooks``: webhook subscribers, the public changes they are told of, each delivery;
+- ``slack``: messages for Slack's #incidents channel;
 - ``site``: the site version the render cache and the publisher follow.
 """
 
@@ -70,4 +71,8 @@ from .webhooks import (  # noqa: F401
     WebhookDelivery,
     WebhookEvent,
     webhook_components,
+)
+from .slack import (  # noqa: F401
+    SLACK_MESSAGE_KINDS,
+    SlackMessage,
 )

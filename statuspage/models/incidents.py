@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
@@ -136,6 +136,11 @@ class Incident(db.Model):
     user_action: Mapped[Optional[str]] = mapped_column(String(24))
     data_gap_from: Mapped[Optional[datetime]]
     data_gap_until: Mapped[Optional[datetime]]
+    #: Staff-only, given on the Resolved form: for Slack's resolved block and the record;
+    #: never on a public surface, feed, API, email, webhook or export.
+    root_cause: Mapped[Optional[str]] = mapped_column(Text)
+    resolution: Mapped[Optional[str]] = mapped_column(Text)
+    review_on: Mapped[Optional[date]]
 
     created_by: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[created_by_id])
     components: Mapped[list[Component]] = relationship(

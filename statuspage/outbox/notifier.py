@@ -48,6 +48,7 @@ from .compose import Renderer, list_id
 from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_up
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
+from .slack_delivery import SlackReport, deliver_due_slack
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
     Claimed,
@@ -314,6 +315,7 @@ class TickReport:
     settled: int = 0
     server_down: bool = False
     webhooks: Optional[WebhookReport] = None
+    slack: Optional[SlackReport] = None
     #: Maintenance windows the tick started and completed; reminders it queued.
     windows_started: int = 0
     windows_completed: int = 0
@@ -449,4 +451,7 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
             report.webhooks = deliver_due_webhooks(utcnow(), smtp=smtp,
                                                    stop=stop_requested,
                                                    beat=pulse.beat_if_due, rng=rng)
+        if not stop_requested():  # nor does Slack (#incidents is for the responders)
+            report.slack = deliver_due_slack(stop=stop_requested, beat=pulse.beat_if_due,
+                                             rng=rng)
     return report

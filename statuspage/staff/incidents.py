@@ -10,6 +10,7 @@ from flask import abort, flash, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from .. import incidents, present, queries
+from ..outbox import slack
 from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
@@ -26,6 +27,7 @@ from ..forms import (
     parse_data_impact,
     parse_id,
     parse_next_update,
+    parse_review_on,
     parse_started_at,
     same_minute,
     select_choices,
@@ -60,6 +62,10 @@ def _update_text(form, *, severity, now, tz, errors, affected=(), was=None) -> U
         component_statuses=parse_component_statuses(request.form, errors),
         affected_ids=list(affected),
         data_impact=parse_data_impact(form, request.form, tz, errors, was),
+        root_cause=getattr(form, "root_cause", None) and form.root_cause.data or "",
+        resolution=getattr(form, "resolution", None) and form.resolution.data or "",
+        review_on=parse_review_on(getattr(form, "review_on", None)
+                                  and form.review_on.data, errors),
     )
 
 
@@ -184,6 +190,8 @@ def _render_incident(incident, form, errors, chosen, status=200, affected=()):
         overdue=due is not None and due <= now,
         now=now,
         public_link=_public_link(incident),
+        slack_messages=slack.messages_for(incident.id),
+        slack_configured=slack.configured(),
     ), status
 
 
