@@ -9,7 +9,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``outbox``: subscribers (and the components they chose), notifications and deliveries;
 - ``maintenance``: planned windows, the components they take, their updates;
 - ``webhooks``: webhook subscribers, the public changes they are told of, each delivery;
-- ``site``: the site version the render cache and the publisher follow.
+- ``site``: the site version the render cache and the publisher follow;
+- ``staff_2fa``: the recovery codes of two-factor sign-in.
 """
 
 from __future__ import annotations
@@ -70,4 +71,7 @@ from .webhooks import (  # noqa: F401
     WebhookDelivery,
     WebhookEvent,
     webhook_components,
+)
+from .staff_2fa import (  # noqa: F401
+    RecoveryCode,
 )
