@@ -245,3 +245,33 @@ def test_set_password_clears_the_second_factor_only_with_the_flag(app, admin, cl
     assert user.has_two_factor is (not flag)
     assert (db.session.scalar(db.select(db.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "staff.2fa_reset")) == 1) is flag
+
+
+def test_a_responder_turns_it_off_with_a_current_code_but_a_required_admin_cannot(
+        app, admin, responder, clock):
+    app.config["REQUIRE_2FA_ROLES"] = "admin"
+    enrolled_client(app, responder, clock)
+    c = app.test_client()
+    login(c, responder.email)
+    code_step(c, code_now(responder, clock))
+    clock.advance(seconds=30)
+    page = c.get("/staff/2fa")
+    off = 'form[action="/staff/2fa/off"]'
+    refused = c.post("/staff/2fa/off", data=form_fields(page, off) | {"code": "12"})
+    assert refused.status_code == 422
+    done = c.post("/staff/2fa/off", data=form_fields(page, off) | {
+        "code": code_now(responder, clock)})
+    assert done.status_code == 302
+    db.session.refresh(responder)
+    assert not responder.has_two_factor
+
+    a = app.test_client()
+    login(a, admin.email)
+    enrol(a, admin, clock)
+    clock.advance(seconds=30)
+    assert soup(a.get("/staff/2fa")).select_one(off) is None
+    forced = a.post("/staff/2fa/off", data={"csrf_token": csrf(a),
+                                            "code": code_now(admin, clock)})
+    assert forced.status_code == 403
+    db.session.refresh(admin)
+    assert admin.has_two_factor
