@@ -1,4 +1,4 @@
-"""Staff accounts: password hashing, login attempts, creation, password changes."""
+"""Staff accounts: password hashing, login attempts (both steps), creation, passwords."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Optional
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from . import audit
+from . import audit, two_factor
 from .addresses import is_plain_address, normalise_staff_email
 from .extensions import db
 from .errors import NotAllowed, ValidationError
@@ -65,16 +65,43 @@ def authenticate(email: str, password: str, *, now: datetime) -> Optional[StaffU
     if user.locked_until is not None and user.locked_until > now:
         return None
     if not user.active or not password_ok:
-        user.failed_logins += 1
-        if user.failed_logins >= FREE_FAILURES:
-            backoff = timedelta(seconds=30 * 2 ** (user.failed_logins - FREE_FAILURES))
-            user.locked_until = now + min(backoff, MAX_LOCK)
+        _count_failure(user, now)
         return None
-    user.failed_logins = 0
-    user.locked_until = None
+    if not user.has_two_factor:
+        # With a second factor, only a right code clears the count: else a known password
+        # would reset the backoff between rounds of guessed codes.
+        _clear_failures(user)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user
+
+
+def authenticate_code(user: StaffUser, code: str, *, now: datetime) -> Optional[str]:
+    """The second step of a sign-in: "totp" or "recovery" if ``code`` is right, else None.
+
+    A wrong code counts as a failed sign-in (the same counter and lockout as passwords);
+    a locked or inactive account is refused. The caller commits either way.
+    """
+    if not user.active or (user.locked_until is not None and user.locked_until > now):
+        return None
+    kind = two_factor.verify_code(user, code, now=now)
+    if kind is None:
+        _count_failure(user, now)
+        return None
+    _clear_failures(user)
+    return kind
+
+
+def _count_failure(user: StaffUser, now: datetime) -> None:
+    user.failed_logins += 1
+    if user.failed_logins >= FREE_FAILURES:
+        backoff = timedelta(seconds=30 * 2 ** (user.failed_logins - FREE_FAILURES))
+        user.locked_until = now + min(backoff, MAX_LOCK)
+
+
+def _clear_failures(user: StaffUser) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
 
 
 def create_staff(

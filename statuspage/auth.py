@@ -1,17 +1,27 @@
-"""Staff login and logout, the user loader, and the ``next`` check."""
+"""Staff sign-in (password, then a code when the account has 2FA), logout, the user
+loader, and the ``next`` check."""
 
 from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 
-from . import accounts
+from . import accounts, two_factor
 from .clock import utcnow
 from .extensions import db, login_manager
 from .ratelimit import rate_limit
-from .forms import LoginForm
+from .forms import LoginForm, TwoFactorCodeForm
 from .models import StaffUser
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
@@ -20,6 +30,12 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 #: account, too many attempts from this address. It tells an attacker nothing.
 LOGIN_FAILED = ("That email and password did not work, or there were too many attempts: "
                 "wait a few minutes and try again.")
+CODE_FAILED = ("That code did not work, or there were too many attempts: wait a few "
+               "minutes and try again.")
+#: The session key of a sign-in whose password was right and whose code is awaited.
+PENDING = "pending_2fa"
+#: Seconds the code may be given after the password.
+PENDING_SECONDS = 300
 
 
 @login_manager.user_loader
@@ -90,15 +106,72 @@ def login():
         db.session.commit()  # keep the failure counter, or the reset and a new hash
         if user is None:
             error, status = LOGIN_FAILED, 401
-        else:
-            next_url = safe_next(request.args.get("next"))
+        elif user.has_two_factor:
+            # Not signed in yet: the session only says who gave a right password, when.
             session.clear()
-            session.permanent = True
-            login_user(user)
-            if user.must_change_password:  # the password page says why
-                return redirect(url_for("staff.password"))
-            return redirect(next_url or url_for("staff.dashboard"))
+            session[PENDING] = {"user": user.get_id(), "at": utcnow().timestamp(),
+                                "next": safe_next(request.args.get("next"))}
+            return redirect(url_for("auth.login_code"))
+        else:
+            return _sign_in(user, safe_next(request.args.get("next")))
     return render_template("staff/login.html", form=form, error=error), status
+
+
+def _sign_in(user: StaffUser, next_url: str | None):
+    session.clear()
+    session.permanent = True
+    login_user(user)
+    if user.must_change_password:  # the password page says why
+        return redirect(url_for("staff.password"))
+    if two_factor.needs_enrolment(user, current_app.config["REQUIRE_2FA_ROLES"]):
+        return redirect(url_for("staff.two_factor"))
+    return redirect(next_url or url_for("staff.dashboard"))
+
+
+def _pending_user() -> StaffUser | None:
+    """Who gave a right password in this session less than PENDING_SECONDS ago."""
+    pending = session.get(PENDING)
+    if not isinstance(pending, dict):
+        return None
+    try:
+        age = utcnow().timestamp() - float(pending.get("at"))
+    except (TypeError, ValueError):
+        return None
+    if not 0 <= age <= PENDING_SECONDS:
+        return None
+    return load_user(str(pending.get("user", "")))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@rate_limit("LOGIN_RATE_LIMIT", methods=("POST",), deduct_when=_failed)
+def login_code():
+    """The second step: a code from the authenticator app, or a recovery code."""
+    if current_user.is_authenticated:
+        return redirect(url_for("staff.dashboard"))
+    user = _pending_user()
+    if user is None:
+        session.pop(PENDING, None)
+        flash("Sign in again: enter your email and password.", "info")
+        return redirect(url_for("auth.login"))
+    form = TwoFactorCodeForm()
+    error = None
+    status = 200
+    if request.method == "POST" and not form.validate():
+        error, status = "Enter the code from your authenticator app.", 400
+    elif form.is_submitted():
+        kind = accounts.authenticate_code(user, form.code.data, now=utcnow())
+        db.session.commit()  # keep the failure counter, or the used step or code
+        if kind is None:
+            error, status = CODE_FAILED, 401
+        else:
+            next_url = session.get(PENDING, {}).get("next")
+            response = _sign_in(user, safe_next(next_url))
+            if kind == "recovery":
+                left = two_factor.unused_recovery_codes(user)
+                flash(f"You signed in with a recovery code; {left} left. If your phone is "
+                      "lost, ask an admin to reset your two-factor sign-in.", "info")
+            return response
+    return render_template("staff/login_code.html", form=form, error=error), status
 
 
 @bp.route("/logout", methods=["POST"])

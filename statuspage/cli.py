@@ -13,7 +13,7 @@ import urllib.request
 import click
 from flask import Flask, current_app
 
-from . import accounts, seed
+from . import accounts, seed, two_factor
 from .addresses import normalise_staff_email
 from .clock import utcnow
 from .extensions import db
@@ -56,8 +56,13 @@ def create_staff_command(email, role):
 
 @click.command("set-password")
 @click.argument("email")
-def set_password_command(email):
-    """Set a staff member's password (for a locked-out admin); ends their sessions."""
+@click.option("--reset-2fa", "reset_2fa", is_flag=True,
+              help="Also clear their two-factor sign-in (they set it up again).")
+def set_password_command(email, reset_2fa):
+    """Set a staff member's password (for a locked-out admin); ends their sessions.
+
+    With --reset-2fa, their second factor is cleared too (audited); without, it stays.
+    """
     user = db.session.scalar(
         db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
     )
@@ -69,8 +74,10 @@ def set_password_command(email):
         accounts.set_password(user, password, actor=None, now=utcnow())
     except ValidationError as exc:
         _fail_validation(exc)
+    if reset_2fa:
+        two_factor.reset(user, actor=None, now=utcnow())
     db.session.commit()
-    click.echo("Password set.")
+    click.echo("Password set." + (" Two-factor sign-in cleared." if reset_2fa else ""))
 
 
 def ensure_first_admin() -> tuple[str, str | None] | None:

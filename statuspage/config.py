@@ -61,6 +61,10 @@ RATELIMIT_STRATEGY = "moving-window"
 RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 #: Failed staff sign-ins allowed per client address (on top of the per-account backoff).
 LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
+#: Roles that must use two-factor sign-in (TOTP), comma-separated: "admin,responder";
+#: empty: no one must (everyone may). Someone of such a role without it is sent to
+#: /staff/2fa at sign-in and reaches no other staff page until enrolled.
+REQUIRE_2FA_ROLES = "admin"
 #: Subscribe form submissions allowed per client address.
 SUBSCRIBE_RATE_LIMIT = "5 per minute;30 per hour"
 #: Reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx, a load

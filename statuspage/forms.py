@@ -113,6 +113,12 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
 
 
+class TwoFactorCodeForm(FlaskForm):
+    """The second step of sign-in, enrolment's confirmation, turning 2FA off: one code."""
+
+    code = StringField("Code", filters=CLEAN, validators=[DataRequired(), Length(max=32)])
+
+
 class ActionForm(FlaskForm):
     """A button that POSTs (reopen, redact, delete, reset): the CSRF token only."""
 

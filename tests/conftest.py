@@ -52,6 +52,8 @@ def _base_config(database_url: str, instance_path: str) -> dict:
         "SECRET_KEY": "test-secret-key",
         "DATABASE_URL": database_url,
         "PUBLIC_URL": "https://status.example.test",
+        # Tests sign admins in with a password alone; tests/test_two_factor.py sets it.
+        "REQUIRE_2FA_ROLES": "",
     }
 
 

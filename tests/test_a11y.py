@@ -57,6 +57,7 @@ def staff_pages(site) -> list[str]:
         f"/staff/components/{site['component']}",
         "/staff/accounts",
         "/staff/password",
+        "/staff/2fa",
         "/staff/subscribers",
     ]
 

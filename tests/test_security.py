@@ -312,6 +312,7 @@ ADMIN_ONLY = {
     "staff.subscribers", "staff.subscriber_export",
     "staff.subscriber_delete",
     "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
+    "staff.reset_two_factor",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -320,8 +321,11 @@ ANY_STAFF = {
     "staff.edit_maintenance", "staff.reschedule_maintenance", "staff.maintenance_update",
     "staff.start_maintenance", "staff.verify_maintenance", "staff.complete_maintenance",
     "staff.cancel_maintenance",
+    "staff.two_factor", "staff.two_factor_confirm", "staff.two_factor_off",
 }
-ANONYMOUS = {"auth.login"}
+#: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
+#: unless a right password was given in this session a moment ago).
+ANONYMOUS = {"auth.login", "auth.login_code"}
 
 
 def staff_routes(app) -> list[tuple[str, str, str]]:

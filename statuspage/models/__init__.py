@@ -10,7 +10,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``maintenance``: planned windows, the components they take, their updates;
 - ``webhooks``: webhook subscribers, the public changes they are told of, each delivery;
 - ``slack``: messages for Slack's #incidents channel;
-- ``site``: the site version the render cache and the publisher follow.
+- ``site``: the site version the render cache and the publisher follow;
+- ``staff_2fa``: the recovery codes of two-factor sign-in.
 """
 
 from __future__ import annotations
@@ -75,4 +76,7 @@ from .webhooks import (  # noqa: F401
 from .slack import (  # noqa: F401
     SLACK_MESSAGE_KINDS,
     SlackMessage,
+)
+from .staff_2fa import (  # noqa: F401
+    RecoveryCode,
 )

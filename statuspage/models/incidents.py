@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Base, db
@@ -73,6 +73,16 @@ class StaffUser(db.Model):
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]
+    #: Two-factor sign-in (statuspage/two_factor.py): the base32 TOTP secret, set at the
+    #: start of enrolment; 2FA is on once ``totp_enabled_at`` is set (the code confirmed).
+    totp_secret: Mapped[Optional[str]] = mapped_column(String(64))
+    totp_enabled_at: Mapped[Optional[datetime]]
+    #: The last time step a code was accepted for: that step and older are refused (replay).
+    totp_last_step: Mapped[Optional[int]] = mapped_column(BigInteger)
+
+    @property
+    def has_two_factor(self) -> bool:
+        return self.totp_enabled_at is not None
 
     # Flask-Login protocol
     @property

@@ -15,6 +15,7 @@ from . import (  # noqa: F401 (routes)
     emails,
     incidents,
     maintenance,
+    two_factor,
     webhooks,
 )
 from .common import bp
