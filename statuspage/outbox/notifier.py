@@ -48,6 +48,7 @@ from .compose import Renderer, list_id
 from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_up
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
+from .action_reminders import remind_due_action_items
 from .slack_delivery import SlackReport, deliver_due_slack
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
@@ -320,6 +321,7 @@ class TickReport:
     windows_started: int = 0
     windows_completed: int = 0
     reminders: int = 0
+    action_reminders: int = 0
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -454,4 +456,6 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
         if not stop_requested():  # nor does Slack (#incidents is for the responders)
             report.slack = deliver_due_slack(stop=stop_requested, beat=pulse.beat_if_due,
                                              rng=rng)
+        if not stop_requested():  # the owners of action items that fell due, once each
+            report.action_reminders = remind_due_action_items(smtp, utcnow())
     return report

@@ -15,6 +15,7 @@ from . import (  # noqa: F401 (routes)
     emails,
     incidents,
     maintenance,
+    record,
     two_factor,
     webhooks,
 )
