@@ -273,6 +273,8 @@ def _url(rule: str, world: dict, components) -> str:
             .replace("<int:user_id>", str(world["other"]))
             .replace("<int:webhook_id>", "1")
             .replace("<int:maintenance_id>", str(world["maintenance"]))
+            .replace("<int:item_id>", "1")
+            .replace("<int:revision_id>", "1")
             .replace("<token>", "x"))
 
 

@@ -5,7 +5,7 @@ post-incident step, and nothing of it on a public surface."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest

@@ -312,7 +312,7 @@ ADMIN_ONLY = {
     "staff.subscribers", "staff.subscriber_export",
     "staff.subscriber_delete",
     "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
-    "staff.reset_two_factor",
+    "staff.reset_two_factor", "staff.redact_record_revision",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -322,6 +322,8 @@ ANY_STAFF = {
     "staff.start_maintenance", "staff.verify_maintenance", "staff.complete_maintenance",
     "staff.cancel_maintenance",
     "staff.two_factor", "staff.two_factor_confirm", "staff.two_factor_off",
+    "staff.incident_record", "staff.save_record", "staff.download_record",
+    "staff.add_action_item", "staff.edit_action_item",
 }
 #: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
 #: unless a right password was given in this session a moment ago).
@@ -354,6 +356,8 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
     return {
         "webhook_id": webhook.id,
         "maintenance_id": window.id,
+        "revision_id": 1,  # none exists: the role is checked before the row is looked up
+        "item_id": 1,
         "incident_id": incident.id,
         "update_id": incident.updates[0].id,
         "component_id": components[-1].id,

@@ -4,7 +4,6 @@ the REQUIRE_2FA_ROLES gate on every staff route, an admin's reset, the CLI's res
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 
