@@ -11,7 +11,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``webhooks``: webhook subscribers, the public changes they are told of, each delivery;
 - ``slack``: messages for Slack's #incidents channel;
 - ``site``: the site version the render cache and the publisher follow;
-- ``staff_2fa``: the recovery codes of two-factor sign-in.
+- ``staff_2fa``: the recovery codes of two-factor sign-in;
+- ``reminders``: the cadence reminders sent to incident commanders.
 """
 
 from __future__ import annotations
@@ -79,4 +80,8 @@ from .slack import (  # noqa: F401
 )
 from .staff_2fa import (  # noqa: F401
     RecoveryCode,
+)
+from .reminders import (  # noqa: F401
+    REMINDER_KINDS,
+    SentReminder,
 )
