@@ -199,6 +199,8 @@ SLACK_WEBHOOK_URL = ""
 #: A SEV-1/2 incident's commander is emailed (and named in #incidents) this many seconds
 #: before its next update is due, or once it is overdue: once per due time.
 CADENCE_REMINDER_LEAD_SECONDS = 120
+#: Off: no cadence reminder is sent at all (and none is owed later for the time it was off).
+CADENCE_REMINDERS = True
 
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"

@@ -19,7 +19,8 @@ from tests.webhook_receiver import receiver  # noqa: F401  (fixture)
 @pytest.fixture
 def app(make_app, smtp, receiver):  # noqa: F811
     app = make_app(MAIL_PORT=smtp.port, **MAIL_CONFIG, SITE_TIMEZONE="Europe/Berlin",
-                   SLACK_WEBHOOK_URL=receiver.url(path="/services/T0/B0/x"))
+                   SLACK_WEBHOOK_URL=receiver.url(path="/services/T0/B0/x"),
+                   CADENCE_REMINDERS=True)
     with app.app_context():
         yield app
 
@@ -111,3 +112,12 @@ def test_a_reminder_the_smtp_server_refused_for_now_goes_on_the_next_tick(
     tick()
     tick()
     assert len(reminders_to(smtp, "responder@example.test")) == 1
+
+
+def test_reminders_switched_off_send_nothing(
+        app, clock, smtp, responder, components, make_incident):  # noqa: F811
+    app.config["CADENCE_REMINDERS"] = False
+    make_incident(responder, components[:1], severity="SEV-1")
+    clock.advance(minutes=20)
+    tick()
+    assert reminders_to(smtp, "responder@example.test") == []

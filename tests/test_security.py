@@ -322,6 +322,7 @@ ANY_STAFF = {
     "staff.start_maintenance", "staff.verify_maintenance", "staff.complete_maintenance",
     "staff.cancel_maintenance",
     "staff.two_factor", "staff.two_factor_confirm", "staff.two_factor_off",
+    "staff.incident_roles", "staff.acknowledge_incident", "staff.display_name",
 }
 #: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
 #: unless a right password was given in this session a moment ago).

@@ -134,11 +134,8 @@ def test_nothing_is_queued_without_a_webhook_url(
 
 def test_a_503_and_a_timeout_are_retried_with_backoff_and_each_message_arrives_once(
         app, clock, receiver, responder, components, make_incident):  # noqa: F811
-    # The next update promised well after the retries: no cadence reminder among them.
-    incident = make_incident(responder, components[:1], severity="SEV-1",
-                             next_update_at=clock() + timedelta(hours=3))
-    incidents.post_update(incident, update(next_update_at=clock() + timedelta(hours=3)),
-                          actor=responder, now=clock())
+    incident = make_incident(responder, components[:1], severity="SEV-1")
+    incidents.post_update(incident, update(), actor=responder, now=clock())
     db.session.commit()
     receiver.answer(503)
     tick()
@@ -166,10 +163,8 @@ def test_a_503_and_a_timeout_are_retried_with_backoff_and_each_message_arrives_o
 
 def test_a_4xx_is_not_retried_and_the_next_message_goes(
         app, clock, receiver, responder, components, make_incident):  # noqa: F811
-    incident = make_incident(responder, components[:1], severity="SEV-2",
-                             next_update_at=clock() + timedelta(hours=3))
-    incidents.post_update(incident, update(next_update_at=clock() + timedelta(hours=3)),
-                          actor=responder, now=clock())
+    incident = make_incident(responder, components[:1], severity="SEV-2")
+    incidents.post_update(incident, update(), actor=responder, now=clock())
     db.session.commit()
     receiver.answer(404)
     tick()

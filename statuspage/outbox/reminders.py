@@ -124,6 +124,8 @@ def message(incident: Incident, due: datetime, recipient: str, *, sender: str,
 def send_due_reminders(smtp: mail.SMTPSession, now: datetime) -> int:
     """Commits: email each commander whose incident's update is due (see the module
     docstring); the number sent."""
+    if not current_app.config.get("CADENCE_REMINDERS", True):
+        return 0
     sent = 0
     sender = mail.smtp_settings(current_app._get_current_object()).sender
     for incident, due in due_now(now):
