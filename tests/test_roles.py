@@ -75,7 +75,7 @@ def test_changing_the_roles_is_audited_and_shows_display_names(
     assert page.select_one(".roles .comms-lead").get_text() == "Robin Lead"
     dashboard = soup(admin_client.get("/staff/"))
     assert dashboard.select_one(
-        f"tr[data-incident-id='{incident.id}'] td.commander").get_text() == "admin@example.test"
+        f"tr[data-incident-id='{incident.id}'] .commander").get_text() == "admin@example.test"
 
 
 def test_bad_role_choices_change_nothing(app, clock, admin_client, admin, responder,
