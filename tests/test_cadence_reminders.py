@@ -36,7 +36,8 @@ def slack_reminders(receiver):  # noqa: F811
 
 
 def test_the_commander_is_reminded_once_per_due_time(
-        app, clock, smtp, receiver, responder, make_staff, components, make_incident):  # noqa: F811,E501
+        app, clock, smtp, receiver, responder, make_staff,  # noqa: F811
+        components, make_incident):
     commander = make_staff(email="ic@example.test", display_name="Ira Commander")
     incident = make_incident(responder, components[:1], severity="SEV-1",
                              title="App down for everyone")
