@@ -13,7 +13,8 @@ from . import audit, two_factor
 from .addresses import is_plain_address, normalise_staff_email
 from .extensions import db
 from .errors import NotAllowed, ValidationError
-from .models import ROLES, StaffUser
+from .models import NAME_MAX, ROLES, StaffUser
+from .text import clean_text
 
 # OWASP's argon2id baseline (m=19 MiB, t=2, p=1) is the library's floor; these are above it.
 _hasher = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1)
@@ -186,6 +187,20 @@ def set_role_and_active(user: StaffUser, *, role: str, active: bool, actor: Staf
     if not active:
         user.session_version += 1
     audit.record(actor, "staff.edit", user, now=now, before=before, after=after)
+
+
+def set_display_name(user: StaffUser, name: str, *, actor: StaffUser, now: datetime) -> None:
+    """Your own display name (an admin may set anyone's); empty: the address is shown."""
+    if user.id != actor.id and not actor.is_admin:
+        raise NotAllowed("Only an admin can name another account.")
+    cleaned = clean_text(name, single_line=True)
+    if len(cleaned) > NAME_MAX:
+        raise ValidationError({"display_name": f"At most {NAME_MAX} characters."})
+    before, after = {"display_name": user.display_name}, {"display_name": cleaned or None}
+    if before == after:
+        return
+    user.display_name = cleaned or None
+    audit.record(actor, "staff.display_name", user, now=now, before=before, after=after)
 
 
 def end_sessions(user: StaffUser) -> None:

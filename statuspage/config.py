@@ -195,6 +195,13 @@ WEBHOOK_DOCUMENTATION_URL = (
 #: WEBHOOK_MAX_ATTEMPTS, NOTIFIER_RETRY_BASE/MAX_SECONDS).
 SLACK_WEBHOOK_URL = ""
 
+# --- Responders (statuspage/targets.py, statuspage/outbox/reminders.py) -------------------
+#: A SEV-1/2 incident's commander is emailed (and named in #incidents) this many seconds
+#: before its next update is due, or once it is overdue: once per due time.
+CADENCE_REMINDER_LEAD_SECONDS = 120
+#: Off: no cadence reminder is sent at all (and none is owed later for the time it was off).
+CADENCE_REMINDERS = True
+
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"
 MAIL_PORT = 25

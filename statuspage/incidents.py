@@ -219,6 +219,7 @@ def open_incident(
         created_at=now,
         updated_at=now,
         created_by=actor,
+        commander=actor,  # the declarer commands until someone else takes it
         previous_incident=previous,
     )
     incident.components = components

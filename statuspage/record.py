@@ -29,6 +29,7 @@ from .models import (
     StaffUser,
 )
 from .models.record import ACTION_ITEM_MAX, RECORD_MAX
+from .outbox.slack import incident_commander
 from .present import DATA_STATUS_WORDS, REDACTED, local_time
 from .severity import SEVERITIES
 from .text import clean_text
@@ -46,11 +47,8 @@ def site_tz() -> ZoneInfo:
 
 
 def record_commander(incident: Incident) -> str:
-    """Who the record names as Incident Commander: for now the declarer."""
-    # One place, so that the incident roles (issue 14 point 1) change it here only.
-    if incident.created_by is not None:
-        return incident.created_by.email
-    return "Not assigned"
+    """Who the record names as Incident Commander: as the Slack messages do."""
+    return incident_commander(incident)
 
 
 # --- The draft -----------------------------------------------------------------------------

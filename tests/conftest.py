@@ -54,6 +54,9 @@ def _base_config(database_url: str, instance_path: str) -> dict:
         "PUBLIC_URL": "https://status.example.test",
         # Tests sign admins in with a password alone; tests/test_two_factor.py sets it.
         "REQUIRE_2FA_ROLES": "",
+        # The subscriber-email tests count every message the SMTP server gets; the
+        # commanders' reminders are tested on their own (tests/test_cadence_reminders.py).
+        "CADENCE_REMINDERS": False,
     }
 
 

@@ -57,6 +57,8 @@ def notifier(database_url, smtp, tmp_path):
             "STATUSPAGE_NOTIFIER_INTERVAL_SECONDS": "0.2",
             "STATUSPAGE_TESTING": "true",  # the test-only knobs are honoured only then
             "STATUSPAGE_FIXED_NOW": now.isoformat(),
+            # These count every message: commanders' reminders are tested on their own.
+            "STATUSPAGE_CADENCE_REMINDERS": "false",
         })
         e.update({f"STATUSPAGE_{k}": str(v) for k, v in extra.items()})
         return e

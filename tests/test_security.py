@@ -324,6 +324,7 @@ ANY_STAFF = {
     "staff.two_factor", "staff.two_factor_confirm", "staff.two_factor_off",
     "staff.incident_record", "staff.save_record", "staff.download_record",
     "staff.add_action_item", "staff.edit_action_item",
+    "staff.incident_roles", "staff.acknowledge_incident", "staff.display_name",
 }
 #: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
 #: unless a right password was given in this session a moment ago).

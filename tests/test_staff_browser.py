@@ -147,7 +147,7 @@ def test_staff_pages_fit_a_phone_and_a_desktop(busy, new_page, admin, width, sch
         labels = row.evaluate("""tr => [...tr.cells].map(
             td => getComputedStyle(td, '::before').content)""")
         assert labels == ["none", '"Severity: "', '"Status: "', '"Age: "',
-                          '"Last update: "', '"Next update due: "']
+                          '"Last update: "', '"Next update due: "', '"Targets: "']
         title_box = row.locator("td.title").bounding_box()
         assert title_box["width"] >= 300 and title_box["y"] < row.locator(
             "td[data-label=Severity]").bounding_box()["y"]

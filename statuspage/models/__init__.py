@@ -12,7 +12,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``slack``: messages for Slack's #incidents channel;
 - ``site``: the site version the render cache and the publisher follow;
 - ``staff_2fa``: the recovery codes of two-factor sign-in;
-- ``record``: the internal incident record's revisions, action items and reminders.
+- ``record``: the internal incident record's revisions, action items and reminders;
+- ``reminders``: the cadence reminders sent to incident commanders.
 """
 
 from __future__ import annotations
@@ -85,4 +86,8 @@ from .record import (  # noqa: F401
     ActionItem,
     ActionItemReminder,
     RecordRevision,
+)
+from .reminders import (  # noqa: F401
+    REMINDER_KINDS,
+    SentReminder,
 )

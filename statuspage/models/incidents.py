@@ -79,6 +79,13 @@ class StaffUser(db.Model):
     totp_enabled_at: Mapped[Optional[datetime]]
     #: The last time step a code was accepted for: that step and older are refused (replay).
     totp_last_step: Mapped[Optional[int]] = mapped_column(BigInteger)
+    #: Shown instead of the address where set (the roles of an incident, Slack).
+    display_name: Mapped[Optional[str]] = mapped_column(String(NAME_MAX))
+
+    @property
+    def shown_name(self) -> str:
+        """The display name, else the address."""
+        return self.display_name or self.email
 
     @property
     def has_two_factor(self) -> bool:
@@ -151,7 +158,15 @@ class Incident(db.Model):
     root_cause: Mapped[Optional[str]] = mapped_column(Text)
     resolution: Mapped[Optional[str]] = mapped_column(Text)
     review_on: Mapped[Optional[date]]
+    #: The Incident Commander (the declarer by default; None until someone takes an
+    #: incident opened without a person) and the optional Communications Lead.
+    commander_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    comms_lead_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
+    #: When the commander acknowledged: the playbook's response target is met by it.
+    acknowledged_at: Mapped[Optional[datetime]]
 
+    commander: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[commander_id])
+    comms_lead: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[comms_lead_id])
     created_by: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[created_by_id])
     components: Mapped[list[Component]] = relationship(
         secondary=incident_components, order_by="Component.position, Component.name"

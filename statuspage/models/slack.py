@@ -11,8 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from ..extensions import db
 from .vocab import DELIVERY_STATUSES, _in
 
-#: declared (the declaration block), update (the status update block), resolved.
-SLACK_MESSAGE_KINDS = ("declared", "update", "resolved")
+#: declared (the declaration block), update (the status update block), resolved,
+#: reminder (an update is due: names the commander).
+SLACK_MESSAGE_KINDS = ("declared", "update", "resolved", "reminder")
 
 
 class SlackMessage(db.Model):

@@ -49,6 +49,7 @@ from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_u
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
 from .action_reminders import remind_due_action_items
+from .reminders import send_due_reminders
 from .slack_delivery import SlackReport, deliver_due_slack
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
@@ -322,6 +323,8 @@ class TickReport:
     windows_completed: int = 0
     reminders: int = 0
     action_reminders: int = 0
+    #: Cadence reminders emailed to incident commanders (outbox/reminders.py).
+    cadence_reminders: int = 0
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -453,6 +456,8 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
             report.webhooks = deliver_due_webhooks(utcnow(), smtp=smtp,
                                                    stop=stop_requested,
                                                    beat=pulse.beat_if_due, rng=rng)
+        if not stop_requested():  # responders' reminders are not held either
+            report.cadence_reminders = send_due_reminders(smtp, utcnow())
         if not stop_requested():  # nor does Slack (#incidents is for the responders)
             report.slack = deliver_due_slack(stop=stop_requested, beat=pulse.beat_if_due,
                                              rng=rng)

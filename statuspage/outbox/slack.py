@@ -38,10 +38,9 @@ def site_tz() -> ZoneInfo:
 
 
 def incident_commander(incident: Incident) -> str:
-    """Who the messages name as Incident Commander: for now the declarer's address."""
-    # One place, so that the roles of issue 14 point 1 change it here only.
-    if incident.created_by is not None:
-        return incident.created_by.email
+    """Who the messages name as Incident Commander: their display name, else address."""
+    if incident.commander is not None:
+        return incident.commander.shown_name
     return "Not assigned"
 
 
@@ -123,6 +122,12 @@ def on_update(incident: Incident, update: IncidentUpdate, *, now: datetime
 def on_resolved(incident: Incident, *, now: datetime) -> Optional[SlackMessage]:
     """Queue the resolved block (flushes)."""
     return _queue(incident, "resolved", resolved_text(incident, site_tz()), now)
+
+
+def queue_reminder(incident: Incident, text: str, *, now: datetime
+                   ) -> Optional[SlackMessage]:
+    """Queue a cadence reminder naming the commander (flushes; ``outbox.reminders``)."""
+    return _queue(incident, "reminder", text, now)
 
 
 def redact_unsent(incident_id: int, texts: list[str]) -> None:

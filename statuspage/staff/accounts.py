@@ -1,4 +1,5 @@
-"""Staff accounts (admins: add, role and active, reset a password) and your own password."""
+"""Staff accounts (admins: add, role and active, reset a password); your own password and
+display name."""
 
 from __future__ import annotations
 
@@ -96,6 +97,25 @@ def password():
                       "success")
                 return redirect(url_for("staff.dashboard"))
             errors = done.errors
-    return render_template("staff/password.html", form=form, errors=errors), (
-        INVALID if errors else 200
+    return _render_password(form, errors)
+
+
+def _render_password(form, errors, name_errors=None):
+    return render_template("staff/password.html", form=form, errors=errors,
+                           name_errors=name_errors or {}, action_form=ActionForm()), (
+        INVALID if errors or name_errors else 200
     )
+
+
+@bp.post("/display-name")
+def display_name():
+    """Your display name: shown instead of your address in the roles and in Slack."""
+    ActionForm()  # CSRFProtect has already checked the token
+    user = actor()
+    done = commit_or_show_errors(accounts.set_display_name, user,
+                                 request.form.get("display_name") or "", actor=user,
+                                 now=utcnow())
+    if not done.ok:
+        return _render_password(PasswordForm(formdata=None), {}, done.errors)
+    flash(f"You are shown as {user.shown_name}.", "success")
+    return redirect(url_for("staff.password"))

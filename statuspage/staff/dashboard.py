@@ -1,14 +1,16 @@
-"""The staff dashboard: open incidents by urgency, planned maintenance (running, with one
+"""The staff dashboard: open incidents by urgency (with their commander and the playbook's
+response and resolution targets), planned maintenance (running, with one
 that overran its end flagged, and upcoming), and the components' quick status."""
 
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
 
-from .. import incidents, maintenance, queries
+from .. import incidents, maintenance, queries, targets
 from ..clock import utcnow
 from ..forms import ComponentStatusForm
 from ..models import Component
+from ..web.filters import site_tz
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
 
 
@@ -19,6 +21,7 @@ def dashboard():
 
 def _render_dashboard(component_errors: dict | None = None, status: int = 200):
     now = utcnow()
+    tz = site_tz()
     rows = []
     for incident in queries.open_incidents():
         latest = incident.latest_update
@@ -31,6 +34,10 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
                 "due": due,
                 "overdue": due is not None and due <= now,
                 "due_in": (due - now).total_seconds() if due is not None else None,
+                # The playbook's response and resolution targets, from detection.
+                "targets": targets.targets_for(incident.severity, incident.started_at,
+                                               incident.acknowledged_at,
+                                               incident.resolved_at, now, tz),
             }
         )
     # What needs doing first: overdue, then the most severe, then the newest.

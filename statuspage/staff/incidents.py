@@ -1,4 +1,5 @@
-"""Staff incident pages: declare, post an update, edit, reopen (admin), redact (admin).
+"""Staff incident pages: declare, post an update, edit, reopen (admin), redact (admin),
+the roles (commander, communications lead) and the commander's acknowledgement.
 
 A domain ``ValidationError`` re-renders the form with its messages at the fields (status
 422), after a rollback, so nothing is stored.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from flask import abort, flash, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from .. import incidents, present, queries
+from .. import incidents, present, queries, roles
 from ..outbox import slack
 from .gate import admin_required
 from ..clock import utcnow
@@ -35,7 +36,7 @@ from ..forms import (
 )
 from ..data_impact import DataImpact, current_data_impact
 from ..incidents import UpdateText
-from ..models import Incident, IncidentUpdate
+from ..models import Incident, IncidentUpdate, StaffUser
 from ..severity import suggested_next_update
 from ..web.filters import site_tz
 from .common import (
@@ -43,6 +44,7 @@ from .common import (
     actor,
     bp,
     commit_once,
+    commit_or_show_errors,
     confirmed,
     get_or_404,
     incident_button,
@@ -192,6 +194,8 @@ def _render_incident(incident, form, errors, chosen, status=200, affected=()):
         public_link=_public_link(incident),
         slack_messages=slack.messages_for(incident.id),
         slack_configured=slack.configured(),
+        staff=db.session.scalars(db.select(StaffUser).where(StaffUser.active.is_(True))
+                                 .order_by(StaffUser.email)).all(),
     ), status
 
 
@@ -267,4 +271,45 @@ def redact_update(incident_id: int, update_id: int):
     if done.repeat is not None:
         return show_repeat(done.repeat, incident_id)
     done.flash("The update's text was replaced by [redacted].")
+    return incident_page(incident_id)
+
+
+# --- Roles and acknowledgement -------------------------------------------------------------
+
+
+def _staff_choice(name: str, errors: dict) -> int | None:
+    """The staff id chosen in ``name`` (empty: none); an unreadable value is an error."""
+    raw = (request.form.get(name) or "").strip()
+    if not raw:
+        return None
+    staff_id = parse_id(raw)
+    if staff_id is None:
+        errors[name] = "Choose an active staff member."
+    return staff_id
+
+
+@bp.post("/incidents/<int:incident_id>/roles")
+def incident_roles(incident_id: int):
+    """Name the Incident Commander and the Communications Lead (audited)."""
+    ActionForm()  # CSRFProtect has already checked the token
+    incident = get_or_404(Incident, incident_id)
+    errors: dict[str, str] = {}
+    commander_id = _staff_choice("commander", errors)
+    comms_lead_id = _staff_choice("comms_lead", errors)
+    if errors:
+        flash("Nothing was changed: " + " ".join(errors.values()), "error")
+        return incident_page(incident_id)
+    done = commit_or_show_errors(roles.set_roles, incident, commander_id=commander_id,
+                                 comms_lead_id=comms_lead_id, actor=actor(), now=utcnow())
+    done.flash("Roles saved.")
+    return incident_page(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/acknowledge")
+def acknowledge_incident(incident_id: int):
+    """The commander's one button: the response target is met by it (audited)."""
+    ActionForm()
+    incident = get_or_404(Incident, incident_id)
+    done = commit_or_show_errors(roles.acknowledge, incident, actor=actor(), now=utcnow())
+    done.flash("Acknowledged: the response target counts this time.")
     return incident_page(incident_id)

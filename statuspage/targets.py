@@ -1,0 +1,106 @@
+"""The playbook's response and resolution targets, and whether each is met (pure rules).
+
+Targets count from ``started_at`` (detection), as the playbook's times do. SEV-4's
+resolution target is 3 business days: Monday to Friday in the site's time zone, a weekend
+adding nothing. A target is *met* when its event (acknowledgement, resolution) came in
+time, *missed* once the deadline passed without it (or the event came late), *close* in
+its last fifth, else *on track*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional, Union
+from zoneinfo import ZoneInfo
+
+
+@dataclass(frozen=True)
+class BusinessDays:
+    """A span counted in business days (Monday to Friday, in the site's zone)."""
+
+    days: int
+
+
+Span = Union[timedelta, BusinessDays]
+
+#: severity -> (response time, resolution target), the playbook's "Severity Levels".
+TARGETS: dict[str, tuple[Span, Span]] = {
+    "SEV-1": (timedelta(minutes=15), timedelta(hours=2)),
+    "SEV-2": (timedelta(hours=1), timedelta(hours=4)),
+    "SEV-3": (timedelta(hours=4), timedelta(hours=24)),
+    "SEV-4": (timedelta(hours=24), BusinessDays(3)),
+}
+
+STATE_LABELS = {"met": "Met", "on_track": "On track", "close": "Close to being missed",
+                "missed": "Missed"}
+
+
+def add_business_days(start: datetime, days: int, tz: ZoneInfo) -> datetime:
+    """``start`` plus ``days`` whole business days, counting only Monday to Friday in ``tz``
+    (a start in a weekend counts from the next Monday's midnight). Aware UTC in and out."""
+    local = start.astimezone(tz).replace(tzinfo=None)
+    while local.weekday() >= 5:  # Saturday, Sunday: the clock starts on Monday
+        local = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0,
+                                                     microsecond=0)
+    counted = 0
+    while counted < days:
+        local += timedelta(days=1)  # wall-clock days: a DST change keeps the time of day
+        if local.weekday() < 5:
+            counted += 1
+    return local.replace(tzinfo=tz).astimezone(start.tzinfo)
+
+
+def deadline(start: datetime, span: Span, tz: ZoneInfo) -> datetime:
+    """When a target counted from ``start`` falls due."""
+    if isinstance(span, BusinessDays):
+        return add_business_days(start, span.days, tz)
+    return start + span
+
+
+def state(start: datetime, due: datetime, done_at: Optional[datetime], now: datetime) -> str:
+    """met / on_track / close (the last fifth of the span) / missed."""
+    if done_at is not None:
+        return "met" if done_at <= due else "missed"
+    if now > due:
+        return "missed"
+    if now >= due - (due - start) / 5:
+        return "close"
+    return "on_track"
+
+
+def span_text(span: Span) -> str:
+    """``15 min``, ``2 h``, ``3 business days``."""
+    if isinstance(span, BusinessDays):
+        return f"{span.days} business days"
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of one incident, as the dashboard shows it."""
+
+    name: str  # "Response" / "Resolution"
+    span: str
+    due: datetime
+    state: str
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+def targets_for(severity: str, started_at: datetime, acknowledged_at: Optional[datetime],
+                resolved_at: Optional[datetime], now: datetime, tz: ZoneInfo
+                ) -> tuple[Target, Target]:
+    """The response target (met by the acknowledgement) and the resolution target."""
+    response, resolution = TARGETS[severity]
+    response_due = deadline(started_at, response, tz)
+    resolution_due = deadline(started_at, resolution, tz)
+    return (
+        Target("Response", span_text(response), response_due,
+               state(started_at, response_due, acknowledged_at, now)),
+        Target("Resolution", span_text(resolution), resolution_due,
+               state(started_at, resolution_due, resolved_at, now)),
+    )
