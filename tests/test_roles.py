@@ -8,7 +8,7 @@ from datetime import timedelta
 from statuspage.extensions import db
 from statuspage.models import Incident
 
-from .conftest import login, soup
+from .conftest import soup
 from .staff_support import audit_events, declare, snapshot, submit
 
 
