@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import policy
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
@@ -114,6 +114,21 @@ def build_message(
 
 def message_bytes(msg: EmailMessage) -> bytes:
     return msg.as_bytes(policy=_HEADER_POLICY)
+
+
+def staff_message(*, subject: str, sender: str, recipient: str, body: str, now: datetime,
+                  public_url: str) -> bytes:
+    """A plain-text notice to one staff member (a webhook disabled, an update due, an
+    action item due): not a subscriber email, so no list or unsubscribe headers."""
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    msg["From"] = sender
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = make_msgid(domain=host_of(public_url))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body)
+    return message_bytes(msg)
 
 
 # A fan-out to thousands sends the same message with a few parts changed. When the bodies

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -61,19 +59,17 @@ def reminder_message(item: ActionItem, *, sender: str, now: datetime) -> bytes:
     of the record's text (it may say more than an email should)."""
     site = current_app.config["SITE_NAME"]
     base = current_app.config["PUBLIC_URL"].rstrip("/")
-    msg = EmailMessage()
-    msg["Subject"] = f"{site} status: an action item is due"
-    msg["From"] = sender
-    msg["To"] = item.owner.email
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=mail.host_of(base))
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
-        f"An action item you own is due on {item.due_on.isoformat()}:\n\n"
-        f"  {item.text}\n\n"
-        f"From the record of incident #{item.incident_id}. Tick it done, or move its date, at\n"
-        f"{base}/staff/incidents/{item.incident_id}/record\n")
-    return mail.message_bytes(msg)
+    return mail.staff_message(
+        subject=f"{site} status: an action item is due",
+        sender=sender, recipient=item.owner.email, now=now, public_url=base,
+        body=(
+            f"An action item you own is due on {item.due_on.isoformat()}:\n\n"
+            f"  {item.text}\n\n"
+            f"From the record of incident #{item.incident_id}. "
+            "Tick it done, or move its date, at\n"
+            f"{base}/staff/incidents/{item.incident_id}/record\n"
+        ),
+    )
 
 
 def remind_due_action_items(smtp: mail.SMTPSession, now: datetime) -> int:

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Optional
 
 import sqlalchemy as sa
@@ -106,19 +104,16 @@ def message(incident: Incident, due: datetime, recipient: str, *, sender: str,
     site = current_app.config["SITE_NAME"]
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     state = "overdue" if due <= now else "due soon"
-    msg = EmailMessage()
-    msg["Subject"] = f"{site} {incident.severity}: the next update is {state}"
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=mail.host_of(base))
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
-        f"You are the Incident Commander of {incident.severity} \"{incident.title}\".\n\n"
-        f"Its next update {'was' if due <= now else 'is'} due at "
-        f"{local_time(due, slack.site_tz())}. Post it at\n"
-        f"{base}/staff/incidents/{incident.id}\n")
-    return mail.message_bytes(msg)
+    return mail.staff_message(
+        subject=f"{site} {incident.severity}: the next update is {state}",
+        sender=sender, recipient=recipient, now=now, public_url=base,
+        body=(
+            f"You are the Incident Commander of {incident.severity} \"{incident.title}\".\n\n"
+            f"Its next update {'was' if due <= now else 'is'} due at "
+            f"{local_time(due, slack.site_tz())}. Post it at\n"
+            f"{base}/staff/incidents/{incident.id}\n"
+        ),
+    )
 
 
 def send_due_reminders(smtp: mail.SMTPSession, now: datetime) -> int:

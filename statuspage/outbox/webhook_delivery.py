@@ -30,8 +30,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import Any, Callable, Optional
 from zoneinfo import ZoneInfo
 
@@ -312,19 +310,16 @@ def admin_message(webhook: Webhook, recipient: str, *, sender: str, now: datetim
                   max_failures: int) -> bytes:
     site = current_app.config["SITE_NAME"]
     base = current_app.config["PUBLIC_URL"].rstrip("/")
-    msg = EmailMessage()
-    msg["Subject"] = f"{site} status: a webhook was disabled"
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = make_msgid(domain=mail.host_of(base))
-    msg["Auto-Submitted"] = "auto-generated"
-    msg.set_content(
-        f"The webhook to {webhook.url} was disabled: its last {max_failures} "
-        "notifications failed for good (see its recent attempts).\n\n"
-        "Nothing more is sent to it. Once the receiver works again, enable it at\n"
-        f"{base}/staff/webhooks\n")
-    return mail.message_bytes(msg)
+    return mail.staff_message(
+        subject=f"{site} status: a webhook was disabled",
+        sender=sender, recipient=recipient, now=now, public_url=base,
+        body=(
+            f"The webhook to {webhook.url} was disabled: its last {max_failures} "
+            "notifications failed for good (see its recent attempts).\n\n"
+            "Nothing more is sent to it. Once the receiver works again, enable it at\n"
+            f"{base}/staff/webhooks\n"
+        ),
+    )
 
 
 def tell_admins(smtp: mail.SMTPSession, now: datetime, settings: WebhookSettings) -> int:
