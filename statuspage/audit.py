@@ -2,19 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .extensions import db
 from .models import AuditEvent, StaffUser
 
 
-def actor_label(actor: Optional[StaffUser], fallback: str = "system") -> str:
+@dataclass(frozen=True)
+class SystemActor:
+    """An actor that is not a staff member: a monitor or a write-API key.
+
+    ``label`` is what the audit log shows ("monitor:Login health", "api-key:PagerDuty"). It is
+    never an admin, never an incident's commander and never an update's ``posted_by``.
+    """
+
+    label: str
+    is_admin: bool = False
+    id: None = None
+
+
+#: Whoever changes something: a staff member, a system actor or nobody (the notifier).
+Actor = Union[StaffUser, SystemActor, None]
+
+
+def staff_or_none(actor: Actor) -> Optional[StaffUser]:
+    """The staff member behind ``actor``, or None for a system actor."""
+    return actor if isinstance(actor, StaffUser) else None
+
+
+def actor_label(actor: Actor, fallback: str = "system") -> str:
+    if isinstance(actor, SystemActor):
+        return actor.label[:64]
     return f"staff:{actor.id}" if actor is not None else fallback
 
 
 def record(
-    actor: Optional[StaffUser],
+    actor: Actor,
     action: str,
     target: Any,
     *,
@@ -31,7 +56,7 @@ def record(
     db.session.flush()  # the target's id
     event = AuditEvent(
         at=now,
-        actor_id=actor.id if actor is not None else None,
+        actor_id=actor.id if isinstance(actor, StaffUser) else None,
         actor_label=actor_label(actor, system_label),
         action=action,
         target_type=getattr(target, "__tablename__", type(target).__name__.lower()),

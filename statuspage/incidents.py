@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping, Optional
 
 from . import audit
+from .audit import Actor
 from .components import claims
 from .data_impact import (
     DataImpact,
@@ -177,7 +178,7 @@ def _check_started_at(started_at: Optional[datetime], now: datetime, errors: dic
 
 def open_incident(
     *,
-    actor: StaffUser,
+    actor: Actor,
     now: datetime,
     title: str,
     severity: str,
@@ -218,8 +219,10 @@ def open_incident(
         started_at=started_at or now,
         created_at=now,
         updated_at=now,
-        created_by=actor,
-        commander=actor,  # the declarer commands until someone else takes it
+        # The declarer commands until someone else takes it; a monitor or an API key does not
+        # command (nobody does until a staff member takes the incident).
+        created_by=audit.staff_or_none(actor),
+        commander=audit.staff_or_none(actor),
         previous_incident=previous,
     )
     incident.components = components
@@ -232,7 +235,7 @@ def open_incident(
 
 
 def post_update(
-    incident: Incident, update: UpdateText, *, actor: StaffUser, now: datetime
+    incident: Incident, update: UpdateText, *, actor: Actor, now: datetime
 ) -> IncidentUpdate:
     """Post the next update; Resolved resolves.
 
@@ -252,7 +255,7 @@ def post_update(
 
 
 def _add_update(
-    incident: Incident, text: UpdateText, *, actor: StaffUser, now: datetime,
+    incident: Incident, text: UpdateText, *, actor: Actor, now: datetime,
     declared: bool = False,
 ) -> IncidentUpdate:
     before_status = incident.status
@@ -272,7 +275,7 @@ def _add_update(
         workaround=text.workaround,
         next_update_at=text.next_update_at,
         posted_at=now,
-        posted_by=actor,
+        posted_by=audit.staff_or_none(actor),
     )
     # Newest first, as the relationship loads them: latest_update is right at once.
     incident.updates.insert(0, update)
@@ -336,7 +339,7 @@ def _touched_ids(incident: Incident) -> set[int]:
 def edit_incident(
     incident: Incident,
     *,
-    actor: StaffUser,
+    actor: Actor,
     now: datetime,
     title: str,
     severity: str,
@@ -421,7 +424,7 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
 
 
 def set_component_status(
-    component: Component, status: str, *, actor: StaffUser, now: datetime
+    component: Component, status: str, *, actor: Actor, now: datetime
 ) -> None:
     """A quick status change from the dashboard, outside any incident update."""
     if status not in COMPONENT_STATUSES:

@@ -143,3 +143,19 @@ def test_an_acknowledgement_in_time_meets_the_response_target(
     assert targets["target-response"].startswith("Response (1 h): Met")
     assert targets["target-resolution"].startswith("Resolution (4 h): Close to being missed")
     assert timedelta(hours=4) > clock() - _incident(incident.id).started_at
+
+
+def test_an_incident_opened_by_a_system_actor_has_no_commander(app, clock, admin_client,
+                                                               components, make_incident):
+    """A monitor or an API key opens incidents: nobody commands them until staff take them,
+    and the audit log names the system actor."""
+    from statuspage.audit import SystemActor
+
+    incident = make_incident(SystemActor("monitor:Login health"), components[:1],
+                             severity="SEV-1")
+    assert incident.commander_id is None and incident.created_by_id is None
+    assert incident.latest_update.posted_by_id is None
+    [event] = audit_events("incident.open")
+    assert event.actor_id is None and event.actor_label == "monitor:Login health"
+    page = soup(admin_client.get(f"/staff/incidents/{incident.id}"))
+    assert page.select_one("button.acknowledge") is None
