@@ -127,6 +127,9 @@ def check_contacts(values: Mapping[str, ContactValue], errors: dict) -> dict:
 
 
 def check_matrix(cells: Mapping[str, Mapping[str, list[str]]], errors: dict) -> dict:
+    """The cells as chosen; a cell keeps the order of the roles it had (the playbook's
+    "Legal + Clinical"), roles added to it follow in the playbook's order of roles."""
+    before = matrix()
     cleaned: dict[str, dict[str, tuple[str, ...]]] = {}
     for incident_type in TYPE_NAMES:
         cleaned[incident_type] = {}
@@ -134,20 +137,23 @@ def check_matrix(cells: Mapping[str, Mapping[str, list[str]]], errors: dict) -> 
             chosen = list(cells.get(incident_type, {}).get(column, []))
             if any(role not in ROLE_NAMES for role in chosen):
                 errors[f"{incident_type}_{column}"] = "Choose among the roles listed."
-            cleaned[incident_type][column] = tuple(r for r in ROLE_NAMES if r in chosen)
+            kept = [r for r in before[incident_type][column] if r in chosen]
+            cleaned[incident_type][column] = tuple(
+                kept + [r for r in ROLE_NAMES if r in chosen and r not in kept])
     return cleaned
 
 
-def save(values: Mapping[str, ContactValue], cells: Mapping[str, Mapping[str, list[str]]],
+def save(values: Optional[Mapping[str, ContactValue]],
+         cells: Optional[Mapping[str, Mapping[str, list[str]]]],
          *, actor: StaffUser, now: datetime) -> bool:
-    """Store the contacts and the matrix (audited: roles and what changed, never the
-    addresses' history beyond the audit). False when nothing changed."""
+    """Store the contacts and the matrix (None: kept as they are); audited, with what
+    changed. False when nothing changed."""
     errors: dict[str, str] = {}
-    people = check_contacts(values, errors)
-    table = check_matrix(cells, errors)
+    before_people, before_table = contacts(), matrix()
+    people = check_contacts(before_people if values is None else values, errors)
+    table = check_matrix(before_table if cells is None else cells, errors)
     if errors:
         raise ValidationError(errors)
-    before_people, before_table = contacts(), matrix()
     changed_people = {r: v for r, v in people.items() if v != before_people[r]}
     changed_cells = {(t, c): roles for t, row in table.items() for c, roles in row.items()
                      if roles != before_table[t][c]}
