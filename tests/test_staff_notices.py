@@ -258,3 +258,34 @@ def test_an_incident_without_a_commander_reminds_the_oncall_engineer(
     assert len(reminders) == 1
     assert "reminded as the On-call Engineer" in reminders[0].text()
     assert smtp.to("responder@example.test") == []
+
+
+def test_the_record_lists_the_acknowledgement_commander_changes_and_notices(
+        app, clock, smtp, people, responder, make_staff, components):  # noqa: F811
+    from statuspage import record
+
+    other = make_staff(email="ic@example.test", display_name="Ira Commander")
+    incident = declare(responder, components, clock, severity="SEV-1",
+                       incident_type="app_down")
+    tick()  # Primary and Executive notices
+    clock.advance(minutes=16)
+    tick()  # the escalation
+    clock.advance(minutes=1)
+    roles.set_roles(incident, commander_id=other.id, comms_lead_id=None, actor=responder,
+                    now=clock())
+    db.session.commit()
+    clock.advance(minutes=1)
+    roles.acknowledge(incident, actor=other, now=clock())
+    db.session.commit()
+    draft = record.draft(incident)
+    rows = [line for line in draft.splitlines() if line.startswith("| ")]
+    texts = [row.split(" | ", 1)[1] for row in rows[1:]]  # after the header
+    assert texts[0].startswith("Incident declared (SEV-1, Investigating)")
+    assert texts[1:] == [
+        "Declaration notice (Primary) emailed to 1 contact (On-call Engineer) |",
+        "Declaration notice (Executive) emailed to 1 contact (CTO) |",
+        "Escalation (response target missed) emailed to 1 contact (Tech Lead) |",
+        "Incident Commander: Ira Commander |",
+        "Acknowledged by the Incident Commander (Ira Commander) |",
+    ]
+    assert "@example.test" not in "\n".join(texts[1:])
