@@ -59,6 +59,8 @@ def staff_pages(site) -> list[str]:
         "/staff/password",
         "/staff/2fa",
         "/staff/subscribers",
+        "/staff/contacts",
+        f"/staff/incidents/{site['incident']}/record",
     ]
 
 

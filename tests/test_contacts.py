@@ -60,7 +60,8 @@ def test_the_page_shows_the_playbooks_roles_and_matrix(app, admin_client):
     page = admin_client.get("/staff/contacts")
     assert page.status_code == 200
     doc = soup(page)
-    assert [th.get_text(strip=True) for th in doc.select("table.contacts tbody th")] == ROLES
+    assert [legend.get_text(strip=True)
+            for legend in doc.select("fieldset.contact-row > legend")] == ROLES
     assert matrix_rows(page) == PLAYBOOK_ROWS
     assert doc.select_one("nav.staff-nav a[href='/staff/contacts']") is not None
 
