@@ -57,9 +57,12 @@ def upgrade():
     sa.Column('outcome', sa.String(length=16), nullable=True),
     sa.CheckConstraint("kind IN ('primary', 'executive', 'clinical', 'escalation')",
                        name=op.f('ck_staff_notices_kind')),
-    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'], name=op.f('fk_staff_notices_incident_id_incidents'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['incident_id'], ['incidents.id'],
+                            name=op.f('fk_staff_notices_incident_id_incidents'),
+                            ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_notices')),
-    sa.UniqueConstraint('incident_id', 'kind', 'email', name=op.f('uq_staff_notices_incident_id_kind_email'))
+    sa.UniqueConstraint('incident_id', 'kind', 'email',
+                        name=op.f('uq_staff_notices_incident_id_kind_email'))
     )
     with op.batch_alter_table('staff_notices', schema=None) as batch_op:
         batch_op.create_index('ix_staff_notices_sent_at', ['sent_at'], unique=False)
