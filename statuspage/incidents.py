@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Iterable, Mapping, Optional
 
-from . import audit
+from . import audit, contacts
 from .audit import Actor
 from .components import claims
 from .data_impact import (
@@ -38,7 +38,7 @@ from .models import (
     IncidentUpdate,
     StaffUser,
 )
-from .outbox import queue, slack, webhooks
+from .outbox import queue, slack, staff_notices, webhooks
 from .present import REDACTED, iso
 from .text import clean_text
 
@@ -186,10 +186,13 @@ def open_incident(
     update: UpdateText,
     started_at: Optional[datetime] = None,
     previous_incident_id: Optional[int] = None,
+    incident_type: Optional[str] = None,
+    health_data_affected: bool = False,
 ) -> Incident:
-    """Declare an incident with its first update."""
+    """Declare an incident with its first update; the contacts' notices are queued."""
     errors: dict[str, str] = {}
     title = _clean_title(title, errors)
+    incident_type = contacts.clean_type(incident_type, errors)
     _check_severity(severity, errors)
     _check_started_at(started_at, now, errors)
     cleaned = _clean_update(update, now, errors)
@@ -224,6 +227,7 @@ def open_incident(
         created_by=audit.staff_or_none(actor),
         commander=audit.staff_or_none(actor),
         previous_incident=previous,
+        incident_type=incident_type, health_data_affected=bool(health_data_affected),
     )
     incident.components = components
     apply_data_impact(incident, cleaned.data_impact or DataImpact())
@@ -231,6 +235,7 @@ def open_incident(
     audit.record(actor, "incident.open", incident, now=now, after=_incident_state(incident))
     first = _add_update(incident, cleaned, actor=actor, now=now, declared=True)
     slack.on_declared(incident, first, now=now)
+    staff_notices.queue_for(incident, now=now)
     return incident
 
 
@@ -346,11 +351,13 @@ def edit_incident(
     component_ids: Iterable[int],
     started_at: datetime,
     data_impact: Optional[DataImpact] = None,
+    declaration: Optional[contacts.Declaration] = None,
 ) -> Incident:
-    """Correct an incident's issue, severity, affected components, start or impact block
-    (audited)."""
+    """Correct an incident's issue, severity, affected components, start, impact block or
+    declaration fields (None: kept); queues the notices a new state calls for. Audited."""
     errors: dict[str, str] = {}
     title = _clean_title(title, errors)
+    declaration = declaration and contacts.clean_declaration(declaration, errors)
     _check_severity(severity, errors)
     components = _load_components(component_ids, errors)
     if started_at is None:
@@ -375,13 +382,15 @@ def edit_incident(
     incident.started_at = started_at
     if data_impact is not None:
         apply_data_impact(incident, data_impact)
+    if declaration is not None:
+        declaration.apply(incident)
     after = _incident_state(incident)
     if after == before:
         return incident
     incident.updated_at = now
     audit.record(actor, "incident.edit", incident, now=now, before=before, after=after)
     _tell_webhooks(incident, now)
-    db.session.flush()
+    staff_notices.queue_for(incident, now=now)
     return incident
 
 
@@ -457,5 +466,7 @@ def _incident_state(incident: Incident) -> dict:
         "status": incident.status,
         "started_at": iso(incident.started_at),
         "component_ids": sorted(c.id for c in incident.components),
+        "incident_type": incident.incident_type,
+        "health_data_affected": incident.health_data_affected,
         **data_impact_state(current_data_impact(incident)),
     }

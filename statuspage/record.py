@@ -21,6 +21,7 @@ from .extensions import db
 from .models import (
     COMPONENT_STATUS_LABELS,
     ActionItem,
+    AuditEvent,
     Delivery,
     Incident,
     Notification,
@@ -29,6 +30,7 @@ from .models import (
     StaffUser,
 )
 from .models.record import ACTION_ITEM_MAX, RECORD_MAX
+from .outbox import staff_notices
 from .outbox.slack import incident_commander
 from .present import DATA_STATUS_WORDS, REDACTED, local_time
 from .severity import SEVERITIES
@@ -96,7 +98,8 @@ def subscribers_emailed(incident_id: int) -> int:
 
 def timeline(incident: Incident) -> list[tuple[datetime, str]]:
     """Every event the system knows of, oldest first: the declaration, each update and
-    component change, the email and Slack delivery summaries, the resolution."""
+    component change, the acknowledgement and commander changes, the email, Slack and
+    contact-notice summaries, the resolution."""
     events: list[tuple[datetime, int, str]] = []
     updates = sorted(incident.updates, key=lambda u: (u.posted_at, u.id))
     for index, update in enumerate(updates):
@@ -126,10 +129,34 @@ def timeline(incident: Incident) -> list[tuple[datetime, str]]:
         else:
             events.append((message.created_at, 3, f"Slack #incidents: {message.kind} "
                                                    f"message {message.status}"))
+    events += [(at, 2, text) for at, text in _roles_events(incident)]
+    events += [(at, 2, text) for at, text in staff_notices.summary(incident.id)]
     if incident.resolved_at is not None:
         events.append((incident.resolved_at, 4, "Incident resolved"))
     events.sort(key=lambda e: (e[0], e[1]))
     return [(at, text) for at, _, text in events]
+
+
+def _roles_events(incident: Incident) -> list[tuple[datetime, str]]:
+    """The acknowledgement and each change of commander (from the audit log)."""
+    found = []
+    for event in db.session.scalars(
+            db.select(AuditEvent).where(
+                AuditEvent.target_type == "incidents", AuditEvent.target_id == str(incident.id),
+                AuditEvent.action.in_(("incident.roles", "incident.acknowledge")))
+            .order_by(AuditEvent.id)):
+        if event.action == "incident.acknowledge":
+            actor = db.session.get(StaffUser, event.actor_id) if event.actor_id else None
+            found.append((event.at, "Acknowledged by the Incident Commander"
+                          + (f" ({actor.shown_name})" if actor else "")))
+            continue
+        before, after = event.before or {}, event.after or {}
+        if before.get("commander_id") != after.get("commander_id"):
+            user = (db.session.get(StaffUser, after["commander_id"])
+                    if after.get("commander_id") else None)
+            found.append((event.at, "Incident Commander: "
+                          + (user.shown_name if user else "none")))
+    return found
 
 
 def _status(value: str) -> str:

@@ -59,6 +59,8 @@ def staff_pages(site) -> list[str]:
         "/staff/password",
         "/staff/2fa",
         "/staff/subscribers",
+        "/staff/contacts",
+        f"/staff/incidents/{site['incident']}/record",
     ]
 
 
@@ -200,3 +202,29 @@ def test_the_impact_fields_are_named_groups_of_radios(site, new_page, admin, wid
         assert page.get_by_label("From (date and time, UTC)").count() == 1
         assert horizontal_overflow(page) <= 0, f"{path} at {width}px"
         assert_accessible(page, f"{path} at {width}px")
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+def test_the_contacts_page_with_an_error_and_the_record_page(site, new_page, admin, width):
+    """Issue 14: the contacts page (a bad address sent back at its field) and the record
+    page pass axe and fit, at a phone's and a desktop's width."""
+    page = new_page(viewport={"width": width, "height": 800})
+    sign_in(page, admin.email)
+    _visit(page, "/staff/contacts")
+    page.get_by_role("group", name="Tech Lead").get_by_label("Email").fill("not an address")
+    page.get_by_role("group", name="Data Loss").get_by_role("group", name="Executive") \
+        .get_by_label("CEO").check()
+    page.get_by_role("button", name="Save contacts and matrix").click()
+    assert page.locator("#tech_lead_email[aria-invalid=true]").count() == 1
+    assert page.locator(".form-error[role=alert]").count() == 1
+    assert horizontal_overflow(page) <= 0, f"contacts with an error at {width}px"
+    assert_accessible(page, f"contacts with an error at {width}px")
+    page.get_by_role("group", name="Tech Lead").get_by_label("Email").fill(
+        "tech@example.test")
+    page.get_by_role("button", name="Save contacts and matrix").click()
+    assert "Contacts and matrix saved." in page.locator(".flashes").inner_text()
+    row = page.locator("table.matrix tr", has_text="Data Loss")
+    assert "CTO + Executive Sponsor + CEO" in row.inner_text()
+    _visit(page, f"/staff/incidents/{site['incident']}/record")
+    assert horizontal_overflow(page) <= 0, f"record at {width}px"
+    assert_accessible(page, f"record at {width}px")

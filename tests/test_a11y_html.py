@@ -78,12 +78,15 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
                    f"/staff/incidents/{site['resolved']}",
                    f"/staff/incidents/{site['incident']}/edit", "/staff/components",
                    f"/staff/components/{site['component']}", "/staff/accounts",
-                   "/staff/password", "/staff/subscribers"]
+                   "/staff/password", "/staff/subscribers", "/staff/contacts",
+                   f"/staff/incidents/{site['incident']}/record"]
     pages = {path: client.get(path) for path in public}
     pages.update({path: staff.get(path) for path in staff_pages})
     # Forms sent back with their messages.
     pages["/staff/incidents/new (errors)"] = staff.post(
         "/staff/incidents/new", data={"csrf_token": _token(staff)})
+    pages["/staff/contacts (errors)"] = staff.post(
+        "/staff/contacts", data={"csrf_token": _token(staff), "oncall_email": "bad"})
     pages["/staff/login (error)"] = app.test_client().post("/staff/login",
                                                            data={"email": "x"})
 

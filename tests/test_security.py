@@ -313,6 +313,7 @@ ADMIN_ONLY = {
     "staff.subscriber_delete",
     "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
     "staff.reset_two_factor", "staff.redact_record_revision",
+    "staff.contacts",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",

@@ -110,7 +110,8 @@ def busy(site, app, admin, components, make_incident, clock):
 
 def staff_pages(busy) -> list[str]:
     return ["/staff/", f"/staff/incidents/{busy['long']}", f"/staff/incidents/{busy['incident']}",
-            "/staff/components", "/staff/accounts", "/staff/subscribers"]
+            "/staff/components", "/staff/accounts", "/staff/subscribers", "/staff/contacts",
+            f"/staff/incidents/{busy['long']}/record"]
 
 
 def assert_fits(page, what: str) -> None:

@@ -164,6 +164,11 @@ class Incident(db.Model):
     comms_lead_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
     #: When the commander acknowledged: the playbook's response target is met by it.
     acknowledged_at: Mapped[Optional[datetime]]
+    #: Staff-only, asked at declaration: the escalation matrix's row (models/contacts.py
+    #: INCIDENT_TYPES; None: not given) and whether health data may be affected.
+    incident_type: Mapped[Optional[str]] = mapped_column(String(16))
+    health_data_affected: Mapped[bool] = mapped_column(default=False,
+                                                       server_default=text("false"))
 
     commander: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[commander_id])
     comms_lead: Mapped[Optional[StaffUser]] = relationship(foreign_keys=[comms_lead_id])

@@ -50,6 +50,7 @@ from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
 from .action_reminders import remind_due_action_items
 from .reminders import send_due_reminders
+from .staff_notices import send_due_notices
 from .slack_delivery import SlackReport, deliver_due_slack
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
@@ -325,6 +326,7 @@ class TickReport:
     action_reminders: int = 0
     #: Cadence reminders emailed to incident commanders (outbox/reminders.py).
     cadence_reminders: int = 0
+    staff_notices: int = 0  # to the key contacts (outbox/staff_notices.py)
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -458,6 +460,8 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
                                                    beat=pulse.beat_if_due, rng=rng)
         if not stop_requested():  # responders' reminders are not held either
             report.cadence_reminders = send_due_reminders(smtp, utcnow())
+        if not stop_requested():  # the contacts' notices and escalations, once each
+            report.staff_notices = send_due_notices(smtp, utcnow())
         if not stop_requested():  # nor does Slack (#incidents is for the responders)
             report.slack = deliver_due_slack(stop=stop_requested, beat=pulse.beat_if_due,
                                              rng=rng)

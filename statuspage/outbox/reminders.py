@@ -10,8 +10,8 @@ again after ``CLAIM`` and retried, as long as that due time is still the inciden
 
 Emails go through the tick's SMTP session (staff are not subscribers: as
 ``webhook_delivery.tell_admins``). A resolved incident is never reminded about. An incident
-without a commander would remind the On-call Engineer contact: contacts do not exist yet,
-so it is skipped (logged).
+without an active commander reminds the On-call Engineer contact (``contacts``) instead;
+with no address set for that role either, it is skipped (logged).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Optional
 import sqlalchemy as sa
 from flask import current_app
 
-from .. import mail, queries
+from .. import contacts, mail, queries
 from ..extensions import db
 from ..models import Incident, SentReminder, StaffUser
 from ..present import local_time
@@ -97,6 +97,14 @@ def claim(incident: Incident, due: datetime, now: datetime) -> Optional[int]:
         return None
 
 
+def recipient_for(incident: Incident) -> Optional[str]:
+    """The commander's address; without an active commander, the On-call Engineer's."""
+    commander: Optional[StaffUser] = incident.commander
+    if commander is not None and commander.active:
+        return commander.email
+    return contacts.contacts()["oncall"].email or None
+
+
 def message(incident: Incident, due: datetime, recipient: str, *, sender: str,
             now: datetime) -> bytes:
     """The commander's email: title, severity, the due time and the staff link (no
@@ -104,11 +112,16 @@ def message(incident: Incident, due: datetime, recipient: str, *, sender: str,
     site = current_app.config["SITE_NAME"]
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     state = "overdue" if due <= now else "due soon"
+    if incident.commander is not None and incident.commander.active:
+        opening = f"You are the Incident Commander of {incident.severity} \"{incident.title}\"."
+    else:  # no commander: the On-call Engineer is reminded
+        opening = (f"{incident.severity} \"{incident.title}\" has no Incident Commander: "
+                   "you are reminded as the On-call Engineer.")
     return mail.staff_message(
         subject=f"{site} {incident.severity}: the next update is {state}",
         sender=sender, recipient=recipient, now=now, public_url=base,
         body=(
-            f"You are the Incident Commander of {incident.severity} \"{incident.title}\".\n\n"
+            f"{opening}\n\n"
             f"Its next update {'was' if due <= now else 'is'} due at "
             f"{local_time(due, slack.site_tz())}. Post it at\n"
             f"{base}/staff/incidents/{incident.id}\n"
@@ -124,10 +137,10 @@ def send_due_reminders(smtp: mail.SMTPSession, now: datetime) -> int:
     sent = 0
     sender = mail.smtp_settings(current_app._get_current_object()).sender
     for incident, due in due_now(now):
-        commander: Optional[StaffUser] = incident.commander
-        if commander is None or not commander.active:
-            # The playbook's On-call Engineer contact would be reminded: no contacts yet.
-            log.info("incident %s: update due, no active commander to remind", incident.id)
+        recipient = recipient_for(incident)
+        if recipient is None:
+            log.info("incident %s: update due, no commander nor On-call Engineer address",
+                     incident.id)
             continue
         reminder_id = claim(incident, due, now)
         if reminder_id is None:
@@ -135,8 +148,8 @@ def send_due_reminders(smtp: mail.SMTPSession, now: datetime) -> int:
         incident = db.session.get(Incident, incident.id)
         if incident is None or incident.is_resolved:
             continue
-        result = smtp.send(commander.email,
-                           message(incident, due, commander.email, sender=sender, now=now))
+        result = smtp.send(recipient,
+                           message(incident, due, recipient, sender=sender, now=now))
         with write_transaction():
             values = ({"sent_at": now} if result.sent or result.outcome == "permanent"
                       else {"claimed_until": now})  # not sent: the next tick tries again

@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import abort, flash, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from .. import incidents, present, queries, roles
-from ..outbox import slack
+from .. import contacts, incidents, present, queries, roles
+from ..outbox import slack, staff_notices
 from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
@@ -107,6 +107,7 @@ def new_incident():
             title=form.issue.data or "", severity=form.severity.data or "",
             component_ids=checked, update=update,
             started_at=started_at, previous_incident_id=previous_id,
+            **vars(_declaration()),
         )
         if done.repeat is not None:
             return show_repeat(done.repeat)
@@ -118,12 +119,20 @@ def new_incident():
     return _render_new(form, errors, checked, update.component_statuses, previous, INVALID)
 
 
+def _declaration() -> contacts.Declaration:
+    """The declaration fields as the form sent them (checked by the domain)."""
+    return contacts.Declaration(request.form.get("incident_type") or None,
+                                request.form.get("health_data_affected") == "y")
+
+
 def _render_new(form, errors, checked, chosen_statuses, previous, status=200):
     return render_template(
         "staff/incident_new.html",
         form=form, errors=errors, components=queries.all_components(),
         checked=set(checked),
         chosen_statuses=chosen_statuses, previous=previous,
+        declaration=_declaration() if request.method == "POST"
+        else contacts.Declaration(None, False), incident_types=contacts.INCIDENT_TYPES,
     ), status
 
 
@@ -194,6 +203,8 @@ def _render_incident(incident, form, errors, chosen, status=200, affected=()):
         public_link=_public_link(incident),
         slack_messages=slack.messages_for(incident.id),
         slack_configured=slack.configured(),
+        incident_type_name=contacts.type_name(incident.incident_type),
+        notices=staff_notices.summary(incident.id),
         staff=db.session.scalars(db.select(StaffUser).where(StaffUser.active.is_(True))
                                  .order_by(StaffUser.email)).all(),
     ), status
@@ -232,6 +243,7 @@ def edit_incident(incident_id: int):
             "incident.edit", incidents.edit_incident, incident, actor=actor(), now=utcnow(),
             title=form.issue.data or "", severity=form.severity.data or "",
             component_ids=checked, started_at=started_at, data_impact=impact,
+            declaration=_declaration(),
         )
         if done.repeat is not None:
             return show_repeat(done.repeat, incident.id)
@@ -246,6 +258,9 @@ def _render_edit(incident, form, errors, checked, status=200):
     return render_template(
         "staff/incident_edit.html", incident=incident, form=form, errors=errors,
         components=queries.all_components(), checked=set(checked),
+        declaration=_declaration() if request.method == "POST" else contacts.Declaration(
+            incident.incident_type, incident.health_data_affected),
+        incident_types=contacts.INCIDENT_TYPES,
     ), status
 
 

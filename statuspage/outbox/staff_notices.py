@@ -1,0 +1,198 @@
+"""Notices to the playbook's contacts: on declaration, and the escalation.
+
+On declaration, in the same transaction (``queue_for``, called by the incident domain on
+open and on edit): a SEV-1/2 incident tells the matrix's Primary roles for its type, a
+SEV-1 also its Executive column, and an incident whose health data may be affected the
+Clinical Lead, whatever its severity. Raising the severity or ticking health data later
+queues what the new state requires and was not yet queued. When a SEV-1/2 incident's
+response target (``targets``) passes without acknowledgement, the notifier's tick queues
+the matrix's Escalate To roles (``queue_due_escalations``).
+
+"Once": a ``StaffNotice`` row per (incident, kind, address), unique in the database,
+inserted with ON CONFLICT DO NOTHING; a person in several roles is one address, one email.
+The tick leases a row before its send and marks it after, so two notifiers never both send
+it, and a send cut short (a crash) is tried again once the lease ran out. Like the cadence
+reminders these are the responders' mail: a hold (subscriber emails) does not stop them. A
+resolved incident is told nothing more: rows still unsent when it resolves are closed as
+"resolved". The email says only the title, severity, type, commander and the staff link.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import contacts, mail, queries, targets
+from ..extensions import db
+from ..models import Incident, StaffNotice
+from ..transactions import write_transaction
+from .slack import incident_commander
+
+log = logging.getLogger("statuspage.notifier")
+
+#: Severities that tell the matrix (and escalate).
+NOTIFIED_SEVERITIES = ("SEV-1", "SEV-2")
+LEASE = timedelta(minutes=5)
+KIND_LABELS = {"primary": "Declaration notice (Primary)",
+               "executive": "Declaration notice (Executive)",
+               "clinical": "Health data notice (Clinical Lead)",
+               "escalation": "Escalation (response target missed)"}
+
+
+def required(incident: Incident) -> dict[str, tuple[str, ...]]:
+    """kind -> roles, for the notices the incident's state calls for at declaration."""
+    if incident.is_resolved:
+        return {}
+    kinds: dict[str, tuple[str, ...]] = {}
+    if incident.severity in NOTIFIED_SEVERITIES:
+        kinds["primary"] = contacts.roles_for(incident.incident_type, "primary")
+    if incident.severity == "SEV-1":
+        kinds["executive"] = contacts.roles_for(incident.incident_type, "executive")
+    if incident.health_data_affected:
+        kinds["clinical"] = ("clinical_lead",)
+    return kinds
+
+
+def _insert_once(incident_id: int, kind: str, roles: tuple[str, ...], now: datetime) -> None:
+    rows = [{"incident_id": incident_id, "kind": kind, "email": email,
+             "roles": ", ".join(names)[:400], "created_at": now}
+            for email, names in contacts.addresses_for(roles).items()]
+    if not rows:
+        log.info("incident %s: no contact address for the %s notice", incident_id, kind)
+        return
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(insert(StaffNotice).values(rows).on_conflict_do_nothing(
+        index_elements=["incident_id", "kind", "email"]))
+
+
+def queue_for(incident: Incident, *, now: datetime) -> None:
+    """Queue, in the caller's transaction, the declaration notices the incident's state
+    calls for and that were not queued before (flushes)."""
+    db.session.flush()
+    for kind, roles in required(incident).items():
+        _insert_once(incident.id, kind, roles, now)
+
+
+def escalation_due(incident: Incident, now: datetime) -> bool:
+    """A SEV-1/2 incident, open and not acknowledged, past its response target."""
+    if (incident.is_resolved or incident.severity not in NOTIFIED_SEVERITIES
+            or incident.acknowledged_at is not None):
+        return False
+    tz = ZoneInfo(current_app.config["SITE_TIMEZONE"])
+    response = targets.TARGETS[incident.severity][0]
+    return now > targets.deadline(incident.started_at, response, tz)
+
+
+def queue_due_escalations(now: datetime) -> None:
+    """Commits: queue the Escalate To notices of every incident whose response target
+    passed without acknowledgement (once per address, as above)."""
+    due = [i.id for i in queries.open_incidents() if escalation_due(i, now)]
+    db.session.rollback()
+    for incident_id in due:
+        with write_transaction():
+            incident = db.session.get(Incident, incident_id)  # read afresh under the lock
+            if incident is not None and escalation_due(incident, now):
+                _insert_once(incident.id, "escalation",
+                             contacts.roles_for(incident.incident_type, "escalate"), now)
+
+
+def message(notice: StaffNotice, incident: Incident, *, sender: str, now: datetime) -> bytes:
+    """The contact's email: the incident's title, severity, type, commander and staff
+    link; no update text, nothing of any participant."""
+    site = current_app.config["SITE_NAME"]
+    base = current_app.config["PUBLIC_URL"].rstrip("/")
+    if notice.kind == "escalation":
+        response = targets.span_text(targets.TARGETS[incident.severity][0])
+        opening = (f"{incident.severity} incident: its response target ({response}) passed "
+                   "without acknowledgement. You are its escalation contact")
+        subject = f"{site} {incident.severity} escalation: {incident.title}"
+    elif notice.kind == "clinical":
+        opening = (f"{incident.severity} incident declared: health data may be affected. "
+                   "You are told as")
+        subject = f"{site} {incident.severity}: health data may be affected"
+    else:
+        opening = f"{incident.severity} incident declared. You are told as"
+        subject = f"{site} {incident.severity} incident declared: {incident.title}"
+    return mail.staff_message(
+        subject=subject, sender=sender, recipient=notice.email, now=now, public_url=base,
+        body=(
+            f"{opening} ({notice.roles}).\n\n"
+            f"Incident: {incident.title}\n"
+            f"Severity: {incident.severity}\n"
+            f"Type: {contacts.type_name(incident.incident_type)}\n"
+            f"Incident Commander: {incident_commander(incident)}\n\n"
+            f"{base}/staff/incidents/{incident.id}\n"
+        ),
+    )
+
+
+def _claim(notice_id: int, now: datetime) -> bool:
+    with write_transaction():
+        return db.session.execute(
+            db.update(StaffNotice)
+            .where(StaffNotice.id == notice_id, StaffNotice.sent_at.is_(None),
+                   StaffNotice.lease_until.is_(None) | (StaffNotice.lease_until < now))
+            .values(lease_until=now + LEASE)).rowcount == 1
+
+
+def _close(notice_id: int, now: datetime, outcome: str) -> None:
+    with write_transaction():
+        db.session.execute(db.update(StaffNotice).where(StaffNotice.id == notice_id)
+                           .values(sent_at=now, outcome=outcome[:16]))
+
+
+def send_due_notices(smtp: mail.SMTPSession, now: datetime) -> int:
+    """Commits: queue the due escalations, then send every notice not yet sent, each once
+    (see the module docstring); the number sent."""
+    queue_due_escalations(now)
+    pending = list(db.session.scalars(
+        db.select(StaffNotice.id).where(StaffNotice.sent_at.is_(None))
+        .order_by(StaffNotice.id)))
+    db.session.rollback()
+    sender = mail.smtp_settings(current_app._get_current_object()).sender
+    sent = 0
+    for notice_id in pending:
+        if not _claim(notice_id, now):
+            continue  # another notifier holds it, or it went
+        notice = db.session.get(StaffNotice, notice_id)
+        incident = db.session.get(Incident, notice.incident_id)
+        if incident.is_resolved:
+            _close(notice_id, now, "resolved")
+            continue
+        body = message(notice, incident, sender=sender, now=now)
+        email = notice.email
+        db.session.rollback()  # no transaction stays open over the send
+        result = smtp.send(email, body)
+        if not (result.sent or result.outcome == "permanent"):
+            log.warning("incident %s: a %s notice was not sent (%s); next tick",
+                        incident.id, notice.kind, result.error or result.outcome)
+            with write_transaction():  # the next tick tries again
+                db.session.execute(db.update(StaffNotice).where(StaffNotice.id == notice_id)
+                                   .values(lease_until=now))
+            continue
+        _close(notice_id, now, result.outcome)
+        sent += bool(result.sent)
+    return sent
+
+
+def summary(incident_id: int) -> list[tuple[datetime, str]]:
+    """(time, text) per kind of notice sent, for the record: how many contacts and which
+    roles, never the addresses."""
+    rows = list(db.session.scalars(
+        db.select(StaffNotice).where(StaffNotice.incident_id == incident_id,
+                                     StaffNotice.sent_at.is_not(None),
+                                     StaffNotice.outcome == "sent")
+        .order_by(StaffNotice.sent_at, StaffNotice.id)))
+    found: dict[str, tuple[datetime, int, list[str]]] = {}
+    for row in rows:
+        at, count, roles = found.get(row.kind, (row.sent_at, 0, []))
+        roles += [r for r in row.roles.split(", ") if r not in roles]
+        found[row.kind] = (at, count + 1, roles)
+    return [(at, f"{KIND_LABELS[kind]} emailed to {count} contact"
+                 f"{'' if count == 1 else 's'} ({', '.join(roles)})")
+            for kind, (at, count, roles) in found.items()]
