@@ -13,7 +13,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``site``: the site version the render cache and the publisher follow;
 - ``staff_2fa``: the recovery codes of two-factor sign-in;
 - ``record``: the internal incident record's revisions, action items and reminders;
-- ``reminders``: the cadence reminders sent to incident commanders.
+- ``reminders``: the cadence reminders sent to incident commanders;
+- ``uptime``: components' status history, the page's running coverage, daily rollups.
 """
 
 from __future__ import annotations
@@ -90,4 +91,10 @@ from .record import (  # noqa: F401
 from .reminders import (  # noqa: F401
     REMINDER_KINDS,
     SentReminder,
+)
+from .uptime import (  # noqa: F401
+    STATUS_SOURCES,
+    CoverageInterval,
+    StatusChange,
+    UptimeDay,
 )
