@@ -123,20 +123,32 @@ def window(now: datetime, tz: ZoneInfo) -> list[date]:
 def _timelines(components: Iterable[Component], start: datetime, end: datetime
                ) -> dict[int, list[tuple[datetime, str]]]:
     """Per component: (since, status) in order, from the last change before ``start`` to
-    the last before ``end`` (two queries). A component with no history at all is taken
-    to have had its status since its creation (rows made outside the domain functions)."""
-    components = list(components)
+    the last before ``end`` (two queries). A component whose history does not begin with
+    its creation (made outside the domain functions, as ``flask seed`` does) had the status
+    its history starts from since its creation; the migration began every existing
+    component's history, so what came before it is "No data"."""
     ids = [c.id for c in components]
-    # The status each had at ``start``: one index seek per component, however long its
-    # history (a correlated subquery, on SQLite and PostgreSQL alike).
-    last = (
-        db.select(StatusChange.new_status)
-        .where(StatusChange.component_id == Component.id, StatusChange.at <= start)
-        .order_by(StatusChange.at.desc(), StatusChange.id.desc()).limit(1)
-        .correlate(Component).scalar_subquery()
-    )
-    rows = [(cid, start, status, 0) for cid, status in db.session.execute(
-        db.select(Component.id, last).where(Component.id.in_(ids))) if status is not None]
+    # The status each had at ``start``, and the first change of its history: one index
+    # seek each per component, however long the history (correlated subqueries).
+    def first(column, order, *where):
+        return (db.select(column).where(StatusChange.component_id == Component.id, *where)
+                .order_by(*order).limit(1).correlate(Component).scalar_subquery())
+
+    newest = (StatusChange.at.desc(), StatusChange.id.desc())
+    oldest = (StatusChange.at, StatusChange.id)
+    starts = db.session.execute(
+        db.select(Component.id, Component.created_at, Component.status,
+                  first(StatusChange.new_status, newest, StatusChange.at <= start),
+                  first(StatusChange.at, oldest), first(StatusChange.old_status, oldest))
+        .where(Component.id.in_(ids))).all()
+    rows = []
+    for cid, created, status, at_start, first_at, first_old in starts:
+        if at_start is not None:
+            rows.append((cid, start, at_start, 0))
+        elif first_at is None:  # no history: made outside the domain (`flask seed`)
+            rows.append((cid, created, status, 0))
+        elif first_old is not None and created < first_at:  # it began with a change
+            rows.append((cid, created, first_old, 0))
     rows += db.session.execute(
         db.select(StatusChange.component_id, StatusChange.at, StatusChange.new_status,
                   StatusChange.id)
@@ -146,9 +158,6 @@ def _timelines(components: Iterable[Component], start: datetime, end: datetime
     found: dict[int, list[tuple[datetime, str]]] = {i: [] for i in ids}
     for component_id, at, status, _id in sorted(rows, key=lambda r: (r[1], r[3])):
         found[component_id].append((at, status))
-    for c in components:
-        if not found[c.id] and c.created_at < end:
-            found[c.id] = [(c.created_at, c.status)]
     return found
 
 
