@@ -321,7 +321,8 @@ def front_page_bars(components: Iterable[Component], *, now: datetime, tz: ZoneI
         (row.component_id, row.day): Day.from_row(row)
         for row in db.session.execute(
             db.select(*STORED_COLUMNS)
-            .where(UptimeDay.day >= days[0], UptimeDay.day < days[-1]))
+            .where(UptimeDay.component_id.in_([c.id for c in components]),
+                   UptimeDay.day >= days[0], UptimeDay.day < days[-1]))
     }
     missing = [(c, d) for c in components for d in days if (c.id, d) not in stored]
     stored.update(compute_days({c for c, _ in missing}, {d for _, d in missing}, now=now,

@@ -73,6 +73,8 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_uptime_days')),
     sa.UniqueConstraint('component_id', 'day', name=op.f('uq_uptime_days_component_id_day'))
     )
+    with op.batch_alter_table('uptime_days', schema=None) as batch_op:
+        batch_op.create_index('ix_uptime_days_day', ['day'], unique=False)
 
     # Each existing component's history begins now, at the status it has.
     now = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -89,6 +91,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('uptime_days', schema=None) as batch_op:
+        batch_op.drop_index('ix_uptime_days_day')
     op.drop_table('uptime_days')
     with op.batch_alter_table('coverage_intervals', schema=None) as batch_op:
         batch_op.drop_index('ix_coverage_intervals_ended_at')

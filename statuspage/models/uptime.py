@@ -58,7 +58,7 @@ class UptimeDay(db.Model):
     with no data, the worst status (None: no data at all) and the incidents touching it."""
 
     __tablename__ = "uptime_days"
-    __table_args__ = (UniqueConstraint("component_id", "day"),)
+    __table_args__ = (UniqueConstraint("component_id", "day"), Index("ix_uptime_days_day", "day"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     component_id: Mapped[int] = mapped_column(ForeignKey("components.id", ondelete="CASCADE"))
