@@ -326,3 +326,22 @@ def test_the_cost_of_the_front_page_does_not_grow_with_history(app, client, admi
     # Stored days read: at most DAYS - 1 per component (today is worked out live).
     stored = db.session.scalar(db.select(db.func.count(UptimeDay.id)))
     assert stored == 2 * (uptime.DAYS - 1)
+
+
+def test_the_notifiers_round_beats_and_rolls_up(app, client, admin, clock):
+    # Created a day ago; the notifier then ran every 10 seconds for a minute.
+    clock.advance(days=-1)
+    sync = new_component(admin, clock())
+    clock.advance(days=1)
+    for _ in range(6):
+        scheduler.notifier_round(rng=lambda: 0.5)
+        clock.advance(seconds=10)
+    assert db.session.scalar(db.select(db.func.count(CoverageInterval.id))) == 1
+    rows = db.session.scalars(db.select(UptimeDay).where(UptimeDay.component_id == sync.id))
+    by_day = {r.day: r for r in rows}
+    assert len(by_day) == uptime.DAYS - 1  # every finished day, once
+    yesterday = by_day[clock().date() - timedelta(days=1)]
+    assert yesterday.worst_status is None and yesterday.no_data_minutes == 1440
+    # Today: the minute it ran is known, at 100 %.
+    today = soup(client.get("/")).select("ol.bars > li")[-1].get_text(" ", strip=True)
+    assert today == "26 Nov 2026 100.00 %, Operational"
