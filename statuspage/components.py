@@ -97,18 +97,20 @@ def claims(*, excluding_incident_id: Optional[int] = None,
 def change_status(component: Component, status: str, *, actor: Optional[StaffUser],
                   now: datetime, source: str, incident_id: Optional[int] = None,
                   maintenance_id: Optional[int] = None, tell_webhooks: bool = False,
-                  system_label: str = "system") -> bool:
+                  system_label: str = "system", audited: bool = True) -> bool:
     """The one place a component's status changes (issue 15): sets it, keeps the change in
     its status history (``source``: incident, maintenance, staff, monitor or api), audits
-    it and, with ``tell_webhooks``, queues the webhooks' component event. Nothing for an
-    unchanged status; True when it changed. Flushes, never commits."""
+    it (unless the caller's own event says it: ``audited=False``) and, with
+    ``tell_webhooks``, queues the webhooks' component event. Nothing for an unchanged
+    status; True when it changed. Flushes, never commits."""
     if component.status == status:
         return False
     if status not in COMPONENT_STATUSES:
         raise ValidationError({"status": "Unknown component status."})
-    audit.record(actor, "component.status", component, now=now,
-                 before={"status": component.status}, after={"status": status},
-                 system_label=system_label)
+    if audited:
+        audit.record(actor, "component.status", component, now=now,
+                     before={"status": component.status}, after={"status": status},
+                     system_label=system_label)
     if tell_webhooks:
         webhooks.queue_event("component", now=now, component_id=component.id,
                              detail={"old_status": component.status, "new_status": status})
@@ -242,9 +244,9 @@ def update_component(
     if after != before:
         component.updated_at = now
         audit.record(actor, "component.edit", component, now=now, before=before, after=after)
-    # The status goes through the one door (history; its own audit event, as a quick change)
+    # The status goes through the one door (its history); the edit's event audits it.
     change_status(component, cleaned.status, actor=actor, now=now, source="staff",
-                  tell_webhooks=True)
+                  tell_webhooks=True, audited=False)
     db.session.flush()
     return component
 
