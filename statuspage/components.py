@@ -25,6 +25,7 @@ from .models import (
     Maintenance,
     MaintenanceComponent,
     StaffUser,
+    StatusChange,
     incident_components,
 )
 from .text import clean_text
@@ -93,15 +94,39 @@ def claims(*, excluding_incident_id: Optional[int] = None,
     return found
 
 
-def _set_status_by(component: Component, status: str, *, actor: Optional[StaffUser],
-                   now: datetime) -> None:
+def change_status(component: Component, status: str, *, actor: Optional[StaffUser],
+                  now: datetime, source: str, incident_id: Optional[int] = None,
+                  maintenance_id: Optional[int] = None, tell_webhooks: bool = False,
+                  system_label: str = "system", audited: bool = True) -> bool:
+    """The one place a component's status changes (issue 15): sets it, keeps the change in
+    its status history (``source``: incident, maintenance, staff, monitor or api), audits
+    it (unless the caller's own event says it: ``audited=False``) and, with
+    ``tell_webhooks``, queues the webhooks' component event. Nothing for an unchanged
+    status; True when it changed. Flushes, never commits."""
     if component.status == status:
-        return
-    audit.record(actor, "component.status", component, now=now,
-                 before={"status": component.status}, after={"status": status},
-                 system_label="notifier")
+        return False
+    if status not in COMPONENT_STATUSES:
+        raise ValidationError({"status": "Unknown component status."})
+    if audited:
+        audit.record(actor, "component.status", component, now=now,
+                     before={"status": component.status}, after={"status": status},
+                     system_label=system_label)
+    if tell_webhooks:
+        webhooks.queue_event("component", now=now, component_id=component.id,
+                             detail={"old_status": component.status, "new_status": status})
+    db.session.add(StatusChange(component_id=component.id, at=now,
+                                old_status=component.status, new_status=status,
+                                source=source, incident_id=incident_id,
+                                maintenance_id=maintenance_id))
     component.status = status
     component.updated_at = now
+    return True
+
+
+def _set_status_by(component: Component, status: str, *, actor: Optional[StaffUser],
+                   now: datetime, maintenance_id: int) -> None:
+    change_status(component, status, actor=actor, now=now, source="maintenance",
+                  maintenance_id=maintenance_id, system_label="notifier")
 
 
 def take_for_maintenance(taken: list[MaintenanceComponent], *,
@@ -113,7 +138,7 @@ def take_for_maintenance(taken: list[MaintenanceComponent], *,
         row.status_before = row.component.status
         _set_status_by(row.component, worst_status(
             (claimed.get(row.component.id, "operational"), "under_maintenance")),
-            actor=actor, now=now)
+            actor=actor, now=now, maintenance_id=row.maintenance_id)
 
 
 def give_back_after_maintenance(window: Maintenance, *, actor: Optional[StaffUser],
@@ -123,7 +148,7 @@ def give_back_after_maintenance(window: Maintenance, *, actor: Optional[StaffUse
     claimed = claims(excluding_maintenance_id=window.id)
     for row in window.taken:
         _set_status_by(row.component, claimed.get(row.component.id, "operational"),
-                       actor=actor, now=now)
+                       actor=actor, now=now, maintenance_id=window.id)
 
 
 @dataclass
@@ -198,6 +223,9 @@ def create_component(fields: ComponentFields, *, actor: StaffUser, now: datetime
     )
     db.session.add(component)
     audit.record(actor, "component.create", component, now=now, after=_state(component))
+    # Its status history (and so its uptime bars) begins now.
+    db.session.add(StatusChange(component_id=component.id, at=now, old_status=None,
+                                new_status=component.status, source="staff"))
     db.session.flush()
     return component
 
@@ -212,15 +240,13 @@ def update_component(
     component.description = cleaned.description
     component.group_name = cleaned.group or None
     component.position = cleaned.position
-    component.status = cleaned.status
-    after = _state(component)
+    after = {**_state(component), "status": cleaned.status}
     if after != before:
         component.updated_at = now
         audit.record(actor, "component.edit", component, now=now, before=before, after=after)
-    if after["status"] != before["status"]:
-        webhooks.queue_event("component", now=now, component_id=component.id,
-                             detail={"old_status": before["status"],
-                                     "new_status": after["status"]})
+    # The status goes through the one door (its history); the edit's event audits it.
+    change_status(component, cleaned.status, actor=actor, now=now, source="staff",
+                  tell_webhooks=True, audited=False)
     db.session.flush()
     return component
 

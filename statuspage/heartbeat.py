@@ -18,6 +18,9 @@ import socket
 from datetime import datetime, timedelta
 from typing import Mapping, Optional
 
+from flask import current_app, has_app_context
+
+from . import coverage
 from .extensions import db
 from .models import NotifierHeartbeat
 
@@ -42,6 +45,9 @@ def beat(now: datetime, name: Optional[str] = None) -> None:
         db.session.add(NotifierHeartbeat(name=name, beat_at=now))
     else:
         row.beat_at = now
+    # The uptime bars' "was this page running" record (issue 15).
+    config = current_app.config if has_app_context() else {}
+    coverage.extend(now, "notifier", max_age_seconds(config))
     # Forget processes silent for a day, so the table does not grow with restarts.
     db.session.execute(
         db.delete(NotifierHeartbeat).where(NotifierHeartbeat.beat_at < now - timedelta(days=1))

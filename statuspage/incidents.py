@@ -16,7 +16,7 @@ from typing import Iterable, Mapping, Optional
 
 from . import audit, contacts
 from .audit import Actor
-from .components import claims
+from .components import change_status, claims
 from .data_impact import (
     DataImpact,
     apply_data_impact,
@@ -292,7 +292,8 @@ def _add_update(
                 ComponentChange(component=component, old_status=component.status,
                                 new_status=new_status)
             )
-            _set_component_status(component, new_status, actor=actor, now=now)
+            _set_component_status(component, new_status, actor=actor, now=now,
+                                  source="incident", incident_id=incident.id)
     incident.status = text.status
     incident.updated_at = now
     if text.status == "resolved":
@@ -433,24 +434,21 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
 
 
 def set_component_status(
-    component: Component, status: str, *, actor: Actor, now: datetime
+    component: Component, status: str, *, actor: Actor, now: datetime,
+    source: str = "staff",
 ) -> None:
-    """A quick status change from the dashboard, outside any incident update."""
+    """A quick status change from the dashboard (or ``source`` "api", "monitor"), outside
+    any incident update."""
     if status not in COMPONENT_STATUSES:
         raise ValidationError({"status": "Unknown component status."})
-    _set_component_status(component, status, actor=actor, now=now)
+    _set_component_status(component, status, actor=actor, now=now, source=source)
     db.session.flush()
 
 
-def _set_component_status(component: Component, status: str, *, actor, now) -> None:
-    if component.status == status:
-        return
-    audit.record(actor, "component.status", component, now=now,
-                 before={"status": component.status}, after={"status": status})
-    webhooks.queue_event("component", now=now, component_id=component.id,
-                         detail={"old_status": component.status, "new_status": status})
-    component.status = status
-    component.updated_at = now
+def _set_component_status(component: Component, status: str, *, actor, now,
+                          source: str, incident_id: Optional[int] = None) -> None:
+    change_status(component, status, actor=actor, now=now, source=source,
+                  incident_id=incident_id, tell_webhooks=True)
 
 
 def _tell_webhooks(incident: Incident, now: datetime) -> None:

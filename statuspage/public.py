@@ -12,7 +12,7 @@ from typing import Optional
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from . import branding, queries
+from . import branding, heartbeat, queries, uptime
 from .clock import utcnow
 from .models import COMPONENT_STATUS_LABELS, Maintenance
 from .present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
@@ -76,7 +76,8 @@ def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
             "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE,
             "public_impact": PUBLIC_IMPACT, "maintenance_labels": MAINTENANCE_STATUS_LABELS,
-            "public_text": public_text, "is_maintenance": _is_maintenance}
+            "public_text": public_text, "is_maintenance": _is_maintenance,
+            "uptime_percent": uptime.format_percent}
 
 
 def _is_maintenance(row) -> bool:
@@ -102,8 +103,14 @@ def index():
     taken = frozenset(c.id for w in running for c in w.components) if running else None
     indicator, description = queries.status_of(components, unresolved, taken)
     last_change = queries.last_public_change()
+    bars, bar_titles = uptime.front_page_bars(
+        components, now=now, tz=site_tz(),
+        max_gap_seconds=heartbeat.max_age_seconds(current_app.config))
     return render_template(
         "public/index.html",
+        bars=bars,
+        bar_titles=bar_titles,
+        uptime_zone=current_app.config["SITE_TIMEZONE"],
         indicator=indicator,
         description=description,
         groups=queries.group_components(components),

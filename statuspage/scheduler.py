@@ -15,9 +15,11 @@ from typing import Callable, Mapping, Optional
 
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from flask import Flask
+from zoneinfo import ZoneInfo
 
-from . import subscriptions
+from flask import Flask, current_app
+
+from . import heartbeat, subscriptions, uptime
 from .clock import utcnow
 from .extensions import db
 from .outbox import notifier
@@ -28,10 +30,20 @@ log = logging.getLogger("statuspage.notifier")
 
 def notifier_round(**tick_options) -> notifier.TickReport:
     """Commits: housekeeping (unconfirmed subscribers past their age go), then one outbox
-    tick."""
+    tick, then the uptime bars' finished days (issue 15)."""
     with write_transaction():
         subscriptions.purge_unconfirmed(utcnow())
-    return notifier.tick(**tick_options)
+    report = notifier.tick(**tick_options)
+    with write_transaction():
+        roll_up_uptime(utcnow())
+    return report
+
+
+def roll_up_uptime(now: datetime) -> int:
+    """Store the uptime bars' finished days that have no row yet (the caller commits)."""
+    config = current_app.config
+    return uptime.roll_up(now, ZoneInfo(config["SITE_TIMEZONE"]),
+                          heartbeat.max_age_seconds(config))
 
 
 def fixed_clock(config: Mapping) -> Optional[Callable[[], datetime]]:

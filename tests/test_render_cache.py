@@ -197,11 +197,20 @@ def test_what_changes_with_time_alone_is_rendered_again_within_a_minute(
     incident = make_incident(responder, components[:1], title="Charts blank")
     post(app, incident.id, responder.id, status="resolved", impact="All fixed.", clock=clock)
     client = app.test_client()
-    assert "Charts blank" in soup(client.get("/")).get_text()
+
+    def recent(page):
+        section = page.select_one("section.incidents.recent")
+        return section.get_text() if section else ""
+
+    assert "Charts blank" in recent(soup(client.get("/")))
 
     # Eight days on, nothing in the database changed, but the 7-day window moved on.
     clock.advance(days=8)
-    assert "Charts blank" not in soup(client.get("/")).get_text()
+    page = soup(client.get("/"))
+    assert "Charts blank" not in recent(page)
+    # The uptime bars (issue 15) moved on too: the incident's day is now 8 bars back.
+    bars = page.select("ol.bars")[0].find_all("li", recursive=False)
+    assert "Charts blank" in bars[-9].get_text() and "Charts blank" not in bars[-1].get_text()
 
 
 def test_same_bytes_keep_their_validators_across_renders(app, clock, outage):

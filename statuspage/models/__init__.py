@@ -15,6 +15,7 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``record``: the internal incident record's revisions, action items and reminders;
 - ``reminders``: the cadence reminders sent to incident commanders;
 - ``contacts``: the key contacts, the escalation matrix and the notices sent to them.
+- ``uptime``: components' status history, the page's running coverage, daily rollups.
 """
 
 from __future__ import annotations
@@ -100,4 +101,10 @@ from .contacts import (  # noqa: F401
     Contact,
     EscalationCell,
     StaffNotice,
+)
+from .uptime import (  # noqa: F401
+    STATUS_SOURCES,
+    CoverageInterval,
+    StatusChange,
+    UptimeDay,
 )

@@ -90,7 +90,7 @@ def make_app(database_url: str, instance: Path, **config):
 
 
 def seed(database_url: str, instance: Path, *, past: int, updates: int, subscribers: int,
-         components: int = COMPONENTS) -> dict:
+         components: int = COMPONENTS, history_days: int = 0) -> dict:
     """A realistic database through bulk inserts (the domain would take minutes)."""
     import flask_migrate
     import sqlalchemy as sa
@@ -175,6 +175,8 @@ def seed(database_url: str, instance: Path, *, past: int, updates: int, subscrib
                 audience="participant" if i % 5 else "coach", status="confirmed",
                 created_at=NOW - timedelta(days=30), requested_at=NOW - timedelta(days=30),
                 confirmed_at=NOW - timedelta(days=30)) for i in range(subscribers)])
+        if history_days:
+            seed_uptime_history(app, components, history_days)
         if database_url.startswith("postgresql"):
             for table in ("incidents", "incident_updates", "component_changes", "components",
                           "staff_users", "subscribers"):
@@ -185,6 +187,56 @@ def seed(database_url: str, instance: Path, *, past: int, updates: int, subscrib
             site_state.bump(conn, NOW)
         db.engine.dispose()
     return {"open_ids": open_ids, "past": past}
+
+
+def seed_uptime_history(app, components: int, days: int) -> None:
+    """Issue 15: ``days`` of status history (a 20-minute partial outage a day for each
+    component), this page running all along, and the rollup the notifier would have made."""
+    from zoneinfo import ZoneInfo
+
+    import sqlalchemy as sa
+
+    from statuspage import heartbeat, models, uptime
+    from statuspage.extensions import db
+
+    rows = []
+    for cid in range(1, components + 1):
+        for d in range(days, 0, -1):
+            at = NOW - timedelta(days=d, hours=cid % 12)
+            rows.append(dict(component_id=cid, at=at, old_status="operational",
+                             new_status="partial_outage", source="monitor"))
+            rows.append(dict(component_id=cid, at=at + timedelta(minutes=20),
+                             old_status="partial_outage", new_status="operational",
+                             source="monitor"))
+    for chunk in range(0, len(rows), 5000):
+        db.session.execute(sa.insert(models.StatusChange), rows[chunk:chunk + 5000])
+    db.session.execute(sa.insert(models.CoverageInterval), [dict(
+        source="notifier", started_at=NOW - timedelta(days=days), ended_at=NOW)])
+    uptime.roll_up(NOW, ZoneInfo(app.config["SITE_TIMEZONE"]),
+                   heartbeat.max_age_seconds(app.config))
+
+
+def history_cost(tmp: Path, large_days: int, rounds: int = 30) -> list[str]:
+    """Render time of ``/`` (no cache) at 10 and at ``large_days`` days of uptime history,
+    the two measured in turn (so that the machine's other work weighs on both alike)."""
+    clients = {}
+    for days in (10, large_days):
+        folder = tmp / f"history-{days}"
+        folder.mkdir()
+        url = f"sqlite:///{folder / 'db.sqlite3'}"
+        log(f"uptime history: seeding {days} days x {COMPONENTS} components")
+        seed(url, folder, past=10, updates=4, subscribers=0, history_days=days)
+        clients[days] = make_app(url, folder, PUBLIC_CACHE=False).test_client()
+    samples: dict[int, list[float]] = {days: [] for days in clients}
+    for _ in range(rounds + 1):
+        for days, client in clients.items():
+            started = time.perf_counter()
+            assert client.get("/").status_code == 200
+            samples[days].append((time.perf_counter() - started) * 1000)
+    small, large = (min(samples[d][1:]) for d in (10, large_days))
+    return [f"Render time of / without the cache (best of {rounds}, in turn) at 10 and at "
+            f"{large_days:,} days of uptime history ({COMPONENTS} components): "
+            f"{small:.2f} ms, {large:.2f} ms, x{large / small:.2f} (goal <= 1.2)"]
 
 
 # --- Servers -----------------------------------------------------------------------------
@@ -484,7 +536,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-email", action="store_true")
+    parser.add_argument("--history-only", type=int, metavar="DAYS", default=0,
+                        help="only the cost of / at 10 and at DAYS days of uptime history "
+                        "(no nginx, no wrk; the full run measures 10 and 10,000)")
     args = parser.parse_args()
+    if args.history_only:
+        tmp = Path(tempfile.mkdtemp(prefix="statuspage-bench-"))
+        try:
+            print("\n".join(history_cost(tmp, args.history_only)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
     check_tools()
     load_before = os.getloadavg()[0]
     nginx = shutil.which("nginx", path=os.environ.get("PATH", "") + ":/usr/sbin")
@@ -606,6 +668,11 @@ def main() -> None:
                 timings[name + " served"] = dict(zip(
                     labels, render_times(url, folder, ps, cached=True).values()))
 
+        if small_url:
+            lines_history = history_cost(tmp, 10_000)
+        else:
+            lines_history = []
+
         fanout = None
         if not args.skip_email:
             from statuspage import models
@@ -680,6 +747,9 @@ def main() -> None:
                 large_ms = timings["10000 served"][path]
                 lines.append(f"    {path:<28} {small_ms:7.4f} ms  {large_ms:7.4f} ms  "
                              f"x{large_ms / small_ms:.2f} (goal <= 1.2)")
+        if lines_history:
+            lines.append("")
+            lines.extend(lines_history)
         if fanout:
             lines.append("")
             lines.append(
