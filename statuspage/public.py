@@ -76,8 +76,7 @@ def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
             "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE,
             "public_impact": PUBLIC_IMPACT, "maintenance_labels": MAINTENANCE_STATUS_LABELS,
-            "public_text": public_text, "is_maintenance": _is_maintenance,
-            "uptime_percent": uptime.format_percent}
+            "public_text": public_text, "is_maintenance": _is_maintenance}
 
 
 def _is_maintenance(row) -> bool:

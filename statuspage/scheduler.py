@@ -12,11 +12,10 @@ import logging
 import signal
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
-from zoneinfo import ZoneInfo
-
 from flask import Flask, current_app
 
 from . import heartbeat, subscriptions, uptime
