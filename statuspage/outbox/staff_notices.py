@@ -92,7 +92,9 @@ def queue_due_escalations(now: datetime) -> None:
     """Commits: queue the Escalate To notices of every incident whose response target
     passed without acknowledgement and that was not escalated yet (once per address)."""
     escalated = set(db.session.scalars(
-        db.select(StaffNotice.incident_id).where(StaffNotice.kind == "escalation")))
+        db.select(StaffNotice.incident_id)
+        .join(Incident, Incident.id == StaffNotice.incident_id)
+        .where(StaffNotice.kind == "escalation", Incident.status != "resolved")))
     due = [i.id for i in queries.open_incidents()
            if i.id not in escalated and escalation_due(i, now)]
     db.session.rollback()
