@@ -154,3 +154,17 @@ def test_forms_without_the_new_fields_keep_working(app, responder_client, compon
     assert response.status_code == 302
     incident = db.session.scalars(db.select(Incident)).one()
     assert (incident.incident_type, incident.health_data_affected) == (None, False)
+
+
+def test_an_edit_without_the_declaration_fields_keeps_them(
+        app, responder_client, responder, components, make_incident):
+    incident = make_incident(responder, components[:1])
+    incident.incident_type, incident.health_data_affected = "data_loss", True
+    db.session.commit()
+    response = submit(responder_client, f"/staff/incidents/{incident.id}/edit",
+                      "form.incident-form", incident_type=None, health_data_affected=None,
+                      issue="Login slow")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert (incident.title, incident.incident_type, incident.health_data_affected) == (
+        "Login slow", "data_loss", True)

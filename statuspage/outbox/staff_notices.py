@@ -90,8 +90,13 @@ def escalation_due(incident: Incident, now: datetime) -> bool:
 
 def queue_due_escalations(now: datetime) -> None:
     """Commits: queue the Escalate To notices of every incident whose response target
-    passed without acknowledgement (once per address, as above)."""
-    due = [i.id for i in queries.open_incidents() if escalation_due(i, now)]
+    passed without acknowledgement and that was not escalated yet (once per address)."""
+    escalated = set(db.session.scalars(
+        db.select(StaffNotice.incident_id)
+        .join(Incident, Incident.id == StaffNotice.incident_id)
+        .where(StaffNotice.kind == "escalation", Incident.status != "resolved")))
+    due = [i.id for i in queries.open_incidents()
+           if i.id not in escalated and escalation_due(i, now)]
     db.session.rollback()
     for incident_id in due:
         with write_transaction():

@@ -243,7 +243,8 @@ def edit_incident(incident_id: int):
             "incident.edit", incidents.edit_incident, incident, actor=actor(), now=utcnow(),
             title=form.issue.data or "", severity=form.severity.data or "",
             component_ids=checked, started_at=started_at, data_impact=impact,
-            declaration=_declaration(),
+            # A form or script without the field keeps what the incident has.
+            declaration=_declaration() if "incident_type" in request.form else None,
         )
         if done.repeat is not None:
             return show_repeat(done.repeat, incident.id)
