@@ -13,7 +13,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``site``: the site version the render cache and the publisher follow;
 - ``staff_2fa``: the recovery codes of two-factor sign-in;
 - ``record``: the internal incident record's revisions, action items and reminders;
-- ``reminders``: the cadence reminders sent to incident commanders.
+- ``reminders``: the cadence reminders sent to incident commanders;
+- ``monitors``: checks of the tracked app, their daily rollups and proposed incidents.
 """
 
 from __future__ import annotations
@@ -90,4 +91,13 @@ from .record import (  # noqa: F401
 from .reminders import (  # noqa: F401
     REMINDER_KINDS,
     SentReminder,
+)
+from .monitors import (  # noqa: F401
+    MONITOR_STATES,
+    PROPOSAL_STATUSES,
+    Monitor,
+    MonitorCheck,
+    MonitorDay,
+    MonitorHeartbeat,
+    MonitorProposal,
 )

@@ -50,6 +50,7 @@ from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
 from .action_reminders import remind_due_action_items
 from .reminders import send_due_reminders
+from .monitor_notices import send_due_notices
 from .slack_delivery import SlackReport, deliver_due_slack
 from .webhook_delivery import WebhookReport, deliver_due_webhooks
 from .rules import (
@@ -463,4 +464,6 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
                                              rng=rng)
         if not stop_requested():  # the owners of action items that fell due, once each
             report.action_reminders = remind_due_action_items(smtp, utcnow())
+        if not stop_requested():  # the on-call notice of a monitor's proposal, once each
+            send_due_notices(smtp, utcnow())
     return report
