@@ -19,6 +19,7 @@ import pytest
 
 from tests.browser import site  # noqa: F401  (fixture)
 from tests.conftest import login
+from tests.monitor_support import make_monitored, monitor_pages
 
 VNU_VERSION = "26.9.27"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
@@ -67,7 +68,8 @@ def validate(vnu_jar, files: list[Path]) -> list[dict]:
     return report["messages"]
 
 
-def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
+def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar, components,
+                                  clock):
     staff = app.test_client()
     assert login(staff, admin.email).status_code == 302
     public = ["/", f"/incidents/{site['incident']}", f"/incidents/{site['resolved']}",
@@ -78,12 +80,15 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
                    f"/staff/incidents/{site['resolved']}",
                    f"/staff/incidents/{site['incident']}/edit", "/staff/components",
                    f"/staff/components/{site['component']}", "/staff/accounts",
-                   "/staff/password", "/staff/subscribers"]
+                   "/staff/password", "/staff/subscribers",
+                   *monitor_pages(make_monitored(components, clock))]
     pages = {path: client.get(path) for path in public}
     pages.update({path: staff.get(path) for path in staff_pages})
     # Forms sent back with their messages.
     pages["/staff/incidents/new (errors)"] = staff.post(
         "/staff/incidents/new", data={"csrf_token": _token(staff)})
+    pages["/staff/monitors/new (errors)"] = staff.post(
+        "/staff/monitors/new", data={"csrf_token": _token(staff)})
     pages["/staff/login (error)"] = app.test_client().post("/staff/login",
                                                            data={"email": "x"})
 
