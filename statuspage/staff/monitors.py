@@ -17,16 +17,6 @@ from .common import INVALID, actor, bp, commit_or_show_errors, confirmed, get_or
 from .gate import admin_required
 
 
-@bp.record_once
-def _check_monitor_targets(state) -> None:
-    """Refuse to start on a MONITOR_TARGETS that is not a JSON list of monitor objects
-    (its values are checked when they are seeded, by ``seed``, ``serve`` and ``monitor``)."""
-    try:
-        settings.parse_targets(state.app.config.get("MONITOR_TARGETS"))
-    except ValueError as exc:
-        raise RuntimeError(str(exc)) from None
-
-
 def _component_choices(form: MonitorForm) -> None:
     form.component.choices = [("", "Choose a component")] + [
         (str(c.id), c.name) for c in queries.all_components()]
