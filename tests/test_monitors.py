@@ -12,7 +12,7 @@ from datetime import timedelta
 
 import pytest
 
-from statuspage import audit, incidents, maintenance
+from statuspage import audit, maintenance
 from statuspage.extensions import db
 from statuspage.models import (AuditEvent, Component, Incident, Monitor, MonitorCheck,
                                MonitorDay, MonitorProposal)

@@ -106,6 +106,7 @@ def test_a_proposal_is_published_in_one_click_from_the_dashboard(
     assert fields["issue"] == f"{components[0].name} is not responding"
     assert fields["severity"] == "SEV-2" and fields["status"] == "investigating"
     assert fields[f"component_status-{components[0].id}"] == "major_outage"
+    other_tab = form_fields(admin_client.get(publish), "form.incident-form")
     response = admin_client.post(publish, data=fields)
     assert response.status_code == 302
     incident = db.session.scalars(db.select(Incident)).one()
@@ -114,6 +115,10 @@ def test_a_proposal_is_published_in_one_click_from_the_dashboard(
     p = db.session.scalars(db.select(MonitorProposal)).one()
     assert (p.status, p.incident_id) == ("published", incident.id)
     assert soup(admin_client.get("/staff/")).select(".monitor-proposals .proposal") == []
+    twice = admin_client.post(publish, data=other_tab)
+    assert twice.status_code == 422  # a second form of the same proposal: refused
+    assert "already published" in soup(twice).select_one(".proposal-notice").get_text()
+    assert len(db.session.scalars(db.select(Incident)).all()) == 1
 
     tracked.set("ok")  # back up: the Resolved update is proposed
     for _ in range(2):
@@ -152,6 +157,18 @@ def test_a_proposal_can_be_dismissed(app, clock, responder_client, tracked,
     again = responder_client.post(form["action"], data={
         "csrf_token": form.select_one("input[name=csrf_token]")["value"]})
     assert again.status_code == 302  # refused with a message, nothing changes
+    for _ in range(3):  # still down: this outage proposes nothing more
+        clock.advance(seconds=30)
+        runner.run_round()
+    assert len(db.session.scalars(db.select(MonitorProposal)).all()) == 1
+    tracked.set("ok")
+    for _ in range(2):
+        clock.advance(seconds=30)
+        runner.run_round()
+    clock.advance(seconds=30)
+    down(clock, tracked)  # the next outage proposes again
+    assert [p.status for p in db.session.scalars(
+        db.select(MonitorProposal).order_by(MonitorProposal.id))] == ["dismissed", "open"]
 
 
 def test_no_monitor_url_or_error_text_on_any_public_surface(

@@ -21,6 +21,7 @@ check and all it caused in one write transaction).
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Optional
 
@@ -32,6 +33,8 @@ from ..models import (Component, Incident, Maintenance, MaintenanceComponent, Mo
                       MonitorProposal)
 from ..present import iso
 from . import probe
+
+log = logging.getLogger("statuspage.monitor")
 
 KEEP_ERRORS = 5
 RUNNING = ("in_progress", "verifying")
@@ -147,12 +150,17 @@ def _update_text(component: Component, status: str, component_status: str,
 
 def _auto_publish(proposal: MonitorProposal, monitor: Monitor, now: datetime) -> None:
     component = db.session.get(Component, monitor.component_id)
-    incident = incidents.open_incident(
-        actor=monitor_actor(monitor), now=now, title=title_for(component),
-        severity=monitor.severity, component_ids=[component.id],
-        started_at=proposal.first_failed_at,
-        update=_update_text(component, "investigating", "major_outage",
-                            "We are investigating."))
+    try:
+        incident = incidents.open_incident(
+            actor=monitor_actor(monitor), now=now, title=title_for(component),
+            severity=monitor.severity, component_ids=[component.id],
+            started_at=proposal.first_failed_at,
+            update=_update_text(component, "investigating", "major_outage",
+                                "We are investigating."))
+    except ValidationError as exc:  # checked before any change: the proposal stays open
+        log.warning("monitor %s: could not publish (%s); left as a proposal", monitor.id,
+                    exc)
+        return
     proposal.status, proposal.incident_id, proposal.auto_published = \
         "published", incident.id, True
 
@@ -209,13 +217,13 @@ def publish(proposal: MonitorProposal, *, actor: Actor, now: datetime,
 
 
 def dismiss(proposal: MonitorProposal, *, actor: Actor, now: datetime) -> None:
-    """Staff decided it is no incident (flushes; audited). A new outage proposes again."""
+    """Staff decided it is no incident (flushes; audited). The outage under way proposes
+    nothing more; the next one (after the monitor is up again) proposes again."""
     if proposal.status != "open":
         raise ValidationError({"proposal": "This proposal was already published or "
                                            "dismissed."})
     proposal.status, proposal.updated_at = "dismissed", now
-    db.session.execute(db.update(Monitor).where(Monitor.proposal_id == proposal.id)
-                       .values(proposal_id=None))
+    # The monitor keeps pointing at it: this outage proposes nothing more.
     audit.record(actor, "proposal.dismiss", proposal, now=now)
 
 

@@ -107,7 +107,7 @@ def new_incident():
         else:
             previous = db.session.get(Incident, previous_id)
     update = _update_text(form, severity=form.severity.data, now=now, tz=tz, errors=errors)
-    proposal = _proposal(request.form.get("proposal_id"))
+    proposal = _proposal(request.form.get("proposal_id"), only_open=False)
     if proposal is not None and started_at is not None and same_minute(
             started_at, proposal.first_failed_at):
         started_at = proposal.first_failed_at  # the form's minute: the check's own second
@@ -140,10 +140,14 @@ def _render_new(form, errors, checked, chosen_statuses, previous, status=200, pr
     ), status
 
 
-def _proposal(value) -> MonitorProposal | None:
+def _proposal(value, only_open: bool = True) -> MonitorProposal | None:
+    """The monitor's proposal the form publishes (a published or dismissed one is refused
+    by ``outages.publish`` on POST, with its message)."""
     number = parse_id(value) if value else None
     proposal = db.session.get(MonitorProposal, number) if number else None
-    return proposal if proposal is not None and proposal.status == "open" else None
+    if proposal is None or (only_open and proposal.status != "open"):
+        return None
+    return proposal
 
 
 @bp.route("/incidents/<int:incident_id>", methods=["GET", "POST"])
