@@ -19,6 +19,7 @@ from statuspage.models import (AuditEvent, Component, Incident, Monitor, Monitor
 from statuspage.monitors import probe, runner, settings
 from tests.smtp import MAIL_CONFIG, make_subscriber, smtp, tick  # noqa: F401  (fixtures)
 from tests.tracked_app import TrackedApp, tracked  # noqa: F401  (fixture)
+from tests.webhook_receiver import receiver  # noqa: F401  (fixture)
 
 
 @pytest.fixture
@@ -186,6 +187,22 @@ def test_flapping_makes_one_proposal_and_one_notice(
     assert len(monitor_emails(smtp)) == 2
 
 
+def test_the_notice_goes_to_slack_once_when_configured(
+        app, clock, smtp, tracked, admin, components, receiver):  # noqa: F811
+    app.config["SLACK_WEBHOOK_URL"] = receiver.url(path="/services/T0/B0/x")
+    add_monitor(components[0], tracked.url(), failures=1)
+    tracked.set("503")
+    runner.run_round()
+    tick()
+    tick()
+    with receiver.lock:
+        texts = [json.loads(r.body)["text"] for r in receiver.requests]
+    [text] = [t for t in texts if t.startswith(":rotating_light: MONITOR:")]
+    assert f"finds {components[0].name} down since" in text and "HTTP 503" in text
+    assert tracked.url() not in text
+    assert len(monitor_emails(smtp)) == 1
+
+
 def test_two_check_loops_check_each_monitor_once_per_interval(
         app, make_app, clock, tracked, components):  # noqa: F811
     for n in range(3):
@@ -242,7 +259,7 @@ def test_a_muted_monitor_is_not_checked(app, clock, tracked, components):  # noq
 
 
 def test_no_proposal_while_a_maintenance_window_runs(
-        app, clock, tracked, admin, components):  # noqa: F811
+        app, clock, tracked, admin, admin_client, components):  # noqa: F811
     window = maintenance.schedule(maintenance.WindowFields(
         title="Database upgrade", component_ids=[components[0].id],
         scheduled_for=clock() + timedelta(minutes=1),
@@ -258,6 +275,12 @@ def test_no_proposal_while_a_maintenance_window_runs(
     assert proposals() == [] and db.session.scalars(db.select(Incident)).all() == []
     from statuspage.monitors.outages import failing_in_maintenance
     assert [m.name for m in failing_in_maintenance()] == ["App ready"]
+    dashboard = admin_client.get("/staff/").get_data(as_text=True)
+    assert "“App ready” failing during maintenance" in dashboard
+    maintenance.complete(window, actor=admin, now=clock())
+    db.session.commit()
+    later(clock)  # still failing once the window is over: now it proposes
+    assert len(proposals()) == 1 and len(db.session.scalars(db.select(Incident)).all()) == 1
 
 
 def test_old_checks_are_rolled_up_per_day_once(app, clock, tracked, components):  # noqa: F811
