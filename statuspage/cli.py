@@ -38,6 +38,11 @@ def seed_command():
     added = seed.seed_components(utcnow())
     db.session.commit()
     click.echo(f"Seeded {added} component(s).")
+    from .monitors.cli import seed_targets_or_exit
+
+    monitors = seed_targets_or_exit()
+    if monitors:
+        click.echo(f"Seeded {monitors} monitor(s) from MONITOR_TARGETS.")
 
 
 @click.command("create-staff")
@@ -153,7 +158,8 @@ def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> boo
 @click.option("--port", default=None, type=int, help="Default: PORT (5050).")
 @click.option("--workers", default=None, type=int, help="Default: WEB_WORKERS.")
 @click.option("--no-notifier", is_flag=True, help="Serve the web app only.")
-def serve_command(host, port, workers, no_notifier):
+@click.option("--no-monitor", is_flag=True, help="Do not start the monitor process.")
+def serve_command(host, port, workers, no_notifier, no_monitor):
     """Serve with gunicorn and run the notifier beside it; Ctrl-C stops both.
 
     Creates the first admin if there is none, and prints its sign-in last, once the server
@@ -169,6 +175,9 @@ def serve_command(host, port, workers, no_notifier):
                    f"STATUSPAGE_PORT={port + 1} make run", err=True)
         raise SystemExit(2)
     created = ensure_first_admin()
+    from .monitors.cli import seed_targets_or_exit
+
+    seed_targets_or_exit()  # a bad MONITOR_TARGETS stops here, saying why
     bindir = os.path.dirname(sys.executable)
     worker = cfg["WEB_WORKER_CLASS"]
     commands = [[os.path.join(bindir, "gunicorn"), "--workers", str(workers),
@@ -177,6 +186,8 @@ def serve_command(host, port, workers, no_notifier):
                  "statuspage.asgi:app" if worker == "asgi" else "statuspage.wsgi:app"]]
     if not no_notifier and "notifier" in current_app.cli.commands:
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "notifier"])
+    if not no_notifier and not no_monitor:  # always: it idles until a monitor is added
+        commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "monitor"])
     if cfg.get("STATIC_EXPORT_DIR"):  # keeps the static copy of the public site current
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "publisher"])
     procs = [subprocess.Popen(cmd) for cmd in commands]
@@ -251,6 +262,9 @@ def notifier_command(once):
 
 
 def init_app(app: Flask) -> None:
+    from .monitors.cli import monitor_command
+
+    app.cli.add_command(monitor_command)
     for command in (seed_command, create_staff_command, set_password_command,
                     ensure_admin_command, serve_command, notifier_command):
         app.cli.add_command(command)

@@ -202,6 +202,22 @@ CADENCE_REMINDER_LEAD_SECONDS = 120
 #: Off: no cadence reminder is sent at all (and none is owed later for the time it was off).
 CADENCE_REMINDERS = True
 
+# --- Monitors (statuspage/monitors/; admins edit them at /staff/monitors) ----------------
+#: Monitors to create at start (``flask seed``, ``serve``, ``monitor``) when none has the
+#: name: a JSON list of objects with the monitor form's keys: name, url, component (its
+#: name), interval, timeout, failures, successes, severity, auto_publish. E.g.
+#: ``[{"name": "App ready", "url": "http://10.0.0.5:8000/health/ready",
+#: "component": "Mobile App"}]``. A bad value stops the app at start, saying why.
+MONITOR_TARGETS = "[]"
+#: Down, up and down again within this many seconds: the same proposal (and no new notice).
+MONITOR_FLAP_WINDOW_SECONDS = 600
+#: Each check is kept this many days, then rolled into one row per monitor and UTC day.
+MONITOR_KEEP_DAYS = 7
+#: Seconds between two rounds of the monitor process (each checks the monitors due).
+MONITOR_ROUND_SECONDS = 1
+#: ``/health/ready`` calls the monitor process stale when its heartbeat is older than this.
+MONITOR_HEARTBEAT_MAX_AGE_SECONDS = 120
+
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"
 MAIL_PORT = 25

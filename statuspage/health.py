@@ -63,6 +63,30 @@ def check_notifier(now: datetime) -> dict[str, Any]:
     return {"status": "pass", **result}
 
 
+def check_monitor(now: datetime) -> dict[str, Any]:
+    """``{"monitor": ...}`` when unmuted monitors exist: the newest monitor process
+    heartbeat is younger than MONITOR_HEARTBEAT_MAX_AGE_SECONDS; else ``{}``."""
+    from .monitors import runner
+
+    max_age = float(current_app.config["MONITOR_HEARTBEAT_MAX_AGE_SECONDS"])
+    try:
+        if not runner.any_configured():
+            return {}
+        last = runner.latest_beat()
+    except SQLAlchemyError as exc:
+        db.session.rollback()
+        return {"monitor": {"status": "fail", "max_age_seconds": max_age,
+                            "error": f"cannot read heartbeat ({type(exc).__name__})"}}
+    if last is None:
+        return {"monitor": {"status": "fail", "error": "no monitor process has ever run",
+                            "last_beat_at": None, "max_age_seconds": max_age}}
+    age = max(0.0, (now - last).total_seconds())
+    result = {"last_beat_at": _iso(last), "age_seconds": round(age), "max_age_seconds": max_age}
+    if age > max_age:
+        return {"monitor": {"status": "fail", "error": "monitor heartbeat is stale", **result}}
+    return {"monitor": {"status": "pass", **result}}
+
+
 def readiness(now: datetime) -> dict[str, Any]:
     database = check_database()
     if database["status"] == "pass":
@@ -71,6 +95,8 @@ def readiness(now: datetime) -> dict[str, Any]:
         notifier = {"status": "fail", "error": "database unavailable",
                     "max_age_seconds": max_heartbeat_age()}
     checks = {"database": database, "notifier": notifier}
+    if database["status"] == "pass":
+        checks.update(check_monitor(now))
     passed = all(c["status"] == "pass" for c in checks.values())
     return {"status": "pass" if passed else "fail", "checks": checks}
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.browser import site  # noqa: F401  (fixture)
 from tests.conftest import login
+from tests.monitor_support import make_monitored, monitor_pages
 
 VNU_VERSION = "26.9.27"
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / \
@@ -67,7 +68,8 @@ def validate(vnu_jar, files: list[Path]) -> list[dict]:
     return report["messages"]
 
 
-def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
+def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar, components,
+                                  clock):
     staff = app.test_client()
     assert login(staff, admin.email).status_code == 302
     public = ["/", f"/incidents/{site['incident']}", f"/incidents/{site['resolved']}",
@@ -79,6 +81,7 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
                    f"/staff/incidents/{site['incident']}/edit", "/staff/components",
                    f"/staff/components/{site['component']}", "/staff/accounts",
                    "/staff/password", "/staff/subscribers", "/staff/contacts",
+                   *monitor_pages(make_monitored(components, clock)),
                    f"/staff/incidents/{site['incident']}/record"]
     pages = {path: client.get(path) for path in public}
     pages.update({path: staff.get(path) for path in staff_pages})
@@ -87,6 +90,8 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
         "/staff/incidents/new", data={"csrf_token": _token(staff)})
     pages["/staff/contacts (errors)"] = staff.post(
         "/staff/contacts", data={"csrf_token": _token(staff), "oncall_email": "bad"})
+    pages["/staff/monitors/new (errors)"] = staff.post(
+        "/staff/monitors/new", data={"csrf_token": _token(staff)})
     pages["/staff/login (error)"] = app.test_client().post("/staff/login",
                                                            data={"email": "x"})
 

@@ -275,6 +275,8 @@ def _url(rule: str, world: dict, components) -> str:
             .replace("<int:maintenance_id>", str(world["maintenance"]))
             .replace("<int:item_id>", "1")
             .replace("<int:revision_id>", "1")
+            .replace("<int:monitor_id>", "1")
+            .replace("<int:proposal_id>", "1")
             .replace("<token>", "x"))
 
 

@@ -147,6 +147,7 @@ def test_domain_and_outbox_modules_import_no_view_and_mail_no_database():
     views = view_modules() | {"statuspage.web", "statuspage.staff"}
     lower = [m for m in graph if m != FACTORY and m.split(".")[1] in (
         "incidents", "components", "accounts", "subscriptions", "queries", "present", "outbox",
+        "monitors",
         "audit", "models", "errors", "tokens", "addresses", "severity", "text", "clock")]
     assert {m: graph[m] & views for m in lower if graph[m] & views} == {}
     assert not {m for m in graph["statuspage.mail"]

@@ -314,6 +314,8 @@ ADMIN_ONLY = {
     "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
     "staff.reset_two_factor", "staff.redact_record_revision",
     "staff.contacts",
+    "staff.monitors", "staff.new_monitor", "staff.edit_monitor", "staff.mute_monitor",
+    "staff.delete_monitor",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -326,6 +328,7 @@ ANY_STAFF = {
     "staff.incident_record", "staff.save_record", "staff.download_record",
     "staff.add_action_item", "staff.edit_action_item",
     "staff.incident_roles", "staff.acknowledge_incident", "staff.display_name",
+    "staff.dismiss_proposal",
 }
 #: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
 #: unless a right password was given in this session a moment ago).
@@ -355,7 +358,15 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
     db.session.add(webhook)
     db.session.commit()
     window = _window(admin, components, clock)
+    from statuspage.models import Monitor
+
+    monitor = Monitor(name="App ready", url="http://127.0.0.1:9/health/ready",
+                      component_id=components[0].id, created_at=clock(), updated_at=clock())
+    db.session.add(monitor)
+    db.session.commit()
     return {
+        "monitor_id": monitor.id,
+        "proposal_id": 1,  # none exists: the role is checked before the row is looked up
         "webhook_id": webhook.id,
         "maintenance_id": window.id,
         "revision_id": 1,  # none exists: the role is checked before the row is looked up

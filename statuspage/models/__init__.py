@@ -16,6 +16,7 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``reminders``: the cadence reminders sent to incident commanders;
 - ``contacts``: the key contacts, the escalation matrix and the notices sent to them.
 - ``uptime``: components' status history, the page's running coverage, daily rollups.
+- ``monitors``: checks of the tracked app, their daily rollups and proposed incidents.
 """
 
 from __future__ import annotations
@@ -107,4 +108,13 @@ from .uptime import (  # noqa: F401
     CoverageInterval,
     StatusChange,
     UptimeDay,
+)
+from .monitors import (  # noqa: F401
+    MONITOR_STATES,
+    PROPOSAL_STATUSES,
+    Monitor,
+    MonitorCheck,
+    MonitorDay,
+    MonitorHeartbeat,
+    MonitorProposal,
 )

@@ -48,11 +48,9 @@ from .compose import Renderer, list_id
 from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_up
 from .queue import enqueue_due_outage_emails_and_commit
 from .recheck import current_state, settle_unsent
-from .action_reminders import remind_due_action_items
-from .reminders import send_due_reminders
-from .staff_notices import send_due_notices
-from .slack_delivery import SlackReport, deliver_due_slack
-from .webhook_delivery import WebhookReport, deliver_due_webhooks
+from . import responders
+from .slack_delivery import SlackReport
+from .webhook_delivery import WebhookReport
 from .rules import (
     Claimed,
     Settings,
@@ -327,6 +325,7 @@ class TickReport:
     #: Cadence reminders emailed to incident commanders (outbox/reminders.py).
     cadence_reminders: int = 0
     staff_notices: int = 0  # to the key contacts (outbox/staff_notices.py)
+    monitor_notices: int = 0  # a monitor's proposal told on call (outbox/monitor_notices.py)
 
     def count(self, status: str) -> None:
         if status == "sent":
@@ -454,17 +453,6 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
             pulse.beat()
             if not keep_going:
                 break
-        if not stop_requested():  # webhooks wait for no SMTP server, and no hold
-            report.webhooks = deliver_due_webhooks(utcnow(), smtp=smtp,
-                                                   stop=stop_requested,
-                                                   beat=pulse.beat_if_due, rng=rng)
-        if not stop_requested():  # responders' reminders are not held either
-            report.cadence_reminders = send_due_reminders(smtp, utcnow())
-        if not stop_requested():  # the contacts' notices and escalations, once each
-            report.staff_notices = send_due_notices(smtp, utcnow())
-        if not stop_requested():  # nor does Slack (#incidents is for the responders)
-            report.slack = deliver_due_slack(stop=stop_requested, beat=pulse.beat_if_due,
-                                             rng=rng)
-        if not stop_requested():  # the owners of action items that fell due, once each
-            report.action_reminders = remind_due_action_items(smtp, utcnow())
+        # The responders' work (webhooks, reminders, notices, Slack): no hold stops it.
+        responders.deliver(report, smtp, stop=stop_requested, beat=pulse.beat_if_due, rng=rng)
     return report

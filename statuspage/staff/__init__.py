@@ -16,6 +16,7 @@ from . import (  # noqa: F401 (routes)
     emails,
     incidents,
     maintenance,
+    monitors,
     record,
     two_factor,
     webhooks,

@@ -10,6 +10,7 @@ from .. import incidents, maintenance, queries, targets
 from ..clock import utcnow
 from ..forms import ComponentStatusForm
 from ..models import Component
+from ..monitors.outages import monitor_blocks
 from ..web.filters import site_tz
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
 
@@ -55,6 +56,7 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
         maintenance_labels=maintenance.STATUS_LABELS,
         overran=maintenance.overran,
         late_to_start=maintenance.late_to_start,
+        **monitor_blocks(),
     ), status
 
 

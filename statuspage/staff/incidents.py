@@ -36,7 +36,9 @@ from ..forms import (
 )
 from ..data_impact import DataImpact, current_data_impact
 from ..incidents import UpdateText
-from ..models import Incident, IncidentUpdate, StaffUser
+from ..models import Incident, IncidentUpdate, MonitorProposal, StaffUser
+from ..monitors import outages
+from ..monitors.prefill import outage_email_at_once, proposal_prefill
 from ..severity import suggested_next_update
 from ..web.filters import site_tz
 from .common import (
@@ -88,6 +90,10 @@ def new_incident():
             form.severity.data = previous.severity
             form.previous_incident_id.data = str(previous.id)
             checked = [c.id for c in previous.components]
+        proposal = _proposal(request.args.get("proposal"))
+        if proposal is not None:  # a monitor's proposal, published in one click
+            checked, chosen = proposal_prefill(form, proposal, tz)
+            return _render_new(form, errors, checked, chosen, None, proposal=proposal)
         return _render_new(form, errors, checked, {}, previous)
 
     now = utcnow()
@@ -101,9 +107,14 @@ def new_incident():
         else:
             previous = db.session.get(Incident, previous_id)
     update = _update_text(form, severity=form.severity.data, now=now, tz=tz, errors=errors)
+    proposal = _proposal(request.form.get("proposal_id"), only_open=False)
+    if proposal is not None and started_at is not None and same_minute(
+            started_at, proposal.first_failed_at):
+        started_at = proposal.first_failed_at  # the form's minute: the check's own second
     if not errors:
         done = commit_once(
-            "incident.open", incidents.open_incident, actor=actor(), now=now,
+            "incident.open", *((outages.publish, proposal) if proposal is not None
+                               else (incidents.open_incident,)), actor=actor(), now=now,
             title=form.issue.data or "", severity=form.severity.data or "",
             component_ids=checked, update=update,
             started_at=started_at, previous_incident_id=previous_id,
@@ -116,7 +127,8 @@ def new_incident():
                   "into #incidents.", "success")
             return incident_page(done.result.id)
         errors = done.errors
-    return _render_new(form, errors, checked, update.component_statuses, previous, INVALID)
+    return _render_new(form, errors, checked, update.component_statuses, previous, INVALID,
+                       proposal=proposal)
 
 
 def _declaration() -> contacts.Declaration:
@@ -125,7 +137,7 @@ def _declaration() -> contacts.Declaration:
                                 request.form.get("health_data_affected") == "y")
 
 
-def _render_new(form, errors, checked, chosen_statuses, previous, status=200):
+def _render_new(form, errors, checked, chosen_statuses, previous, status=200, proposal=None):
     return render_template(
         "staff/incident_new.html",
         form=form, errors=errors, components=queries.all_components(),
@@ -133,7 +145,19 @@ def _render_new(form, errors, checked, chosen_statuses, previous, status=200):
         chosen_statuses=chosen_statuses, previous=previous,
         declaration=_declaration() if request.method == "POST"
         else contacts.Declaration(None, False), incident_types=contacts.INCIDENT_TYPES,
+        proposal=proposal,
+        outage_email_at_once=proposal is not None and outage_email_at_once(proposal),
     ), status
+
+
+def _proposal(value, only_open: bool = True) -> MonitorProposal | None:
+    """The monitor's proposal the form publishes (a published or dismissed one is refused
+    by ``outages.publish`` on POST, with its message)."""
+    number = parse_id(value) if value else None
+    proposal = db.session.get(MonitorProposal, number) if number else None
+    if proposal is None or (only_open and proposal.status != "open"):
+        return None
+    return proposal
 
 
 @bp.route("/incidents/<int:incident_id>", methods=["GET", "POST"])
@@ -145,6 +169,8 @@ def incident(incident_id: int):
     chosen: dict[int, str] = {}
     if request.method == "GET":
         form.status.data = incident.status
+        if request.args.get("status") == "resolved" and not incident.is_resolved:
+            form.status.data = "resolved"  # the dashboard proposes it: the monitor is up
         fill_data_impact(form, current_data_impact(incident), site_tz())
         latest = incident.latest_update
         if latest is not None and not latest.is_redacted:

@@ -1,0 +1,204 @@
+"""One check of one URL: an HTTP GET under the monitors' address rule. No database.
+
+The rule (issue 15, "Decided after review"): http and https only; any address but a
+link-local one (169.254.0.0/16, fe80::/10: cloud metadata services), checked on the
+addresses the host resolves to at each check and connected to by that address (so a name
+that later resolves elsewhere cannot slip past); redirects followed only on the same host
+(scheme, host and port), at most ``MAX_REDIRECTS``; at most ``MAX_BODY_BYTES`` read.
+
+Down: a timeout, a connection error, a status outside 2xx, a JSON body (by its
+Content-Type) that does not parse, or one whose ``status`` is present and is not ``ok``,
+``pass`` or ``healthy``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+from urllib.parse import urljoin, urlsplit
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_REDIRECTS = 3
+HEALTHY = ("ok", "pass", "healthy")
+ERROR_MAX = 300
+USER_AGENT = "statuspage-monitor/1"
+
+Resolver = Callable[[str, int], list[str]]
+
+
+class RefusedURL(ValueError):
+    """A URL the monitors may not check; its text says why (shown to admins)."""
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    latency_ms: int
+    status_code: Optional[int] = None
+    error: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def is_link_local(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_link_local
+
+
+def parse_url(url: str) -> Target:
+    """The parts of an http(s) URL, or RefusedURL."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        raise RefusedURL("Enter a valid http:// or https:// URL.") from None
+    if parts.scheme not in ("http", "https"):
+        raise RefusedURL("Only http:// and https:// URLs can be checked.")
+    if not parts.hostname:
+        raise RefusedURL("The URL needs a host.")
+    if parts.username or parts.password:
+        raise RefusedURL("The URL cannot carry a user name or password.")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https"
+                                                          else 80), path)
+
+
+def resolve(target: Target, resolver: Resolver = system_resolver) -> str:
+    """The address to connect to: the first the host resolves to; RefusedURL when any of
+    them is link-local, or the name does not resolve."""
+    try:
+        addresses = resolver(target.host, target.port)
+    except (OSError, UnicodeError):
+        raise RefusedURL(f"The host {target.host} does not resolve.") from None
+    if not addresses:
+        raise RefusedURL(f"The host {target.host} does not resolve.")
+    for address in addresses:
+        if is_link_local(address):
+            raise RefusedURL("Link-local addresses (169.254.0.0/16, fe80::/10) cannot be "
+                             "checked.")
+    return addresses[0]
+
+
+def check_url(url: str, resolver: Resolver = system_resolver) -> None:
+    """RefusedURL unless ``url`` may be checked (the form and MONITOR_TARGETS use it)."""
+    resolve(parse_url(url), resolver)
+
+
+class _Pinned(http.client.HTTPConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self):
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedTLS(http.client.HTTPSConnection):
+    def __init__(self, host, port, address, timeout):
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self):
+        sock = socket.create_connection((self._address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[:ERROR_MAX - 1] + "…"
+
+
+def verdict(status: int, content_type: str, body: bytes) -> Optional[str]:
+    """None when a response is healthy, else why not."""
+    if not 200 <= status < 300:
+        return f"HTTP {status}"
+    if "json" not in (content_type or "").lower():
+        return None
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return "the JSON body does not parse"
+    if isinstance(data, dict) and "status" in data:
+        value = data["status"]
+        if not (isinstance(value, str) and value.strip().lower() in HEALTHY):
+            return _short(f"JSON status is {json.dumps(value)[:60]}")
+    return None
+
+
+def check(url: str, timeout: float, *, resolver: Resolver = system_resolver,
+          monotonic: Callable[[], float] = time.monotonic) -> Result:
+    """GET ``url``; never raises. The whole check takes at most about ``timeout`` seconds
+    per request made (the redirects included)."""
+    started = monotonic()
+
+    def done(ok: bool, code: Optional[int] = None, error: Optional[str] = None) -> Result:
+        latency = max(0, round((monotonic() - started) * 1000))
+        return Result(ok, latency, code, _short(error) if error else None)
+
+    try:
+        target = parse_url(url)
+    except RefusedURL as exc:
+        return done(False, error=str(exc))
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            address = resolve(target, resolver)
+        except RefusedURL as exc:
+            return done(False, error=str(exc))
+        kind = _PinnedTLS if target.scheme == "https" else _Pinned
+        conn = kind(target.host, target.port, address, timeout)
+        deadline = monotonic() + timeout
+        try:
+            conn.request("GET", target.path, headers={"User-Agent": USER_AGENT,
+                                                      "Accept": "application/json, */*"})
+            response = conn.getresponse()
+            body = b""
+            while len(body) < MAX_BODY_BYTES:
+                if monotonic() > deadline:
+                    raise TimeoutError
+                chunk = response.read(min(8192, MAX_BODY_BYTES - len(body)))
+                if not chunk:
+                    break
+                body += chunk
+            status, location = response.status, response.getheader("Location")
+            content_type = response.getheader("Content-Type", "")
+        except (TimeoutError, socket.timeout):
+            return done(False, error=f"timed out after {timeout:g} s")
+        except (OSError, http.client.HTTPException) as exc:
+            name = type(exc).__name__
+            return done(False, error=f"{name}: {exc}" if str(exc) else name)
+        finally:
+            conn.close()
+        if status in (301, 302, 303, 307, 308) and location:
+            try:
+                following = parse_url(urljoin(f"{target.scheme}://{target.host}:"
+                                              f"{target.port}{target.path}", location))
+            except RefusedURL:
+                return done(False, status, "redirect to an address that cannot be checked")
+            if (following.scheme, following.host, following.port) != (
+                    target.scheme, target.host, target.port):
+                return done(False, status, "redirect to another host (not followed)")
+            target = following
+            continue
+        problem = verdict(status, content_type, body)
+        return done(problem is None, status, problem)
+    return done(False, error="too many redirects")
