@@ -7,12 +7,14 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 
-def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_when=None):
+def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_when=None,
+               key_func=None):
     """Limit a view per client address to the limit named by ``config_key``.
 
     For example ``@rate_limit("SUBSCRIBE_RATE_LIMIT")`` under the ``@bp.route`` decorator.
     The limit string ("10 per minute;50 per hour") is read from the config at each request;
-    ``deduct_when(response)`` decides whether a request counts (e.g. failures only). The
+    ``deduct_when(response)`` decides whether a request counts (e.g. failures only);
+    ``key_func`` counts by something else than the address (the write API: its key). The
     counts live in ``RATELIMIT_STORAGE_URI`` (Redis in production: every worker and host
     shares them; ``memory://`` counts per process).
 
@@ -21,7 +23,7 @@ def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_
     """
 
     def mark(view):
-        view.rate_limit = (config_key, tuple(methods), deduct_when)
+        view.rate_limit = (config_key, tuple(methods), deduct_when, key_func)
         return view
 
     return mark
@@ -40,10 +42,10 @@ def init_app(app: Flask) -> Limiter:
         marked = getattr(view, "rate_limit", None)
         if marked is None:
             continue
-        config_key, methods, deduct_when = marked
+        config_key, methods, deduct_when, key_func = marked
         app.view_functions[endpoint] = limiter.limit(
             lambda key=config_key: app.config[key], methods=list(methods),
-            deduct_when=deduct_when, key_func=get_remote_address,
+            deduct_when=deduct_when, key_func=key_func or get_remote_address,
         )(view)
     return limiter
 

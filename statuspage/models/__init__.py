@@ -13,7 +13,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``site``: the site version the render cache and the publisher follow;
 - ``staff_2fa``: the recovery codes of two-factor sign-in;
 - ``record``: the internal incident record's revisions, action items and reminders;
-- ``reminders``: the cadence reminders sent to incident commanders.
+- ``reminders``: the cadence reminders sent to incident commanders;
+- ``api_keys``: the keys of the write API (``/api/v1``).
 """
 
 from __future__ import annotations
@@ -90,4 +91,8 @@ from .record import (  # noqa: F401
 from .reminders import (  # noqa: F401
     REMINDER_KINDS,
     SentReminder,
+)
+from .api_keys import (  # noqa: F401
+    API_KEY_NAME_MAX,
+    ApiKey,
 )
