@@ -59,6 +59,7 @@ def staff_pages(site) -> list[str]:
         "/staff/password",
         "/staff/2fa",
         "/staff/subscribers",
+        "/staff/api-keys",
     ]
 
 

@@ -78,7 +78,7 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar):
                    f"/staff/incidents/{site['resolved']}",
                    f"/staff/incidents/{site['incident']}/edit", "/staff/components",
                    f"/staff/components/{site['component']}", "/staff/accounts",
-                   "/staff/password", "/staff/subscribers"]
+                   "/staff/password", "/staff/subscribers", "/staff/api-keys"]
     pages = {path: client.get(path) for path in public}
     pages.update({path: staff.get(path) for path in staff_pages})
     # Forms sent back with their messages.

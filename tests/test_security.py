@@ -313,6 +313,7 @@ ADMIN_ONLY = {
     "staff.subscriber_delete",
     "staff.webhooks", "staff.disable_webhook", "staff.enable_webhook", "staff.delete_webhook",
     "staff.reset_two_factor", "staff.redact_record_revision",
+    "staff.api_keys", "staff.revoke_api_key",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -363,6 +364,7 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
         "update_id": incident.updates[0].id,
         "component_id": components[-1].id,
         "user_id": other.id,
+        "key_id": 1,  # none exists: the role is checked before the row is looked up
     }
 
 
