@@ -181,11 +181,11 @@ def update_component(page_id: str, component_id: str):
 @bp.get("/incidents")
 @rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
 def incidents(page_id: str):
-    limit = parse_id(request.args.get("limit", LIST_LIMIT)) or LIST_LIMIT
-    page = parse_id(request.args.get("page", 1)) or 1
-    rows = queries.recent_incidents(min(limit, LIST_LIMIT) * min(page, 1000))
-    start = min(limit, LIST_LIMIT) * (min(page, 1000) - 1)
-    return jsonify([incident_v1(i) for i in rows[start:]])
+    """Newest first; ``limit`` (at most 100) per ``page`` (from 1)."""
+    limit = min(parse_id(request.args.get("limit", LIST_LIMIT)) or LIST_LIMIT, LIST_LIMIT)
+    page = min(parse_id(request.args.get("page", 1)) or 1, 1_000_000)
+    rows = queries.recent_incidents(limit, offset=limit * (page - 1))
+    return jsonify([incident_v1(i) for i in rows])
 
 
 @bp.post("/incidents")

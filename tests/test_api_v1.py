@@ -218,6 +218,11 @@ def test_form_encoded_as_statuspage_takes_it(app, client, key, page_id, componen
     assert got.get_json()["id"] == str(incident.id)
     listed = client.get(f"/api/v1/pages/{page_id}/incidents", headers=oauth(key)).get_json()
     assert [i["id"] for i in listed] == [str(incident.id)]
+    for query in ("?page=2", "?limit=1&page=99999", "?limit=x&page=-1"):
+        response = client.get(f"/api/v1/pages/{page_id}/incidents{query}", headers=oauth(key))
+        assert response.status_code == 200
+        assert response.get_json() == ([] if "page=2" in query or "999" in query
+                                       else listed)
     component = client.get(f"/api/v1/pages/{page_id}/components/{first}",
                            headers=oauth(key)).get_json()
     assert component["status"] == "partial_outage" and component["page_id"] == page_id
@@ -369,7 +374,7 @@ def test_each_key_is_rate_limited(make_app, admin, components):
 
 
 def test_deliver_notifications_false_holds_the_outage_email_of_that_change(
-        app, client, key, page_id, components, clock):
+        app, client, admin_client, key, page_id, components, clock):
     url = f"/api/v1/pages/{page_id}/incidents"
     quiet = client.post(url, headers=oauth(key), json={"incident": {
         "name": "Quiet", "impact_override": "critical", "deliver_notifications": False,
@@ -386,6 +391,8 @@ def test_deliver_notifications_false_holds_the_outage_email_of_that_change(
     assert outage[int(loud["id"])].enqueued_at is not None
     hold = audit_events("emails.hold")
     assert [(e.actor_label, e.target_id) for e in hold] == [("api-key:PagerDuty", quiet["id"])]
+    held = soup(admin_client.get(f"/staff/incidents/{quiet['id']}")).select_one(".emails-held")
+    assert "Held by a write-API key" in held.get_text(" ", strip=True)
 
     # Resolving without notifications: no resolution email for the loud one either.
     response = client.patch(f"{url}/{loud['id']}", headers=oauth(key), json={"incident": {
