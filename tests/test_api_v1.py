@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from statuspage.extensions import db
-from statuspage.models import ApiKey, Incident, Notification
+from statuspage.models import ApiKey, Incident, Notification, WebhookEvent
 from statuspage.outbox import queue
 from statuspage.outbox.rules import current_settings
 
@@ -105,6 +105,9 @@ def test_a_statuspage_client_opens_resolves_and_sets_a_component(
     row = db.session.get(Incident, int(incident_id))
     assert row.commander is None and row.created_by is None and row.severity == "SEV-2"
     assert all(u.posted_by is None for u in row.updates)
+    # The webhooks are told of each change, as for a staff post.
+    kinds = [e.kind for e in db.session.scalars(db.select(WebhookEvent))]
+    assert kinds.count("incident") >= 2 and "component" in kinds
     # The public page shows the incident and its updates as a staff post would.
     text = soup(client.get(f"/incidents/{incident_id}")).get_text(" ", strip=True)
     assert "Meal logging fails" in text
