@@ -8,13 +8,12 @@ from __future__ import annotations
 import json
 import re
 import threading
-from datetime import timedelta
 
 import pytest
 from werkzeug.serving import make_server
 
 from statuspage.extensions import db
-from statuspage.models import ApiKey, Incident, Notification, WebhookEvent
+from statuspage.models import ApiKey, Incident, Notification, Webhook, WebhookEvent
 from statuspage.outbox import queue
 from statuspage.outbox.rules import current_settings
 
@@ -69,10 +68,13 @@ def _client_library(live_url: str, key: str | None):
 
 
 def test_a_statuspage_client_opens_resolves_and_sets_a_component(
-        app, admin_client, components, live_url, page_id, client):
+        app, admin_client, components, live_url, page_id, client, clock):
     from atlassian_statuspage.rest import ApiException
 
     key = make_key(admin_client, "PagerDuty")
+    db.session.add(Webhook(url="https://hooks.example.org/status", secret="whsec_x",
+                           scope="all", created_at=clock()))
+    db.session.commit()
     incidents_api, components_api = _client_library(live_url, key)
     api_id = str(components[0].id)
 
