@@ -155,21 +155,26 @@ def incident_v1(incident: Incident) -> dict[str, Any]:
 
 # --- Views ----------------------------------------------------------------------------------
 
+#: One count per key across every view of the API (``API_RATE_LIMIT``).
+per_key_limit = rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"),
+                           key_func=limit_key, shared_scope="api_v1")
+
+
 
 @bp.get("/components")
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def components(page_id: str):
     return jsonify([component_v1(c) for c in queries.all_components()])
 
 
 @bp.get("/components/<component_id>")
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def component(page_id: str, component_id: str):
     return jsonify(component_v1(_get(Component, component_id)))
 
 
 @bp.route("/components/<component_id>", methods=["PATCH", "PUT"])
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def update_component(page_id: str, component_id: str):
     row = _get(Component, component_id)
     data = api_write.section(_payload(), "component")
@@ -179,7 +184,7 @@ def update_component(page_id: str, component_id: str):
 
 
 @bp.get("/incidents")
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def incidents(page_id: str):
     """Newest first; ``limit`` (at most 100) per ``page`` (from 1)."""
     limit = min(parse_id(request.args.get("limit", LIST_LIMIT)) or LIST_LIMIT, LIST_LIMIT)
@@ -189,7 +194,7 @@ def incidents(page_id: str):
 
 
 @bp.post("/incidents")
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def create_incident(page_id: str):
     data = api_write.section(_payload(), "incident")
     incident = api_write.create_incident(data, actor=g.api_actor, now=utcnow())
@@ -198,13 +203,13 @@ def create_incident(page_id: str):
 
 
 @bp.get("/incidents/<incident_id>")
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def incident(page_id: str, incident_id: str):
     return jsonify(incident_v1(_get(Incident, incident_id)))
 
 
 @bp.route("/incidents/<incident_id>", methods=["PATCH", "PUT"])
-@rate_limit("API_RATE_LIMIT", methods=("GET", "POST", "PATCH", "PUT"), key_func=limit_key)
+@per_key_limit
 def update_incident(page_id: str, incident_id: str):
     row = _get(Incident, incident_id)
     data = api_write.section(_payload(), "incident")
