@@ -78,9 +78,9 @@ def init_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, feeds, health, public, staff, subscribe, widgets
+    from . import api, api_v1, auth, feeds, health, public, staff, subscribe, widgets
 
-    for module in (public, subscribe, feeds, api, health, widgets, auth, staff):
+    for module in (public, subscribe, feeds, api, api_v1, health, widgets, auth, staff):
         app.register_blueprint(module.bp)
 
 

@@ -67,6 +67,8 @@ LOGIN_RATE_LIMIT = "10 per minute;60 per hour"
 REQUIRE_2FA_ROLES = "admin"
 #: Subscribe form submissions allowed per client address.
 SUBSCRIBE_RATE_LIMIT = "5 per minute;30 per hour"
+#: Requests allowed per write-API key (``/api/v1``, Statuspage's v1 subset).
+API_RATE_LIMIT = "60 per minute"
 #: Reverse proxies in front of the app that set X-Forwarded-For/-Proto (nginx, a load
 #: balancer): the client address the limits count is taken from them. 0: none, the
 #: connection's address is the client's. Never set it higher than the real number of

@@ -65,6 +65,9 @@ class UpdateText:
     root_cause: str = ""
     resolution: str = ""
     review_on: Optional[date] = None
+    #: False: no subscriber email for this change (the write API's
+    #: ``deliver_notifications: false``); Slack and webhooks are told all the same.
+    notify_subscribers: bool = True
 
 
 # --- Validation --------------------------------------------------------------------------
@@ -81,7 +84,7 @@ def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         affected_ids=list(dict.fromkeys(text.affected_ids)),
         data_impact=text.data_impact,
         root_cause=clean_text(text.root_cause), resolution=clean_text(text.resolution),
-        review_on=text.review_on,
+        review_on=text.review_on, notify_subscribers=text.notify_subscribers,
     )
     if cleaned.status not in INCIDENT_STATUSES:
         errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
@@ -312,7 +315,8 @@ def _add_update(
     db.session.flush()
     _tell_webhooks(incident, now)
     if text.status == "resolved":
-        queue.on_incident_resolved(incident, now=now)
+        queue.on_incident_resolved(incident, now=now,
+                                   notify_subscribers=text.notify_subscribers)
         slack.on_resolved(incident, now=now)
     elif not declared:
         slack.on_update(incident, update, now=now)

@@ -100,11 +100,10 @@ def open_incidents(*, with_timeline: bool = False) -> list[Incident]:
     return list(db.session.scalars(query))
 
 
-def recent_incidents(limit: int) -> list[Incident]:
-    """The ``limit`` newest incidents by start, resolved or not, with their timelines."""
-    return list(db.session.scalars(
-        _newest_start_first(db.select(Incident)).options(*timeline_options()).limit(limit)
-    ))
+def recent_incidents(limit: int, offset: int = 0) -> list[Incident]:
+    """The ``limit`` newest incidents by start (after ``offset``), with their timelines."""
+    return list(db.session.scalars(_newest_start_first(db.select(Incident)).options(
+        *timeline_options()).offset(offset).limit(limit)))
 
 
 def front_page_incidents(now: datetime, recent_days: int) -> tuple[list[Incident], list[Incident]]:

@@ -7,12 +7,15 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 
-def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_when=None):
+def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_when=None,
+               key_func=None, shared_scope=None):
     """Limit a view per client address to the limit named by ``config_key``.
 
     For example ``@rate_limit("SUBSCRIBE_RATE_LIMIT")`` under the ``@bp.route`` decorator.
     The limit string ("10 per minute;50 per hour") is read from the config at each request;
-    ``deduct_when(response)`` decides whether a request counts (e.g. failures only). The
+    ``deduct_when(response)`` decides whether a request counts (e.g. failures only);
+    ``key_func`` counts by something else than the address (the write API: its key);
+    views marked with one ``shared_scope`` share one count (else each view counts apart). The
     counts live in ``RATELIMIT_STORAGE_URI`` (Redis in production: every worker and host
     shares them; ``memory://`` counts per process).
 
@@ -21,7 +24,7 @@ def rate_limit(config_key: str, *, methods: tuple[str, ...] = ("POST",), deduct_
     """
 
     def mark(view):
-        view.rate_limit = (config_key, tuple(methods), deduct_when)
+        view.rate_limit = (config_key, tuple(methods), deduct_when, key_func, shared_scope)
         return view
 
     return mark
@@ -40,11 +43,13 @@ def init_app(app: Flask) -> Limiter:
         marked = getattr(view, "rate_limit", None)
         if marked is None:
             continue
-        config_key, methods, deduct_when = marked
-        app.view_functions[endpoint] = limiter.limit(
-            lambda key=config_key: app.config[key], methods=list(methods),
-            deduct_when=deduct_when, key_func=get_remote_address,
-        )(view)
+        config_key, methods, deduct_when, key_func, shared_scope = marked
+        limit = lambda key=config_key: app.config[key]  # noqa: E731
+        options = dict(methods=list(methods), deduct_when=deduct_when,
+                       key_func=key_func or get_remote_address)
+        app.view_functions[endpoint] = (
+            limiter.shared_limit(limit, scope=shared_scope, **options) if shared_scope
+            else limiter.limit(limit, **options))(view)
     return limiter
 
 

@@ -61,6 +61,7 @@ def staff_pages(site) -> list[str]:
         "/staff/subscribers",
         "/staff/contacts",
         f"/staff/incidents/{site['incident']}/record",
+        "/staff/api-keys",
     ]
 
 

@@ -80,7 +80,7 @@ def test_every_page_is_valid_html(app, site, client, admin, tmp_path, vnu_jar, c
                    f"/staff/incidents/{site['resolved']}",
                    f"/staff/incidents/{site['incident']}/edit", "/staff/components",
                    f"/staff/components/{site['component']}", "/staff/accounts",
-                   "/staff/password", "/staff/subscribers", "/staff/contacts",
+                   "/staff/password", "/staff/subscribers", "/staff/contacts", "/staff/api-keys",
                    *monitor_pages(make_monitored(components, clock)),
                    f"/staff/incidents/{site['incident']}/record"]
     pages = {path: client.get(path) for path in public}

@@ -345,8 +345,9 @@ def test_the_views_markers_decide_what_is_cached_framed_and_left_to_the_app(
     assert client.get("/embed.css").headers["X-Frame-Options"] == "DENY"
     config = nginx_locations(app, "/srv/export", "127.0.0.1:9")
     assert "location ~ ^/(badge\\.svg|embed)$" in config
-    assert "location ~ ^/(subscribe|confirm|unsubscribe|subscription|health|staff)(/|$)" \
-        in config
+    # The write API goes to the app; /api/v2 (cacheable) stays with the export.
+    assert ("location ~ ^/(subscribe|confirm|unsubscribe|subscription|api/v1|health|staff)"
+            "(/|$)") in config
 
 
 def test_the_host_a_reader_sends_never_reaches_the_bytes(app, outage):

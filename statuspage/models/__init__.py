@@ -17,6 +17,7 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``contacts``: the key contacts, the escalation matrix and the notices sent to them.
 - ``uptime``: components' status history, the page's running coverage, daily rollups.
 - ``monitors``: checks of the tracked app, their daily rollups and proposed incidents.
+- ``api_keys``: the keys of the write API (``/api/v1``).
 """
 
 from __future__ import annotations
@@ -117,4 +118,8 @@ from .monitors import (  # noqa: F401
     MonitorDay,
     MonitorHeartbeat,
     MonitorProposal,
+)
+from .api_keys import (  # noqa: F401
+    API_KEY_NAME_MAX,
+    ApiKey,
 )

@@ -170,10 +170,13 @@ def enqueue_due_outage_emails_and_commit(now: datetime, settings: Settings) -> i
 # --- Hooks called by the incident domain (the caller's transaction) ---------------------
 
 
-def on_incident_resolved(incident: Incident, *, now: datetime) -> None:
+def on_incident_resolved(incident: Incident, *, now: datetime,
+                         notify_subscribers: bool = True) -> None:
     """In the transaction that resolves ``incident``: cancel its unsent outage emails and,
     if its outage email went out, queue the resolution email to exactly the people it
-    reached who are still subscribed. Resolved before the outage email: neither."""
+    reached who are still subscribed. Resolved before the outage email: neither.
+    ``notify_subscribers=False`` (the write API's ``deliver_notifications: false``): the
+    unsent outage emails are cancelled all the same, and no resolution email is queued."""
     outage = incident_notification(incident.id, "outage", lock=True)
     if outage is None or outage.enqueued_at is None:
         return
@@ -188,6 +191,11 @@ def on_incident_resolved(incident: Incident, *, now: datetime) -> None:
         )
         .values(status="cancelled", lease_until=None, claim_token=None)
     )
+    if not notify_subscribers:
+        db.session.flush()
+        log.info("incident %s resolved without a resolution email (deliver_notifications "
+                 "false)", incident.id)
+        return
     resolution = _get_or_create_incident_notification(incident.id, "resolution", now)
     if resolution.enqueued_at is None:
         resolution.enqueued_at = now
@@ -263,6 +271,19 @@ def hold_emails(incident: Incident, *, actor: StaffUser, now: datetime) -> None:
     _require_admin(actor)
     _get_or_create_incident_notification(incident.id, "outage", now)
     _set_hold(incident, True, actor=actor, now=now)
+
+
+def hold_unsent_outage_email(incident: Incident, *, actor: audit.Actor,
+                             now: datetime) -> bool:
+    """The write API's ``deliver_notifications: false`` on a change that leaves the
+    incident open: hold its outage email unless it already went (or is held), as an
+    admin's hold does, audited with the API key as actor; an admin can release it.
+    Returns whether it held it."""
+    outage = _get_or_create_incident_notification(incident.id, "outage", now)
+    if outage.enqueued_at is not None or outage.held_at is not None:
+        return False
+    _set_hold(incident, True, actor=actor, now=now)
+    return True
 
 
 def release_emails(incident: Incident, *, actor: StaffUser, now: datetime) -> None:

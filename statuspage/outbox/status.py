@@ -61,6 +61,8 @@ class EmailStatus:
 
     severity_emailed: bool
     held: bool
+    #: Held by no staff member: a write-API key's ``deliver_notifications: false``.
+    held_by_api: bool
     due_at: Optional[datetime]
     minutes_left: Optional[int]
     resolved_before_due: bool
@@ -86,7 +88,8 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
     minutes_left = None
     if due_at is not None and due_at > now:
         minutes_left = math.ceil((due_at - now).total_seconds() / 60)
-    held = any(n is not None and n.held_at is not None for n in (outage, resolution))
+    holds = [n for n in (outage, resolution) if n is not None and n.held_at is not None]
+    held = bool(holds)
     resolution_counts = (delivery_counts(resolution.id)
                          if resolution is not None and resolution.enqueued_at is not None
                          else None)
@@ -96,6 +99,7 @@ def email_status(incident: Incident, now: datetime) -> EmailStatus:
     return EmailStatus(
         severity_emailed=due_at is not None,
         held=held,
+        held_by_api=held and all(n.held_by_id is None for n in holds),
         due_at=due_at,
         minutes_left=minutes_left,
         resolved_before_due=incident.is_resolved and not enqueued,

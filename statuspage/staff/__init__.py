@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 (routes)
     accounts,
+    api_keys,
     components,
     contacts,
     dashboard,

@@ -43,8 +43,15 @@ _DONE = "statuspage_commit_done"
 _WROTE = "statuspage_transaction_wrote"
 
 
+#: Paths whose errors are JSON (Statuspage's ``{"error": ...}``), even those no view
+#: answered (an unknown path, a method not allowed).
+JSON_ERROR_PREFIX = "/api/v1/"
+
+
 def error_page(code: int, title: str, message: str):
     """The error page for ``code``, as a (body, status) pair; touches no database."""
+    if has_request_context() and request.path.startswith(JSON_ERROR_PREFIX):
+        return {"error": title + "."}, code
     app = current_app._get_current_object()
     template = app.jinja_env.get_template("errors/error.html")
     body = template.render(code=code, title=title, message=message,

@@ -69,6 +69,11 @@ def _first_segment(rule: str) -> str:
     return re.split(r"[/<]", rule.lstrip("/"), maxsplit=1)[0]
 
 
+def _first_segments(rule: str, count: int) -> str:
+    """``/api/v1/pages/<page_id>``, 2 -> ``api/v1``."""
+    return "/".join(re.split(r"[/<]", rule.lstrip("/"))[:count])
+
+
 class ViewMarkers:
     """The markers of one app's views, derived once from its URL map."""
 
@@ -90,9 +95,14 @@ class ViewMarkers:
         self.cacheable_rules: list[Rule] = sorted(
             (rule for rule in rules if rule.endpoint in self.cacheable), key=lambda r: r.rule)
         #: The first path segments of what only the app answers (forms, tokens, health):
-        #: everything neither cacheable nor a static file, in the URL map's order.
+        #: everything neither cacheable nor a static file, in the URL map's order. Where a
+        #: first segment also holds cacheable views, two segments: ``api/v1`` (the write
+        #: API) goes to the app, ``api/v2`` stays with the export.
+        cached_segments = {_first_segment(rule.rule) for rule in self.cacheable_rules}
         self.dynamic_prefixes: list[str] = list(dict.fromkeys(
-            _first_segment(rule.rule) for rule in rules
+            _first_segments(rule.rule, 2 if _first_segment(rule.rule) in cached_segments
+                            else 1)
+            for rule in rules
             if rule.endpoint not in self.cacheable and rule.endpoint != "static"))
         self._adapter = app.url_map.bind("localhost")
         # Per path, so the render cache's miss path matches the URL map once per path.
