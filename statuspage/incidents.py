@@ -1,7 +1,8 @@
 """The incident domain: open, post updates, resolve, edit, reopen, redact.
 
-Operations only: reading (the front page, timelines, when the next update is due) is in
-statuspage/queries.py, and the status update block staff copy is in statuspage/present.py.
+Operations only: the checks of what staff typed are in statuspage/incident_checks.py;
+reading (the front page, timelines, when the next update is due) is in statuspage/queries.py,
+and the status update block staff copy is in statuspage/present.py.
 
 Every function takes the actor and ``now``, validates before it changes anything, records
 an audit event, flushes, and never commits: the caller commits once, so the change and its
@@ -10,12 +11,21 @@ audit event (and any notification rows) land together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from typing import Iterable, Mapping, Optional
+from datetime import datetime
+from typing import Iterable, Optional
 
 from . import audit, contacts
 from .audit import Actor
+from .incident_checks import (  # UpdateText is also the callers' word: incidents.UpdateText
+    MAX_BACKDATE,
+    UpdateText,
+    check_severity,
+    check_started_at,
+    clean_title,
+    clean_update,
+    load_components,
+    with_status_set,
+)
 from .components import change_status, claims
 from .data_impact import (
     DataImpact,
@@ -28,10 +38,6 @@ from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
     COMPONENT_STATUSES,
-    INCIDENT_STATUSES,
-    ISSUE_MAX,
-    SEVERITIES,
-    TEXT_MAX,
     Component,
     ComponentChange,
     Incident,
@@ -40,141 +46,6 @@ from .models import (
 )
 from .outbox import queue, slack, staff_notices, webhooks
 from .present import REDACTED, iso
-from .text import clean_text
-
-#: How far a backdated start may go (a typo of a year is refused).
-MAX_BACKDATE = timedelta(days=30)
-
-
-@dataclass
-class UpdateText:
-    """The template fields of one update, as staff typed them."""
-
-    status: str
-    impact: str
-    actions: str
-    workaround: str = ""
-    next_update_at: Optional[datetime] = None
-    #: component id -> new status, for the components this update changes.
-    component_statuses: dict[int, str] = field(default_factory=dict)
-    #: Components this update names as affected besides those the incident names.
-    affected_ids: list[int] = field(default_factory=list)
-    #: The participants' impact block as the form sets it; None leaves it as it is.
-    data_impact: Optional[DataImpact] = None
-    #: Staff-only, with Resolved only: for Slack and the record, never public.
-    root_cause: str = ""
-    resolution: str = ""
-    review_on: Optional[date] = None
-    #: False: no subscriber email for this change (the write API's
-    #: ``deliver_notifications: false``); Slack and webhooks are told all the same.
-    notify_subscribers: bool = True
-
-
-# --- Validation --------------------------------------------------------------------------
-
-
-def _clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
-    cleaned = UpdateText(
-        status=text.status,
-        impact=clean_text(text.impact),
-        actions=clean_text(text.actions),
-        workaround=clean_text(text.workaround),
-        next_update_at=text.next_update_at,
-        component_statuses=dict(text.component_statuses),
-        affected_ids=list(dict.fromkeys(text.affected_ids)),
-        data_impact=text.data_impact,
-        root_cause=clean_text(text.root_cause), resolution=clean_text(text.resolution),
-        review_on=text.review_on, notify_subscribers=text.notify_subscribers,
-    )
-    if cleaned.status not in INCIDENT_STATUSES:
-        errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
-    for name in ("impact", "actions"):
-        value = getattr(cleaned, name)
-        if not value:
-            errors[name] = "This field is required."
-        elif len(value) > TEXT_MAX:
-            errors[name] = f"At most {TEXT_MAX} characters."
-    for name in ("workaround", "root_cause", "resolution"):
-        if len(getattr(cleaned, name)) > TEXT_MAX:
-            errors[name] = f"At most {TEXT_MAX} characters."
-    if cleaned.review_on is not None and not (
-            now.date() - timedelta(days=366) <= cleaned.review_on
-            <= now.date() + timedelta(days=366)):
-        errors["review_on"] = "The review date must be within a year of today."
-    if cleaned.status != "resolved" and (cleaned.root_cause or cleaned.resolution
-                                         or cleaned.review_on is not None):
-        errors["root_cause"] = "Root cause, resolution and review date go with Resolved."
-    if cleaned.status == "resolved":
-        # A resolved incident promises no next update; a stale time is not an error.
-        cleaned.next_update_at = None
-    if cleaned.next_update_at is not None:
-        if cleaned.next_update_at.tzinfo is None:
-            raise TypeError("next_update_at must be timezone-aware")
-        if cleaned.next_update_at <= now:
-            errors["next_update"] = "The next update must be in the future."
-        elif cleaned.next_update_at > now + timedelta(days=14):
-            errors["next_update"] = "The next update must be within 14 days."
-    _check_component_statuses(cleaned.component_statuses, errors)
-    if cleaned.affected_ids and "components" not in errors:
-        _load_components(cleaned.affected_ids, errors)
-    return cleaned
-
-
-def _with_status_set(component_ids: Iterable[int], statuses: Mapping[int, str]) -> list[int]:
-    """The affected components, plus every one set to a status other than operational:
-    a component an incident takes down is one it affects."""
-    ids = list(component_ids)
-    ids += [i for i, s in sorted(statuses.items()) if s != "operational" and i not in ids]
-    return ids
-
-
-def _check_component_statuses(statuses: Mapping[int, str], errors: dict) -> None:
-    if not statuses:
-        return
-    unknown_status = [s for s in statuses.values() if s not in COMPONENT_STATUSES]
-    if unknown_status:
-        errors["component_statuses"] = "Unknown component status."
-        return
-    found = set(db.session.scalars(db.select(Component.id).where(Component.id.in_(statuses))))
-    if found != set(statuses):
-        errors["component_statuses"] = "Unknown component."
-
-
-def _clean_title(title: str, errors: dict) -> str:
-    title = clean_text(title, single_line=True)
-    if not title:
-        errors["issue"] = "Describe the issue in a few words."
-    elif len(title) > ISSUE_MAX:
-        errors["issue"] = f"At most {ISSUE_MAX} characters."
-    return title
-
-
-def _check_severity(severity: str, errors: dict) -> None:
-    if severity not in SEVERITIES:
-        errors["severity"] = "Choose one of SEV-1, SEV-2, SEV-3, SEV-4."
-
-
-def _load_components(ids: Iterable[int], errors: dict) -> list[Component]:
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        errors["components"] = "Choose at least one affected component."
-        return []
-    found = list(db.session.scalars(db.select(Component).where(Component.id.in_(ids))))
-    if len(found) != len(ids):
-        errors["components"] = "Unknown component."
-    return found
-
-
-def _check_started_at(started_at: Optional[datetime], now: datetime, errors: dict) -> None:
-    if started_at is None:
-        return
-    if started_at.tzinfo is None:
-        raise TypeError("started_at must be timezone-aware")
-    if started_at > now:
-        errors["started_at"] = "The start cannot be in the future."
-    elif started_at < now - MAX_BACKDATE:
-        errors["started_at"] = "The start can be backdated by 30 days at most."
-
 
 # --- Operations --------------------------------------------------------------------------
 
@@ -194,16 +65,16 @@ def open_incident(
 ) -> Incident:
     """Declare an incident with its first update; the contacts' notices are queued."""
     errors: dict[str, str] = {}
-    title = _clean_title(title, errors)
+    title = clean_title(title, errors)
     incident_type = contacts.clean_type(incident_type, errors)
-    _check_severity(severity, errors)
-    _check_started_at(started_at, now, errors)
-    cleaned = _clean_update(update, now, errors)
+    check_severity(severity, errors)
+    check_started_at(started_at, now, errors)
+    cleaned = clean_update(update, now, errors)
     if "component_statuses" in errors:
-        components = _load_components(component_ids, errors)
+        components = load_components(component_ids, errors)
     else:
-        components = _load_components(
-            _with_status_set(component_ids, cleaned.component_statuses), errors)
+        components = load_components(
+            with_status_set(component_ids, cleaned.component_statuses), errors)
     if cleaned.status == "resolved":
         errors["status"] = "A new incident cannot start resolved."
     if cleaned.data_impact is not None:
@@ -252,7 +123,7 @@ def post_update(
     reopens it first).
     """
     errors: dict[str, str] = {}
-    cleaned = _clean_update(update, now, errors)
+    cleaned = clean_update(update, now, errors)
     if incident.is_resolved:
         errors["status"] = "This incident is resolved. An admin can reopen it."
     if cleaned.data_impact is not None:
@@ -269,7 +140,7 @@ def _add_update(
     before_status = incident.status
     impact_change = apply_data_impact(incident, text.data_impact) if text.data_impact else None
     statuses = dict(text.component_statuses)
-    added = _add_affected(incident, _with_status_set(text.affected_ids, statuses))
+    added = _add_affected(incident, with_status_set(text.affected_ids, statuses))
     if text.status == "resolved":
         # Every component the incident touched goes back to operational, or to the worst
         # status another open incident still claims, unless staff chose otherwise here.
@@ -361,10 +232,10 @@ def edit_incident(
     """Correct an incident's issue, severity, affected components, start, impact block or
     declaration fields (None: kept); queues the notices a new state calls for. Audited."""
     errors: dict[str, str] = {}
-    title = _clean_title(title, errors)
+    title = clean_title(title, errors)
     declaration = declaration and contacts.clean_declaration(declaration, errors)
-    _check_severity(severity, errors)
-    components = _load_components(component_ids, errors)
+    check_severity(severity, errors)
+    components = load_components(component_ids, errors)
     if started_at is None:
         errors["started_at"] = "Enter when the incident started."
     elif started_at != incident.started_at:
