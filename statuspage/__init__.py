@@ -34,6 +34,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     return app
 
 
+def _public_url(config) -> str:
+    """PUBLIC_URL, or, left at its default, the address ``serve`` listens on (a host that
+    listens everywhere is linked as 127.0.0.1), so that a page moved to another port does
+    not send people to the old one."""
+    url = str(config["PUBLIC_URL"]).rstrip("/")
+    if url != default_config.PUBLIC_URL:
+        return url
+    host = str(config["HOST"])
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{'[' + host + ']' if ':' in host else host}:{int(config['PORT'])}"
+
+
 def load_config(app: Flask, test_config: dict | None) -> None:
     """Defaults, ``instance/config.py``, ``STATUSPAGE_*``, ``DATABASE_URL``, test_config."""
     app.config.from_object(default_config)
@@ -56,7 +68,7 @@ def load_config(app: Flask, test_config: dict | None) -> None:
             )
         app.config["SECRET_KEY"] = default_config.load_or_create_secret_key(app.instance_path)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": not is_embedded})
-    app.config["PUBLIC_URL"] = app.config["PUBLIC_URL"].rstrip("/")
+    app.config["PUBLIC_URL"] = _public_url(app.config)
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
     app.config["SESSION_COOKIE_SECURE"] = app.config["PUBLIC_URL"].startswith("https://")

@@ -15,6 +15,8 @@ from pathlib import Path
 #: Name shown on every page and in every email.
 SITE_NAME = "Metabolic-Tracker"
 #: Absolute base URL for links that leave the site (emails, feeds, API ``shortlink``).
+#: Left at this default, it follows HOST and PORT (``STATUSPAGE_PORT=5090 make run`` links
+#: to http://127.0.0.1:5090); set it whenever the page is reached by another name.
 PUBLIC_URL = "http://127.0.0.1:5050"
 #: Time zone of staff forms (``datetime-local`` inputs) and of the Slack status block.
 #: Readers always see their own local time on public pages.

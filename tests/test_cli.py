@@ -39,3 +39,18 @@ def test_serve_on_a_busy_port_says_which_key_to_change(app, runner):
     assert f"Port {port} on 127.0.0.1 is in use" in result.output
     assert f"STATUSPAGE_PORT={port + 1} make run" in result.output
     assert db.session.scalar(db.select(StaffUser.id)) is None  # nothing was created
+
+
+def test_a_page_moved_to_another_port_links_to_that_port(make_app):
+    """`STATUSPAGE_PORT=5090 make run` with PUBLIC_URL left alone: the sign-in address it
+    prints, the emails' links and the API's page URL name port 5090, not the default 5050."""
+    from statuspage import config
+
+    moved = make_app(PUBLIC_URL=config.PUBLIC_URL, PORT=5090)
+    with moved.app_context():
+        output = moved.test_cli_runner().invoke(args=["ensure-admin"]).output
+    assert "Sign in at http://127.0.0.1:5090/staff/login with:" in output
+    page = moved.test_client().get("/api/v2/status.json").get_json()["page"]
+    assert page["url"] == "http://127.0.0.1:5090"
+    named = make_app(PUBLIC_URL="https://status.example.org/", PORT=5090)
+    assert named.config["PUBLIC_URL"] == "https://status.example.org"

@@ -82,7 +82,7 @@ def test_a_sev1_security_incident_mails_primary_and_executive_roles_once_each(
     assert "Incident Commander: responder@example.test" in text
     assert f"/staff/incidents/{incident.id}" in text
     assert "No one can sign in." not in text  # no update text
-    assert "(Security Lead)" in text
+    assert "Your role: Security Lead." in text
     assert db.session.scalar(db.select(db.func.count()).select_from(StaffNotice)) == 4
 
 
@@ -96,7 +96,7 @@ def test_a_person_in_several_roles_gets_one_email_per_notice(
     tick()
     [(to, subject)] = notices(smtp)
     assert to == "oncall@example.test"
-    assert "(On-call Engineer, Security Lead)" in smtp.to("oncall@example.test")[0].text()
+    assert "Your role: On-call Engineer, Security Lead." in smtp.to("oncall@example.test")[0].text()
 
 
 def test_no_type_tells_the_oncall_engineer_and_sev3_tells_no_one(

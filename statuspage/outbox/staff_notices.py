@@ -114,19 +114,20 @@ def message(notice: StaffNotice, incident: Incident, *, sender: str, now: dateti
     if notice.kind == "escalation":
         response = targets.span_text(targets.TARGETS[incident.severity][0])
         opening = (f"{incident.severity} incident: its response target ({response}) passed "
-                   "without acknowledgement. You are its escalation contact")
+                   "without acknowledgement. The escalation matrix names you to step in.")
         subject = f"{site} {incident.severity} escalation: {incident.title}"
     elif notice.kind == "clinical":
-        opening = (f"{incident.severity} incident declared: health data may be affected. "
-                   "You are told as")
+        opening = (f"{incident.severity} incident declared: health data may be affected, "
+                   "so the Clinical Lead is told.")
         subject = f"{site} {incident.severity}: health data may be affected"
     else:
-        opening = f"{incident.severity} incident declared. You are told as"
+        opening = (f"{incident.severity} incident declared. The escalation matrix names you "
+                   "for it.")
         subject = f"{site} {incident.severity} incident declared: {incident.title}"
     return mail.staff_message(
         subject=subject, sender=sender, recipient=notice.email, now=now, public_url=base,
         body=(
-            f"{opening} ({notice.roles}).\n\n"
+            f"{opening}\nYour role: {notice.roles}.\n\n"
             f"Incident: {incident.title}\n"
             f"Severity: {incident.severity}\n"
             f"Type: {contacts.type_name(incident.incident_type)}\n"
