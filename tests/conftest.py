@@ -106,13 +106,32 @@ def database_url(request, tmp_path):
         return
     url = request.getfixturevalue("pg_url")
     yield url
+    _empty_postgresql(url)
+
+
+def _empty_postgresql(url: str) -> None:
+    """Empty every table and restart every sequence, as TRUNCATE ... RESTART IDENTITY would.
+
+    DELETE, children first, is several times faster than TRUNCATE for the few rows a test
+    leaves (TRUNCATE gives each of the ~60 tables a new file), and the suite empties the
+    database once per PostgreSQL test. A table the models do not know (none today) is
+    truncated all the same.
+    """
+    from statuspage.extensions import db
+
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        tables = [t for t in sa.inspect(conn).get_table_names() if t != "alembic_version"]
-        if tables:
-            conn.exec_driver_sql(
-                "TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"
-            )
+        present = set(sa.inspect(conn).get_table_names()) - {"alembic_version"}
+        ordered = [t.name for t in reversed(db.metadata.sorted_tables) if t.name in present]
+        for name in ordered:
+            conn.exec_driver_sql(f'DELETE FROM "{name}"')
+        unknown = present - set(ordered)
+        if unknown:
+            conn.exec_driver_sql("TRUNCATE " + ", ".join(f'"{t}"' for t in sorted(unknown))
+                                 + " RESTART IDENTITY CASCADE")
+        conn.exec_driver_sql(
+            "SELECT setval(c.oid::regclass, 1, false) FROM pg_class c "
+            "WHERE c.relkind = 'S' AND c.relnamespace = 'public'::regnamespace")
     engine.dispose()
 
 
