@@ -14,6 +14,7 @@ from flask import Blueprint, Response, abort, current_app, render_template, requ
 
 from . import branding, heartbeat, queries, uptime
 from .clock import utcnow
+from .history import by_month, page_of
 from .models import COMPONENT_STATUS_LABELS, Maintenance
 from .present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
 from .severity import PUBLIC_IMPACT, SEVERITIES
@@ -150,11 +151,11 @@ def maintenance(maintenance_id: int):
 def history():
     page = _page_number(request.args.get("page"))
     per_page = current_app.config["HISTORY_PAGE_SIZE"]
-    rows, total = queries.history_page(page, per_page)
+    rows, total = page_of(page, per_page)
     pages = max(1, math.ceil(total / per_page))
     if page > pages:
         abort(404)
-    return render_template("public/history.html", months=queries.by_month(rows, site_tz()),
+    return render_template("public/history.html", months=by_month(rows, site_tz()),
                            page=page, pages=pages, total=total, now=utcnow())
 
 

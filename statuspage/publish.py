@@ -35,7 +35,7 @@ from typing import Iterable, Optional
 import click
 from flask import Flask, current_app
 
-from . import queries, site_state
+from . import history, site_state
 from .clock import utcnow
 from .extensions import db
 from .models import Component, Incident, Maintenance
@@ -101,7 +101,7 @@ def site_paths(app: Flask, incident_ids: Optional[Iterable[int]] = None,
             maintenance_ids = list(db.session.scalars(
                 db.select(Maintenance.id).order_by(Maintenance.id)))
         component_ids = list(db.session.scalars(db.select(Component.id).order_by(Component.id)))
-        total = queries.history_total()  # incidents and windows share the history's pages
+        total = history.count()  # incidents and windows share the history's pages
         db.session.remove()
     per_page = app.config["HISTORY_PAGE_SIZE"]
     pages = max(1, -(-total // per_page))
@@ -287,7 +287,7 @@ class Publisher:
         otherwise only the pages the changed incidents stand on, and the first.
         """
         with self.app.app_context():
-            total = queries.history_total()
+            total = history.count()
             try:
                 if changed is None or total != self.incident_count:
                     return None
@@ -295,7 +295,7 @@ class Publisher:
                 pages = {1}
                 for incident in db.session.scalars(
                         db.select(Incident).where(Incident.id.in_(changed))):
-                    pages.add(queries.history_rows_before(incident) // per_page + 1)
+                    pages.add(history.rows_before(incident) // per_page + 1)
                 return pages
             finally:
                 self.incident_count = total

@@ -2,8 +2,9 @@
 dashboard read, each in a fixed number of queries however long the history grows.
 
 Components in the page's order (and grouped as the page shows them), the open incidents,
-the front page's incidents, one incident's timeline, history pages, the feeds' updates,
-the last public change and the overall status. Nothing here writes.
+the front page's incidents, one incident's timeline, the feeds' updates,
+the last public change and the overall status. Nothing here writes. The history's pages
+(incidents and windows together) are in ``history``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Iterable, Optional
-from zoneinfo import ZoneInfo
 
 from .components import claims, worst_status
 from .extensions import db
@@ -287,19 +287,6 @@ def gravest_first(unresolved: Iterable[Incident]) -> list[Incident]:
     return sorted(unresolved, key=lambda i: (SEVERITY_RANK[i.severity], i.started_at, i.id))
 
 
-def by_month(rows: Iterable[Incident], tz: ZoneInfo) -> list[tuple[str, list[Incident]]]:
-    """Incidents (in the order given) gathered under the month of their start in ``tz``:
-    [("November 2026", [...]), ...], one group per run of the same month."""
-    months: list[tuple[str, list[Incident]]] = []
-    for incident in rows:
-        label = history_time(incident).astimezone(tz).strftime("%B %Y")
-        if months and months[-1][0] == label:
-            months[-1][1].append(incident)
-        else:
-            months.append((label, [incident]))
-    return months
-
-
 # --- Planned maintenance (issue 12) -------------------------------------------------------
 
 #: A window that runs: its components count as under maintenance.
@@ -318,7 +305,7 @@ def maintenance_options() -> tuple:
     )
 
 
-def _windows(query) -> list[Maintenance]:
+def windows_with_updates(query) -> list[Maintenance]:
     return list(db.session.scalars(query.options(*maintenance_options())))  # and 2 loaders
 
 
@@ -349,7 +336,7 @@ def shown_status(component: Component, taken: Optional[frozenset[int]]) -> str:
 def front_page_maintenances(now: datetime) -> tuple[list[Maintenance], list[Maintenance]]:
     """(running windows, windows still to come: scheduled and not yet over), each in start
     order: one indexed lookup on status, and the two loaders."""
-    rows = _windows(db.select(Maintenance).where(
+    rows = windows_with_updates(db.select(Maintenance).where(
         Maintenance.status.in_(RUNNING + ("scheduled",)),
         db.or_(Maintenance.status != "scheduled", Maintenance.scheduled_until > now),
     ).order_by(Maintenance.scheduled_for, Maintenance.id))
@@ -359,13 +346,13 @@ def front_page_maintenances(now: datetime) -> tuple[list[Maintenance], list[Main
 
 def running_maintenances() -> list[Maintenance]:
     """Windows in progress or being verified, earliest start first."""
-    return _windows(db.select(Maintenance).where(Maintenance.status.in_(RUNNING))
+    return windows_with_updates(db.select(Maintenance).where(Maintenance.status.in_(RUNNING))
                     .order_by(Maintenance.scheduled_for, Maintenance.id))
 
 
 def recent_maintenances(limit: int) -> list[Maintenance]:
     """The ``limit`` windows that start latest, cancelled ones left out."""
-    return _windows(db.select(Maintenance).where(Maintenance.status.in_(API_STATUSES))
+    return windows_with_updates(db.select(Maintenance).where(Maintenance.status.in_(API_STATUSES))
                     .order_by(Maintenance.scheduled_for.desc(), Maintenance.id.desc())
                     .limit(limit))
 
@@ -373,7 +360,7 @@ def recent_maintenances(limit: int) -> list[Maintenance]:
 def calendar_maintenances(since: datetime) -> list[Maintenance]:
     """Every window starting at or after ``since``, cancelled ones too (a calendar must
     hear of the cancellation), in start order."""
-    return _windows(db.select(Maintenance)
+    return windows_with_updates(db.select(Maintenance)
                     .where(Maintenance.status.in_(tuple(API_STATUSES) + ("cancelled",)),
                            Maintenance.scheduled_for >= since)
                     .order_by(Maintenance.scheduled_for, Maintenance.id))
@@ -405,61 +392,3 @@ def newest_maintenance_updates(limit: int, component_id: Optional[int] = None
             MaintenanceComponent.maintenance_id == MaintenanceUpdate.maintenance_id,
         ).where(MaintenanceComponent.component_id == component_id)
     return list(db.session.scalars(query))
-
-
-# The history: incidents and windows in one list, newest first, by the time each began
-# (an incident's start, a window's scheduled start), paged together.
-
-def _history_keys():
-    incidents = db.select(db.literal("incident", db.String).label("kind"),
-                          Incident.id.label("id"), Incident.started_at.label("at"))
-    windows = (db.select(db.literal("maintenance", db.String).label("kind"),
-                         Maintenance.id.label("id"), Maintenance.scheduled_for.label("at"))
-               .where(Maintenance.status.in_(HISTORY_STATUSES)))
-    return db.union_all(incidents, windows).subquery()
-
-
-def history_total() -> int:
-    """How many rows the history lists: every incident and every begun or past window."""
-    return db.session.scalar(db.select(db.func.count()).select_from(_history_keys())) or 0
-
-
-def history_rows_before(incident: Incident) -> int:
-    """How many history rows stand before this incident (the publisher's page of it)."""
-    keys = _history_keys()
-    at = incident.started_at
-    return db.session.scalar(
-        db.select(db.func.count()).select_from(keys).where(db.or_(
-            keys.c.at > at,
-            db.and_(keys.c.at == at, keys.c.kind > "incident"),
-            db.and_(keys.c.at == at, keys.c.kind == "incident", keys.c.id > incident.id))))
-
-
-def history_page(page: int, per_page: int) -> tuple[list, int]:
-    """One page of the history (incidents and windows, newest first) and its total.
-
-    A fixed number of queries: the total, the page's keys, then its incidents and its
-    windows with their loaders.
-    """
-    total = history_total()
-    keys = _history_keys()
-    rows = db.session.execute(
-        db.select(keys.c.kind, keys.c.id)
-        .order_by(keys.c.at.desc(), keys.c.kind.desc(), keys.c.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    incident_ids = [i for kind, i in rows if kind == "incident"]
-    window_ids = [i for kind, i in rows if kind == "maintenance"]
-    found: dict[tuple[str, int], object] = {}
-    for incident in db.session.scalars(
-            db.select(Incident).where(Incident.id.in_(incident_ids))
-            .options(*timeline_options())):
-        found[("incident", incident.id)] = incident
-    for window in _windows(db.select(Maintenance).where(Maintenance.id.in_(window_ids))):
-        found[("maintenance", window.id)] = window
-    return [found[(kind, i)] for kind, i in rows if (kind, i) in found], total
-
-
-def history_time(row) -> datetime:
-    """When a history row began: an incident's start, a window's scheduled start."""
-    return row.scheduled_for if isinstance(row, Maintenance) else row.started_at
