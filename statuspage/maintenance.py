@@ -1,10 +1,10 @@
 """Planned maintenance: schedule, edit, reschedule, post an update, start, complete, cancel;
 the notifier's automatic transitions (``advance_windows``); and the reads staff pages need.
 
-Like the incident domain: every function takes the actor (None for the notifier's own
-transitions) and ``now``, validates before it changes anything, records an audit event,
-flushes, and never commits. Notices are queued in the same transaction
-(``outbox.maintenance_notices``).
+The checks of what staff typed are in ``maintenance_checks``. Like the incident domain:
+every function takes the actor (None for the notifier's own transitions) and ``now``,
+validates before it changes anything, records an audit event, flushes, and never commits.
+Notices are queued in the same transaction (``outbox.maintenance_notices``).
 
 A window's components go ``under_maintenance`` when it starts (unless an incident holds one
 at a worse status) and, when it ends, to the worst status still claimed by an open incident
@@ -13,8 +13,8 @@ or another running window, else ``operational`` (``components.claims``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Iterable, Optional
 
 import sqlalchemy as sa
@@ -24,9 +24,7 @@ from .components import RUNNING_WINDOW, give_back_after_maintenance, take_for_ma
 from .errors import ValidationError
 from .extensions import db
 from .models import (
-    ISSUE_MAX,
     TEXT_MAX,
-    Component,
     Delivery,
     Maintenance,
     MaintenanceComponent,
@@ -38,91 +36,18 @@ from .outbox import maintenance_notices as notices
 from .outbox import webhooks
 from .present import iso
 from .text import clean_text
+from .maintenance_checks import (  # the callers' word too: maintenance.WindowFields
+    WindowFields,
+    check_window,
+    clean_text_fields,
+    load_components,
+)
 
-#: How far ahead a window may be scheduled (a typo of a year is refused).
-MAX_AHEAD = timedelta(days=366)
 #: What the notifier writes when it moves a window at its times.
 AUTO_STARTED = "The planned maintenance has started."
 AUTO_COMPLETED = "The planned maintenance is complete."
 STATUS_LABELS = {"scheduled": "Scheduled", "in_progress": "In progress", "verifying":
                  "Verifying", "completed": "Completed", "cancelled": "Cancelled"}
-
-
-@dataclass
-class WindowFields:
-    """A window as staff typed it (times aware, UTC or any zone)."""
-
-    title: str
-    component_ids: list[int]
-    scheduled_for: Optional[datetime]
-    scheduled_until: Optional[datetime]
-    description: str = ""
-    workaround: str = ""
-    notify: bool = True
-    auto_start: bool = True
-    auto_complete: bool = True
-    #: Parsing errors the form found (a time that does not exist), reported with ours.
-    errors: dict[str, str] = field(default_factory=dict)
-
-
-# --- Validation --------------------------------------------------------------------------
-
-
-def _clean_text_fields(fields: WindowFields, errors: dict) -> tuple[str, str, str]:
-    title = clean_text(fields.title or "", single_line=True)
-    description = clean_text(fields.description or "")
-    workaround = clean_text(fields.workaround or "")
-    if not title:
-        errors["title"] = "Give the maintenance a title, for example \"Database upgrade\"."
-    elif len(title) > ISSUE_MAX:
-        errors["title"] = f"At most {ISSUE_MAX} characters."
-    if not description:
-        errors["description"] = "Say what users will notice while the work runs."
-    elif len(description) > TEXT_MAX:
-        errors["description"] = f"At most {TEXT_MAX} characters."
-    if len(workaround) > TEXT_MAX:
-        errors["workaround"] = f"At most {TEXT_MAX} characters."
-    return title, description, workaround
-
-
-def _load_components(ids: Iterable[int], errors: dict) -> list[Component]:
-    ids = list(dict.fromkeys(ids))
-    if not ids:
-        errors.setdefault("components", "Choose at least one component the maintenance "
-                                        "takes.")
-        return []
-    found = list(db.session.scalars(
-        db.select(Component).where(Component.id.in_(ids)).order_by(Component.position,
-                                                                    Component.id)))
-    if len(found) != len(ids):
-        errors.setdefault("components", "Unknown component.")
-    return found
-
-
-def _check_window(start: Optional[datetime], end: Optional[datetime], now: datetime,
-                  errors: dict, *, start_fixed: bool = False) -> None:
-    """The window's times: both given, the end after the start, not in the past (a start
-    already past is kept when the window is running: ``start_fixed``)."""
-    if start is None:
-        errors.setdefault("scheduled_for", "Enter when the maintenance starts.")
-    if end is None:
-        errors.setdefault("scheduled_until", "Enter when the maintenance ends.")
-    if start is None or end is None or "scheduled_for" in errors:
-        return
-    if start.tzinfo is None or end.tzinfo is None:
-        raise TypeError("window times must be timezone-aware")
-    if not start_fixed and start < now.replace(second=0, microsecond=0):
-        errors["scheduled_for"] = "The start is in the past. Choose a time from now on."
-    elif not start_fixed and start > now + MAX_AHEAD:
-        errors["scheduled_for"] = "The start must be within a year from now."
-    if "scheduled_until" in errors:
-        return
-    if end <= start:
-        errors["scheduled_until"] = "The end must be after the start."
-    elif end <= now:
-        errors["scheduled_until"] = "The end is in the past. Choose a later time."
-    elif end - start > MAX_AHEAD:
-        errors["scheduled_until"] = "A window can last a year at most."
 
 
 def _state(m: Maintenance) -> dict:
@@ -150,9 +75,9 @@ def schedule(fields: WindowFields, *, actor: StaffUser, now: datetime) -> Mainte
     """Schedule a window; with ``notify``, announce it (unless it starts within the hour)
     and arm its reminders."""
     errors = dict(fields.errors)
-    title, description, workaround = _clean_text_fields(fields, errors)
-    components = _load_components(fields.component_ids, errors)
-    _check_window(fields.scheduled_for, fields.scheduled_until, now, errors)
+    title, description, workaround = clean_text_fields(fields, errors)
+    components = load_components(fields.component_ids, errors)
+    check_window(fields.scheduled_for, fields.scheduled_until, now, errors)
     if errors:
         raise ValidationError(errors)
     m = Maintenance(
@@ -177,8 +102,8 @@ def edit(m: Maintenance, fields: WindowFields, *, actor: StaffUser, now: datetim
     """Correct a window's title, texts, components (before it starts), notices and
     automatic transitions. Its times change by ``reschedule``."""
     errors = dict(fields.errors)
-    title, description, workaround = _clean_text_fields(fields, errors)
-    components = _load_components(fields.component_ids, errors)
+    title, description, workaround = clean_text_fields(fields, errors)
+    components = load_components(fields.component_ids, errors)
     if m.status in ("completed", "cancelled"):
         errors["status"] = f"This maintenance is {m.status}: it can no longer be edited."
     elif m.status != "scheduled" and (
@@ -225,7 +150,7 @@ def reschedule(m: Maintenance, scheduled_for: Optional[datetime],
         errors["scheduled_for"] = "The window has started: only its end can move."
     if running:
         scheduled_for = m.scheduled_for
-    _check_window(scheduled_for, scheduled_until, now, errors, start_fixed=running)
+    check_window(scheduled_for, scheduled_until, now, errors, start_fixed=running)
     if not errors and (scheduled_for, scheduled_until) == (m.scheduled_for,
                                                             m.scheduled_until):
         errors["scheduled_until"] = "These are the window's times already."
