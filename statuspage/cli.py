@@ -144,7 +144,9 @@ def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> boo
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and all(p.poll() is None for p in procs):
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
+            # Patient: a worker's first answer can take seconds while everything starts at
+            # once, and gunicorn's access log writes a probe that gave up as "500 0".
+            with urllib.request.urlopen(url, timeout=10) as response:
                 if response.status == 200:
                     return True
         except (OSError, ValueError):
