@@ -23,8 +23,12 @@ run: venv
 	$(FLASK) seed
 	$(FLASK) serve
 
+# The fast part by default; `make test TEST_MARKS=` (as CI runs it) adds the slow tests
+# marked `browser` and `process`. See the README's "What the tests need".
+TEST_MARKS ?= not process and not browser
+
 test: venv
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
 # The public page against nginx serving a static file, freshness, cost with history, email
 # fan-out (tests/bench/run.py; about two minutes). Needs: apt-get install -y nginx wrk
