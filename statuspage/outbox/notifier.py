@@ -1,4 +1,5 @@
-"""The notifier: claim due deliveries, compose, send over SMTP, mark; and the tick.
+"""The notifier: claim due deliveries, compose, send over SMTP, mark (``marks``); and the
+tick.
 
 The tick (``tick``), run by ``statuspage.scheduler`` every NOTIFIER_INTERVAL_SECONDS:
 
@@ -30,23 +31,23 @@ import random
 import secrets
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Optional
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from .. import heartbeat, mail, maintenance
 from ..clock import utcnow
-from ..extensions import UTCDateTime, db
-from ..models import Delivery, Incident, Maintenance, Notification, Subscriber
+from ..extensions import db
+from ..models import Delivery, Incident, Notification, Subscriber
 from ..transactions import write_transaction
 from .compose import Renderer, list_id
-from .maintenance_notices import enqueue_due_reminders_and_commit, owed_follow_up
+from .maintenance_notices import enqueue_due_reminders_and_commit
 from .queue import enqueue_due_outage_emails_and_commit
+from .marks import marking_connection, record_failure, record_sent, release
 from .recheck import current_state, settle_unsent
 from . import responders
 from .slack_delivery import SlackReport
@@ -54,7 +55,6 @@ from .webhook_delivery import WebhookReport
 from .rules import (
     Claimed,
     Settings,
-    after_temporary_failure,
     current_settings,
     delivery_action,
 )
@@ -141,166 +141,6 @@ def claim_batch(now: datetime, settings: Settings) -> list[Claimed]:
                 .values(status="cancelled", lease_until=None, claim_token=None)
             )
     return claimed
-
-
-def _ours(item: Claimed):
-    return sa.and_(Delivery.id == item.delivery_id, Delivery.claim_token == item.claim_token,
-                   Delivery.status == "sending")
-
-
-# The statements of the per-message path, built once (SQLAlchemy Core on the session's
-# connection: no ORM bulk-update machinery, no statement construction per message).
-_delivery = Delivery.__table__
-_notification = Notification.__table__
-_LOCK_OUTAGE = (
-    sa.select(_notification.c.id)
-    .where(_notification.c.id == sa.bindparam("notification_id"))
-    .with_for_update(read=True)
-)
-_MARK_SENT = (
-    sa.update(_delivery)
-    .where(_delivery.c.id == sa.bindparam("delivery_id"),
-           _delivery.c.claim_token == sa.bindparam("token"),
-           _delivery.c.status == "sending")
-    .values(status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
-            lease_until=None, claim_token=None, last_error=None)
-)
-_LOCK_WINDOW = (
-    sa.select(Maintenance.__table__.c.id)
-    .where(Maintenance.__table__.c.id == sa.bindparam("maintenance_id"))
-    .with_for_update(read=True)
-)
-_NOTICE_REVISION = (
-    sa.select(_notification.c.revision)
-    .where(_notification.c.id == sa.bindparam("notification_id"))
-)
-_RESOLUTION_ID = (
-    sa.select(_notification.c.id)
-    .where(_notification.c.incident_id == sa.bindparam("incident_id"),
-           _notification.c.kind == "resolution")
-)
-
-
-@contextmanager
-def marking_connection() -> Iterator[sa.Connection]:
-    """A connection of its own for recording a batch's deliveries as sent: one
-    transaction per message on it costs a BEGIN and a COMMIT, not the ORM session's
-    bookkeeping. On SQLite its transactions take the write lock at BEGIN."""
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-        yield conn
-
-
-def record_sent(item: Claimed, *, now: datetime, conn: Optional[sa.Connection] = None
-                ) -> None:
-    """Commits: the server accepted it, never send it again (one short transaction,
-    committed before the next message goes, so a crash resends at most the one in flight). If its
-    incident was resolved while it was in flight, its reader is owed the all-clear too.
-
-    Per message: [lock] + UPDATE + [SELECT] + COMMIT, prebuilt Core statements on ``conn``
-    (a ``marking_connection``) or, without one, on the session's connection. The
-    all-clear question costs one indexed lookup of the incident's resolution
-    notification, asked under the lock; the rest (``_owe_resolution``) runs only when
-    that notification exists: an outage email accepted after its incident was resolved.
-    """
-    if conn is None:
-        with write_transaction():
-            _mark_sent(db.session.connection(), item, now)
-        return
-    with conn.begin():
-        _mark_sent(conn, item, now)
-
-
-def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
-    if item.kind == "outage" and conn.dialect.name != "sqlite":
-        # Shared lock: resolving the incident (which locks this row for update) waits
-        # for us, or we for it, so nobody the outage email reached misses the all-clear.
-        # (SQLite has no row locks: our transaction began IMMEDIATE, which already
-        # excludes the resolving one.)
-        conn.execute(_LOCK_OUTAGE, {"notification_id": item.notification_id})
-    if item.maintenance_id is not None and conn.dialect.name != "sqlite":
-        # Shared lock on the window: a reschedule or cancellation (which locks it for
-        # update before it picks those told) waits for us, or we for it.
-        conn.execute(_LOCK_WINDOW, {"maintenance_id": item.maintenance_id})
-    done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
-                                     "token": item.claim_token, "now": now}).rowcount
-    if done != 1:
-        log.warning("delivery %s was sent, but its lease had passed to another "
-                    "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
-        return
-    if item.maintenance_id is not None:
-        # After the lock, as below: a follow-up committed before it is seen here.
-        revision = conn.execute(_NOTICE_REVISION,
-                                {"notification_id": item.notification_id}).scalar()
-        owed_follow_up(conn, item.maintenance_id, revision or 0, item.subscriber_id,
-                       sa.literal(now, UTCDateTime()))
-        return
-    if item.kind == "outage":
-        # A statement after the lock, so it sees a resolution committed before the lock
-        # was granted; one committed later waited for us and saw this delivery as sent.
-        resolution_id = conn.execute(_RESOLUTION_ID,
-                                     {"incident_id": item.incident_id}).scalar()
-        if resolution_id is not None:
-            _owe_resolution(conn, item, now, resolution_id)
-
-
-def _owe_resolution(conn: sa.Connection, item: Claimed, now: datetime,
-                    resolution_id: int) -> None:
-    subscribers = Subscriber.__table__
-    confirmed = conn.execute(
-        sa.select(subscribers.c.id).where(subscribers.c.id == item.subscriber_id,
-                                          subscribers.c.status == "confirmed")
-    ).scalar()
-    if confirmed is None:
-        return
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(_delivery).values(
-                notification_id=resolution_id, subscriber_id=item.subscriber_id,
-                status="pending", attempts=0,
-                next_attempt_at=sa.literal(now, UTCDateTime()),
-                created_at=sa.literal(now, UTCDateTime())))
-    except IntegrityError:
-        pass  # already owed
-
-
-def record_failure(item: Claimed, result: mail.SendResult, *, now: datetime,
-                   settings: Settings, rand: float) -> str:
-    """Commits: a temporary failure is retried later (or gives up after
-    NOTIFIER_MAX_ATTEMPTS); a permanent one fails the delivery and marks the subscriber
-    bouncing."""
-    attempts = item.attempts + 1
-    with write_transaction():
-        if result.outcome == "permanent":
-            status, next_at = "failed", None
-            db.session.execute(
-                db.update(Subscriber)
-                .where(Subscriber.id == item.subscriber_id,
-                       Subscriber.status.in_(("pending", "confirmed")))
-                .values(status="bouncing", bounced_at=now)
-            )
-        else:
-            status, next_at = after_temporary_failure(
-                attempts, now=now, max_attempts=settings.max_attempts,
-                base=settings.retry_base, cap=settings.retry_max, rand=rand)
-        values = dict(status=status, attempts=attempts, lease_until=None, claim_token=None,
-                      last_error=result.error or None)
-        if next_at is not None:
-            values["next_attempt_at"] = next_at
-        db.session.execute(db.update(Delivery).where(_ours(item)).values(**values))
-    return status
-
-
-def release(items: Iterable[Claimed]) -> None:
-    """Commits: give back claimed deliveries that were not tried (no attempt counted)."""
-    items = list(items)
-    if not items:
-        return
-    with write_transaction():
-        for item in items:
-            db.session.execute(db.update(Delivery).where(_ours(item))
-                               .values(status="pending", lease_until=None, claim_token=None))
 
 
 @dataclass
