@@ -208,19 +208,26 @@ def compute_days(components: Iterable[Component], days: Iterable[date], *, now: 
     covered = coverage.intervals(start, min(end, now), now=now,
                                  max_gap_seconds=max_gap_seconds)
     cover_starts = [a for a, _ in covered]
-    incidents = _incidents([c.id for c in components], start, end)
+    bounds = [(day_start(d, tz), day_start(d + timedelta(days=1), tz)) for d in days]
+    day_starts, day_ends = [a for a, _ in bounds], [b for _, b in bounds]
+    # Each incident named on the days it was open: began before the day's end and was
+    # not resolved before its start (bisected, so linear in incidents plus days).
+    named: dict[tuple[int, int], list[int]] = {}
+    for i, cid, began, resolved in _incidents([c.id for c in components], start, end):
+        first = bisect.bisect_right(day_ends, began)
+        last = len(days) if resolved is None else bisect.bisect_right(day_starts, resolved)
+        for k in range(first, last):
+            named.setdefault((cid, k), []).append(i)
     found: dict[tuple[int, date], Day] = {}
     for c in components:
         line = timelines[c.id]
-        for d in days:
-            d0, d1 = day_start(d, tz), min(day_start(d + timedelta(days=1), tz), now)
-            result = Day(d, incident_ids=[
-                i for i, cid, began, resolved in incidents
-                if cid == c.id and began < day_start(d + timedelta(days=1), tz)
-                and (resolved is None or resolved >= d0)])
+        line_starts = [at for at, _ in line]
+        for k, d in enumerate(days):
+            d0, d1 = day_starts[k], min(day_ends[k], now)
+            result = Day(d, incident_ids=named.get((c.id, k), []))
             span = max(0.0, (d1 - d0).total_seconds())
             seconds: dict[str, float] = {}
-            first = max(0, bisect.bisect_right([at for at, _ in line], d0) - 1)
+            first = max(0, bisect.bisect_right(line_starts, d0) - 1)
             for n in range(first, len(line)):
                 s0, status = line[n]
                 s1 = line[n + 1][0] if n + 1 < len(line) else d1
@@ -228,8 +235,8 @@ def compute_days(components: Iterable[Component], days: Iterable[date], *, now: 
                     break
                 if s1 <= d0:
                     continue
-                k = max(0, bisect.bisect_right(cover_starts, max(s0, d0)) - 1)
-                for a, b in covered[k:]:
+                j = max(0, bisect.bisect_right(cover_starts, max(s0, d0)) - 1)
+                for a, b in covered[j:]:
                     if a >= min(s1, d1):
                         break
                     got = _overlap(max(s0, d0), min(s1, d1), a, b)
