@@ -6,7 +6,10 @@ to serve the outage rush from the app (``make bench`` compares it with gthread).
 else, including every render, runs the usual WSGI app (the cache, then Flask) in a thread
 pool through a2wsgi, exactly as under a WSGI worker.
 
-The version check that may touch the database runs in that pool too, never on the loop.
+The version check that may touch the database runs in that pool too, never on the loop;
+in a served process the refresher's thread (``statuspage.refresher``) does it, and renders
+again what readers ask for, before they ask: bytes being rendered are served as they were
+meanwhile, from the loop.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Optional
 from a2wsgi import WSGIMiddleware
 
 from . import create_app
+from .refresher import prepare_worker
 from .render_cache import PublicCache
 
 
@@ -68,6 +72,8 @@ class PublicCacheASGI:
                 "GET", "HEAD"):
             key = (scope["path"], scope["query_string"].decode("latin-1"))
             entry = cache.fresh_entry(key, check=self._check_in_background)
+            if entry is None and cache.rendering(key):
+                entry = cache.entries.get(key)  # being rendered: its last bytes meanwhile
             if entry is not None:
                 accept = inm = ims = None
                 for name, value in scope["headers"]:
@@ -84,7 +90,17 @@ class PublicCacheASGI:
                             "headers": self._bytes_headers(headers)})
                 await send({"type": "http.response.body", "body": body})
                 return
-        await self.wsgi(scope, receive, send)
+        await self.wsgi(scope, _as_coroutine(receive), send)
+
+
+def _as_coroutine(receive):
+    """``receive`` as a coroutine function: a2wsgi hands it to
+    ``asyncio.run_coroutine_threadsafe``, and granian's returns another kind of awaitable."""
+
+    async def receive_coroutine():
+        return await receive()
+
+    return receive_coroutine
 
 
 def __getattr__(name: str):
@@ -93,5 +109,6 @@ def __getattr__(name: str):
         global app
         flask_app = create_app()
         app = PublicCacheASGI(flask_app, workers=int(flask_app.config["WEB_THREADS"]))
+        prepare_worker(flask_app)
         return app
     raise AttributeError(name)

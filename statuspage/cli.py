@@ -139,7 +139,7 @@ def _port_is_free(host: str, port: int) -> bool:
 
 
 def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> bool:
-    """True once a worker answers /health/live (gunicorn binds before its workers boot)."""
+    """True once a worker answers /health/live (the server binds before its workers boot)."""
     url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/health/live"
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and all(p.poll() is None for p in procs):
@@ -155,6 +155,31 @@ def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> boo
     return False
 
 
+#: The servers and gunicorn worker classes ``serve`` knows (WEB_SERVER, WEB_WORKER_CLASS).
+SERVERS = ("granian", "gunicorn")
+GUNICORN_WORKERS = ("asgi", "gthread", "sync")
+
+
+def _server_command(cfg, host: str, port: int, workers: int) -> list[str]:
+    """The HTTP server's command line (WEB_SERVER); a message and exit 2 for an unknown
+    one, before anything starts."""
+    bindir = os.path.dirname(sys.executable)
+    server, worker = cfg["WEB_SERVER"], cfg["WEB_WORKER_CLASS"]
+    if server not in SERVERS or (server == "gunicorn" and worker not in GUNICORN_WORKERS):
+        click.echo(f"WEB_SERVER must be one of {', '.join(SERVERS)} and, for gunicorn, "
+                   f"WEB_WORKER_CLASS one of {', '.join(GUNICORN_WORKERS)} (got "
+                   f"{server!r}, {worker!r})", err=True)
+        raise SystemExit(2)
+    if server == "granian":
+        return [os.path.join(bindir, "granian"), "--interface", "asgi", "--workers",
+                str(workers), "--host", host, "--port", str(port), "--access-log",
+                "--respawn-failed-workers", "statuspage.asgi:app"]
+    return [os.path.join(bindir, "gunicorn"), "--workers", str(workers),
+            "--worker-class", worker, "--bind", f"{host}:{port}", "--access-logfile", "-",
+            *(["--threads", str(cfg["WEB_THREADS"])] if worker == "gthread" else []),
+            "statuspage.asgi:app" if worker == "asgi" else "statuspage.wsgi:app"]
+
+
 @click.command("serve")
 @click.option("--host", default=None, help="Default: HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: PORT (5050).")
@@ -162,7 +187,7 @@ def _wait_until_serving(host: str, port: int, procs, seconds: float = 60) -> boo
 @click.option("--no-notifier", is_flag=True, help="Serve the web app only.")
 @click.option("--no-monitor", is_flag=True, help="Do not start the monitor process.")
 def serve_command(host, port, workers, no_notifier, no_monitor):
-    """Serve with gunicorn and run the notifier beside it; Ctrl-C stops both.
+    """Serve with granian (WEB_SERVER) and run the notifier beside it; Ctrl-C stops both.
 
     Creates the first admin if there is none, and prints its sign-in last, once the server
     is listening, so that the server's own log lines do not push it off the screen.
@@ -176,16 +201,11 @@ def serve_command(host, port, workers, no_notifier, no_monitor):
                    f"`make run` still running). Stop it, or choose another port: "
                    f"STATUSPAGE_PORT={port + 1} make run", err=True)
         raise SystemExit(2)
+    commands = [_server_command(cfg, host, port, workers)]  # a bad WEB_SERVER stops here
     created = ensure_first_admin()
     from .monitors.cli import seed_targets_or_exit
 
     seed_targets_or_exit()  # a bad MONITOR_TARGETS stops here, saying why
-    bindir = os.path.dirname(sys.executable)
-    worker = cfg["WEB_WORKER_CLASS"]
-    commands = [[os.path.join(bindir, "gunicorn"), "--workers", str(workers),
-                 "--worker-class", worker, "--bind", f"{host}:{port}", "--access-logfile", "-",
-                 *(["--threads", str(cfg["WEB_THREADS"])] if worker == "gthread" else []),
-                 "statuspage.asgi:app" if worker == "asgi" else "statuspage.wsgi:app"]]
     if not no_notifier and "notifier" in current_app.cli.commands:
         commands.append([sys.executable, "-m", "flask", "--app", "statuspage", "notifier"])
     if not no_notifier and not no_monitor:  # always: it idles until a monitor is added

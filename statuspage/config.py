@@ -86,13 +86,18 @@ ADMIN_PASSWORD = ""
 # --- Serving (make run) -----------------------------------------------------------------
 HOST = "127.0.0.1"
 PORT = 5050
-#: gunicorn worker processes.
+#: Worker processes.
 WEB_WORKERS = 2
-#: gunicorn's worker: "asgi" (its asyncio worker: rendered public bytes are answered on
-#: the event loop, everything else runs the WSGI app in a thread pool; about twice the
-#: requests/s of "gthread" on 2 cores, measured by ``make bench``), or "gthread", or "sync".
+#: The HTTP server ``serve`` runs: "granian" (its ASGI interface on ``statuspage.asgi``:
+#: rendered public bytes answered on the event loop, everything else in a thread pool;
+#: the fastest and shortest-tailed of the servers ``make bench`` compared, README
+#: "Performance"), or "gunicorn" (with WEB_WORKER_CLASS).
+WEB_SERVER = "granian"
+#: gunicorn's worker when WEB_SERVER is "gunicorn": "asgi" (its asyncio worker), or
+#: "gthread", or "sync".
 WEB_WORKER_CLASS = "asgi"
-#: Threads per worker for "gthread"; for "asgi", the pool that runs the WSGI app.
+#: For "asgi" (either server), the pool that runs the WSGI app; threads per "gthread"
+#: worker.
 WEB_THREADS = 8
 
 # --- Public page ------------------------------------------------------------------------

@@ -127,7 +127,7 @@ class Entry:
     """One path's bytes: per encoding, the full header list and the body."""
 
     __slots__ = ("status_line", "version", "expires", "variants", "etags", "digest",
-                 "last_modified", "not_modified", "vouched_modified")
+                 "last_modified", "not_modified", "vouched_modified", "served")
 
     def __init__(self, status_line, version, expires, variants, etags, digest,
                  last_modified, not_modified, vouched_modified=None):
@@ -145,6 +145,8 @@ class Entry:
         #: The view's own Last-Modified (epoch seconds), which If-Modified-Since may use;
         #: None when the cache dated the bytes itself: then only an ETag gets a 304.
         self.vouched_modified = vouched_modified
+        #: Answered to a reader since it was rendered (the refresher keeps these current).
+        self.served = False
 
 
 #: The version of bytes read from disk: equal to no site version.
@@ -162,6 +164,9 @@ class PublicCache:
         enabled = config["PUBLIC_CACHE"]
         self.enabled = (not config["TESTING"]) if enabled is None else bool(enabled)
         self.check_seconds = float(config["PUBLIC_CACHE_CHECK_SECONDS"])
+        #: How old the version may get before a request looks at it itself: longer while
+        #: a ``refresher.Refresher`` looks every ``check_seconds`` from its own thread.
+        self.request_check_seconds = self.check_seconds
         self.refresh_seconds = float(config["PUBLIC_CACHE_REFRESH_SECONDS"])
         self.not_found_seconds = float(config["PUBLIC_CACHE_NOT_FOUND_SECONDS"])
         self.max_entries = int(config["PUBLIC_CACHE_MAX_ENTRIES"])
@@ -225,7 +230,7 @@ class PublicCache:
         this thread).
         """
         now = self.monotonic()
-        if (now - self.checked_at >= self.check_seconds or now < self.checked_at
+        if (now - self.checked_at >= self.request_check_seconds or now < self.checked_at
                 or self.seen_generation != site_state.local_generation(self.engine)):
             (check or self.check_version)(now)
         entry = self.entries.get(key)
@@ -247,6 +252,7 @@ class PublicCache:
                 self._encodings[accept] = encoding
         if encoding not in entry.variants:
             encoding = ""
+        entry.served = True
         if inm is not None:
             if etag_matches(inm, entry.etags):
                 return "304 Not Modified", entry.not_modified[encoding], b""
@@ -294,10 +300,17 @@ class PublicCache:
                 lock = self._render_locks[key] = threading.Lock()
             return lock
 
-    def _refill(self, key, stale: Optional[Entry], now: float) -> Optional[Entry]:
+    def rendering(self, key) -> bool:
+        """Someone is rendering ``key`` now (its stale bytes may be served meanwhile)."""
+        lock = self._render_locks.get(key)
+        return lock is not None and lock.locked()
+
+    def _refill(self, key, stale: Optional[Entry], now: float,
+                ahead: float = 0.0) -> Optional[Entry]:
         """Render ``key`` again (one thread per key); stale bytes while that runs or fails.
 
         Stale bytes are this process's, or else the last stored on disk (``page_store``).
+        ``ahead``: render bytes that expire within that many seconds too (the refresher).
         """
         if not self.database_ok:
             stale = stale or self._stored(key, now)
@@ -308,7 +321,8 @@ class PublicCache:
             return stale  # someone is rendering it; the bytes we have meanwhile
         try:
             current = self.entries.get(key)
-            if current is not None and current.version == self.version and now < current.expires:
+            if (current is not None and current.version == self.version
+                    and now + ahead < current.expires):
                 return current
             version = self.version
             try:

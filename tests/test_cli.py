@@ -41,6 +41,18 @@ def test_serve_on_a_busy_port_says_which_key_to_change(app, runner):
     assert db.session.scalar(db.select(StaffUser.id)) is None  # nothing was created
 
 
+def test_serve_with_an_unknown_server_says_what_it_takes_and_starts_nothing(
+        make_app, runner):
+    bad = make_app(WEB_SERVER="nginx")
+    with bad.app_context():
+        result = bad.test_cli_runner().invoke(
+            args=["serve", "--host", "127.0.0.1", "--port", "0"])
+        assert result.exit_code == 2
+        assert "WEB_SERVER must be one of granian, gunicorn" in result.output
+        assert "'nginx'" in result.output
+        assert db.session.scalar(db.select(StaffUser.id)) is None  # nothing was created
+
+
 def test_a_page_moved_to_another_port_links_to_that_port(make_app):
     """`STATUSPAGE_PORT=5090 make run` with PUBLIC_URL left alone: the sign-in address it
     prints, the emails' links and the API's page URL name port 5090, not the default 5050."""

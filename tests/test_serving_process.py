@@ -1,7 +1,8 @@
-"""The public page served by a real gunicorn, under attack and through a database outage.
+"""The public page served by a real server, under attack and through a database outage.
 
-Each test starts gunicorn with a worker class the README offers, against this test's
-database (SQLite and PostgreSQL), and talks HTTP to it on loopback.
+Each test starts what the README offers (granian, as ``make run`` does, and gunicorn with
+each worker class) against this test's database (SQLite and PostgreSQL), and talks HTTP to
+it on loopback.
 """
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ from __future__ import annotations
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.gunicorn_server import send, serve, free_port
+from tests.http_server import send, serve, free_port
 
 pytestmark = pytest.mark.process
 
-WORKERS = ["sync", "gthread", "asgi"]
+WORKERS = ["granian", "sync", "gthread", "asgi"]
 
 
 @pytest.fixture
@@ -46,6 +47,28 @@ def test_a_script_name_header_never_reaches_the_rendered_page(
             assert found == [], f"{path} links to another site: {found}"
 
 
+@pytest.mark.parametrize("worker", WORKERS)
+def test_no_request_header_reaches_the_bytes_every_reader_gets(
+        site, database_url, tmp_path, worker):
+    """Host, X-Forwarded-* and Forwarded sent by the first reader of a path (the one whose
+    request makes it render) leave no trace in what the next readers get."""
+    evil = {"Host": "evil.example", "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "http", "X-Forwarded-Prefix": "/evil",
+            "X-Forwarded-Port": "666", "Forwarded": "host=evil.example;proto=http",
+            "X-Original-URL": "/evil", "X-Rewrite-URL": "/evil"}
+    paths = ("/", "/updates", f"/incidents/{site.id}", "/feed.atom",
+             "/api/v2/summary.json", "/badge.svg")
+    with serve(worker, database_url=database_url, instance=tmp_path / "instance") as port:
+        for path in paths:
+            send(port, "GET", path, headers=evil)  # first: before any other reader
+        for path in paths:
+            status, _, body = send(port, "GET", path)
+            assert status == 200, path
+            assert b"evil" not in body, f"{path} carries a header a reader sent"
+            if path in ("/feed.atom", "/api/v2/summary.json"):  # absolute links
+                assert b"https://status.example.test/" in body, path
+
+
 def unreachable(database_url: str, tmp_path) -> str:
     """A URL of the same kind that no database answers on."""
     if database_url.startswith("sqlite"):
@@ -53,7 +76,7 @@ def unreachable(database_url: str, tmp_path) -> str:
     return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/statuspage"
 
 
-@pytest.mark.parametrize("worker", ["sync", "asgi"])
+@pytest.mark.parametrize("worker", ["granian", "sync", "asgi"])
 def test_a_process_started_while_the_database_is_down_serves_the_last_rendered_page(
         site, database_url, tmp_path, worker):
     instance = tmp_path / "instance"
@@ -63,7 +86,7 @@ def test_a_process_started_while_the_database_is_down_serves_the_last_rendered_p
         status, _, page = send(port, "GET", f"/incidents/{site.id}")
         assert status == 200
 
-    # The database is gone; gunicorn starts again (a restart, a respawned worker).
+    # The database is gone; the server starts again (a restart, a respawned worker).
     down = unreachable(database_url, tmp_path)
     with serve(worker, database_url=down, instance=instance) as port:
         assert send(port, "GET", "/health/live")[0] == 200
@@ -110,11 +133,13 @@ def _chunks(data: bytes, size: int = 16 * 1024):
 
 
 @pytest.mark.parametrize("worker", WORKERS)
-def test_a_chunked_body_over_the_limit_gets_413_and_a_small_one_works(
+def test_a_body_over_the_limit_gets_413_whatever_its_framing_and_a_small_one_works(
         app, database_url, tmp_path, worker):
     from urllib.parse import urlencode
 
-    with serve(worker, database_url=database_url, instance=tmp_path / "instance") as port:
+    stopped: dict = {}
+    with serve(worker, database_url=database_url, instance=tmp_path / "instance",
+               stopped=stopped) as port:
         cookie, fields = _subscribe_form(port)
         form = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
 
@@ -125,6 +150,10 @@ def test_a_chunked_body_over_the_limit_gets_413_and_a_small_one_works(
         assert status == 413, body[:200]
         assert b"larger than this site accepts" in body
         assert _subscribers(database_url) == []
+        # The same with its length announced (Content-Length) instead of chunked.
+        status, _, body = send(port, "POST", "/subscribe", headers=form, body=big)
+        assert status == 413, body[:200]
+        assert _subscribers(database_url) == []
 
         small = urlencode({**fields, "email": "small@example.test",
                            "audience": "participant"}).encode()
@@ -132,3 +161,7 @@ def test_a_chunked_body_over_the_limit_gets_413_and_a_small_one_works(
                                      body=_chunks(small, 20), chunked=True)
         assert status == 303, body[:300]
         assert _subscribers(database_url) == ["small@example.test"]
+
+    # SIGTERM (what serve's Ctrl-C and a supervisor send): a clean stop, no traceback.
+    assert stopped["returncode"] in (0, -15), stopped
+    assert "Traceback" not in stopped["stderr"], stopped["stderr"][-2000:]
