@@ -66,7 +66,7 @@ class Refresher:
                 continue  # not asked for since its render, or a one-off answer
             if entry.version != cache.version or now + self.ahead >= entry.expires:
                 try:
-                    cache._refill(key, entry, now, ahead=self.ahead)
+                    cache.refill(key, entry, now, ahead=self.ahead)
                 except Exception:
                     log.exception("public cache: rendering %s in the background failed",
                                   key[0])
@@ -81,7 +81,7 @@ class Refresher:
         for path in paths:
             key = (path, "")
             try:
-                entry = cache._refill(key, None, now)
+                entry = cache.refill(key, None, now)
             except Exception:  # the database is down and nothing is stored: later, then
                 log.warning("public cache: could not render %s at start", path)
                 continue

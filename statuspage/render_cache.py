@@ -214,7 +214,7 @@ class PublicCache:
                 return self.app(environ, start_response)
             entry = self.fresh_entry(canonical) if canonical != key else None
             if entry is None:
-                entry = self._refill(canonical, self.entries.get(canonical), self.monotonic())
+                entry = self.refill(canonical, self.entries.get(canonical), self.monotonic())
                 if entry is None:
                     return self.app(environ, start_response)
         status_line, headers, body = self.answer(
@@ -291,7 +291,7 @@ class PublicCache:
 
     # --- Rendering ------------------------------------------------------------------------
 
-    def _render_lock(self, key) -> threading.Lock:
+    def render_lock(self, key) -> threading.Lock:
         with self._render_locks_lock:
             lock = self._render_locks.get(key)
             if lock is None:
@@ -305,7 +305,7 @@ class PublicCache:
         lock = self._render_locks.get(key)
         return lock is not None and lock.locked()
 
-    def _refill(self, key, stale: Optional[Entry], now: float,
+    def refill(self, key, stale: Optional[Entry], now: float,
                 ahead: float = 0.0) -> Optional[Entry]:
         """Render ``key`` again (one thread per key); stale bytes while that runs or fails.
 
@@ -316,7 +316,7 @@ class PublicCache:
             stale = stale or self._stored(key, now)
             if stale is not None:
                 return stale  # stale-if-error: the database is down, these are the last bytes
-        lock = self._render_lock(key)
+        lock = self.render_lock(key)
         if not lock.acquire(blocking=stale is None):
             return stale  # someone is rendering it; the bytes we have meanwhile
         try:

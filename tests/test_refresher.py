@@ -111,7 +111,7 @@ def test_while_a_path_is_being_rendered_the_event_loop_serves_its_last_bytes(
          clock=clock)
     clock.advance(seconds=1.1)
     cache.check_version(cache.monotonic())
-    lock = cache._render_lock(("/", ""))
+    lock = cache.render_lock(("/", ""))
     with lock:  # the refresher (or another request) is rendering "/"
         renders = cache.renders
         status, _, meanwhile = asgi_get(asgi_app, "/")
