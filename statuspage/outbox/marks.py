@@ -7,7 +7,7 @@ a claim released. Used by the notifier's fan-out (``notifier.send_batch``).
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Iterable, Iterator, Optional
 
@@ -19,6 +19,7 @@ from ..extensions import UTCDateTime, db
 from ..models import Delivery, Maintenance, Notification, Subscriber
 from ..transactions import write_transaction
 from .maintenance_notices import owed_follow_up
+from .recheck import CURRENT, CURRENT_TIMES, Current, current_state_on, state_of
 from .rules import Claimed, Settings, after_temporary_failure
 
 log = logging.getLogger("statuspage.notifier")
@@ -93,6 +94,97 @@ def record_sent(item: Claimed, *, now: datetime, conn: Optional[sa.Connection] =
         _mark_sent(conn, item, now)
 
 
+def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
+                             following: Optional[Claimed]) -> Optional[Current]:
+    """Commits: ``item`` marked sent as ``record_sent`` does, and in the same transaction,
+    after the mark's statements, the question ``recheck`` asks before each message, for
+    ``following`` (the batch's next delivery, None at its end): what is true of it now."""
+    with conn.begin():
+        if item.maintenance_id is not None:  # (its follow-ups: the general way)
+            _mark_sent(conn, item, now)
+            return None if following is None else current_state_on(conn, following)
+        done, resolution_id, row = _statements(conn).run(conn, item, now, following)
+        if done != 1:
+            _lease_lost(item)
+        elif resolution_id is not None:
+            _owe_resolution(conn, item, now, resolution_id)
+        return None if following is None else state_of(following, row)
+
+
+def _statements(conn: sa.Connection) -> "_Statements":
+    found = conn.info.get("statuspage_marks")
+    if found is None:
+        found = conn.info["statuspage_marks"] = _Statements(conn.dialect)
+    return found
+
+
+class _Compiled:
+    """A statement compiled once for the dialect: its SQL and how to order its values."""
+
+    def __init__(self, stmt: sa.Executable, dialect, names: tuple[str, ...]):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup  # (qmark: positional; pyformat: None, by name)
+        self.defaults = compiled.construct_params(dict.fromkeys(names))
+
+    def params(self, values: dict):
+        values = {**self.defaults, **values}
+        return tuple(values[name] for name in self.order) if self.order else values
+
+
+class _Statements:
+    """The statements of ``_mark_sent`` (no maintenance window) and of ``recheck``, on
+    the driver's connection inside the caller's transaction: the same SQL in the same
+    order (each statement its own snapshot, the lock before the reads that rely on it),
+    without SQLAlchemy's per-statement work; on PostgreSQL in one pipeline (one round
+    trip for all of them), when libpq has pipeline mode."""
+
+    def __init__(self, dialect):
+        self.postgresql = dialect.name == "postgresql"
+        self.pipeline = False
+        if self.postgresql:
+            import psycopg
+
+            self.pipeline = psycopg.Pipeline.is_supported()
+        self.lock = _Compiled(_LOCK_OUTAGE, dialect, ("notification_id",))
+        self.mark = _Compiled(_MARK_SENT, dialect, ("delivery_id", "token", "now"))
+        self.resolution = _Compiled(_RESOLUTION_ID, dialect, ("incident_id",))
+        self.current = _Compiled(CURRENT, dialect, ("delivery_id",))
+        utc = UTCDateTime().dialect_impl(dialect)
+        self.bind_time = utc.bind_processor(dialect) or (lambda value: value)
+        self.read_time = utc.result_processor(dialect, None) or (lambda value: value)
+
+    def run(self, conn: sa.Connection, item: Claimed, now: datetime,
+            following: Optional[Claimed]) -> tuple[int, Optional[int], Optional[tuple]]:
+        """(rows marked, the resolution notification's id, ``following``'s row)."""
+        outage = item.kind == "outage"
+        jobs = []
+        if outage and self.postgresql:
+            jobs.append((self.lock, {"notification_id": item.notification_id}))
+        jobs.append((self.mark, {"delivery_id": item.delivery_id, "token": item.claim_token,
+                                 "now": self.bind_time(now)}))
+        if outage:
+            jobs.append((self.resolution, {"incident_id": item.incident_id}))
+        if following is not None:
+            jobs.append((self.current, {"delivery_id": following.delivery_id}))
+        raw = conn.connection.dbapi_connection
+        cursors = [raw.cursor() for _ in jobs]
+        try:
+            with raw.pipeline() if self.pipeline else nullcontext():
+                for cursor, (statement, values) in zip(cursors, jobs):
+                    cursor.execute(statement.sql, statement.params(values))
+            done = cursors[1 if outage and self.postgresql else 0].rowcount
+            resolution = cursors[-2 if following else -1].fetchone() if outage else None
+            row = cursors[-1].fetchone() if following is not None else None
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        if row is not None:
+            row = tuple(self.read_time(v) if i in CURRENT_TIMES else v
+                        for i, v in enumerate(row))
+        return done, resolution[0] if resolution else None, row
+
+
 def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
     if item.kind == "outage" and conn.dialect.name != "sqlite":
         # Shared lock: resolving the incident (which locks this row for update) waits
@@ -107,8 +199,7 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
     done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
                                      "token": item.claim_token, "now": now}).rowcount
     if done != 1:
-        log.warning("delivery %s was sent, but its lease had passed to another "
-                    "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
+        _lease_lost(item)
         return
     if item.maintenance_id is not None:
         # After the lock, as below: a follow-up committed before it is seen here.
@@ -124,6 +215,11 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
                                      {"incident_id": item.incident_id}).scalar()
         if resolution_id is not None:
             _owe_resolution(conn, item, now, resolution_id)
+
+
+def _lease_lost(item: Claimed) -> None:
+    log.warning("delivery %s was sent, but its lease had passed to another notifier "
+                "(NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
 
 
 def _owe_resolution(conn: sa.Connection, item: Claimed, now: datetime,
