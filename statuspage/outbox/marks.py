@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Iterable, Iterator, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import mail
@@ -99,16 +100,14 @@ def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
     """Commits: ``item`` marked sent as ``record_sent`` does, and in the same transaction,
     after the mark's statements, the question ``recheck`` asks before each message, for
     ``following`` (the batch's next delivery, None at its end): what is true of it now."""
-    with conn.begin():
-        if item.maintenance_id is not None:  # (its follow-ups: the general way)
+    if item.maintenance_id is not None:  # (its follow-ups: the general way)
+        with conn.begin():
             _mark_sent(conn, item, now)
             return None if following is None else current_state_on(conn, following)
-        done, resolution_id, row = _statements(conn).run(conn, item, now, following)
-        if done != 1:
-            _lease_lost(item)
-        elif resolution_id is not None:
-            _owe_resolution(conn, item, now, resolution_id)
-        return None if following is None else state_of(following, row)
+    done, row = _statements(conn).run(conn, item, now, following)
+    if done != 1:
+        _lease_lost(item)
+    return None if following is None else state_of(following, row)
 
 
 def _statements(conn: sa.Connection) -> "_Statements":
@@ -116,6 +115,28 @@ def _statements(conn: sa.Connection) -> "_Statements":
     if found is None:
         found = conn.info["statuspage_marks"] = _Statements(conn.dialect)
     return found
+
+
+def _owe_resolution_statement(dialect_name: str) -> sa.Executable:
+    """``_owe_resolution`` as one statement: a pending all-clear for the subscriber of
+    the delivery just marked sent, if its incident has a resolution notification and the
+    subscriber is still confirmed; nothing if it is already owed."""
+    insert = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(_delivery)
+    marked, subscribers = _delivery.alias("marked"), Subscriber.__table__
+    at = sa.bindparam("now", type_=UTCDateTime())
+    subscriber = sa.bindparam("subscriber_id", type_=sa.Integer())
+    return insert.from_select(
+        ["notification_id", "subscriber_id", "status", "attempts", "next_attempt_at",
+         "created_at"],
+        sa.select(_notification.c.id, subscriber, sa.literal("pending"),
+                  sa.literal(0), at, at)
+        .where(_notification.c.incident_id == sa.bindparam("incident_id"),
+               _notification.c.kind == "resolution",
+               sa.exists().where(subscribers.c.id == subscriber,
+                                 subscribers.c.status == "confirmed"),
+               sa.exists().where(marked.c.id == sa.bindparam("delivery_id"),
+                                 marked.c.status == "sent")),
+    ).on_conflict_do_nothing()
 
 
 class _Compiled:
@@ -133,11 +154,12 @@ class _Compiled:
 
 
 class _Statements:
-    """The statements of ``_mark_sent`` (no maintenance window) and of ``recheck``, on
-    the driver's connection inside the caller's transaction: the same SQL in the same
-    order (each statement its own snapshot, the lock before the reads that rely on it),
-    without SQLAlchemy's per-statement work; on PostgreSQL in one pipeline (one round
-    trip for all of them), when libpq has pipeline mode."""
+    """``_mark_sent`` (no maintenance window) and ``recheck``'s read, in one transaction
+    of their own on the driver's connection: the same statements in the same order (each
+    its own snapshot, the lock before the statement that relies on it; the all-clear owed
+    in one INSERT ... SELECT), compiled once, without SQLAlchemy's per-statement work; on
+    PostgreSQL with its COMMIT in one pipeline (one round trip), when libpq has pipeline
+    mode."""
 
     def __init__(self, dialect):
         self.postgresql = dialect.name == "postgresql"
@@ -146,43 +168,51 @@ class _Statements:
             import psycopg
 
             self.pipeline = psycopg.Pipeline.is_supported()
+        ids = ("delivery_id", "subscriber_id", "incident_id", "now")
         self.lock = _Compiled(_LOCK_OUTAGE, dialect, ("notification_id",))
         self.mark = _Compiled(_MARK_SENT, dialect, ("delivery_id", "token", "now"))
-        self.resolution = _Compiled(_RESOLUTION_ID, dialect, ("incident_id",))
+        self.owe = _Compiled(_owe_resolution_statement(dialect.name), dialect, ids)
         self.current = _Compiled(CURRENT, dialect, ("delivery_id",))
         utc = UTCDateTime().dialect_impl(dialect)
         self.bind_time = utc.bind_processor(dialect) or (lambda value: value)
         self.read_time = utc.result_processor(dialect, None) or (lambda value: value)
 
     def run(self, conn: sa.Connection, item: Claimed, now: datetime,
-            following: Optional[Claimed]) -> tuple[int, Optional[int], Optional[tuple]]:
-        """(rows marked, the resolution notification's id, ``following``'s row)."""
-        outage = item.kind == "outage"
+            following: Optional[Claimed]) -> tuple[int, Optional[tuple]]:
+        """Commits: (rows marked, ``following``'s row)."""
+        outage, at = item.kind == "outage", self.bind_time(now)
         jobs = []
         if outage and self.postgresql:
             jobs.append((self.lock, {"notification_id": item.notification_id}))
         jobs.append((self.mark, {"delivery_id": item.delivery_id, "token": item.claim_token,
-                                 "now": self.bind_time(now)}))
+                                 "now": at}))
         if outage:
-            jobs.append((self.resolution, {"incident_id": item.incident_id}))
+            jobs.append((self.owe, {"delivery_id": item.delivery_id, "now": at,
+                                    "subscriber_id": item.subscriber_id,
+                                    "incident_id": item.incident_id}))
         if following is not None:
             jobs.append((self.current, {"delivery_id": following.delivery_id}))
         raw = conn.connection.dbapi_connection
         cursors = [raw.cursor() for _ in jobs]
         try:
             with raw.pipeline() if self.pipeline else nullcontext():
+                if not self.postgresql:  # (the write lock at once, as marking_connection)
+                    cursors[0].execute("BEGIN IMMEDIATE")
                 for cursor, (statement, values) in zip(cursors, jobs):
                     cursor.execute(statement.sql, statement.params(values))
+                raw.commit()
             done = cursors[1 if outage and self.postgresql else 0].rowcount
-            resolution = cursors[-2 if following else -1].fetchone() if outage else None
             row = cursors[-1].fetchone() if following is not None else None
+        except BaseException:
+            raw.rollback()
+            raise
         finally:
             for cursor in cursors:
                 cursor.close()
         if row is not None:
             row = tuple(self.read_time(v) if i in CURRENT_TIMES else v
                         for i, v in enumerate(row))
-        return done, resolution[0] if resolution else None, row
+        return done, row
 
 
 def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
