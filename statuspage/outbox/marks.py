@@ -1,7 +1,8 @@
 """What a send did, recorded the moment the SMTP server answers: a delivery marked sent
 (one short transaction on a connection of its own, committed before the next message goes,
-so a crash resends at most the one in flight), a failure retried with backoff or given up,
-a claim released. Used by the notifier's fan-out (``notifier.send_batch``).
+so a crash resends at most the one in flight; the next delivery's recheck rides in it), a
+failure retried with backoff or given up, a claim released. Used by the notifier's fan-out
+(``notifier.send_batch``).
 """
 
 from __future__ import annotations
@@ -75,31 +76,16 @@ def marking_connection() -> Iterator[sa.Connection]:
         yield conn
 
 
-def record_sent(item: Claimed, *, now: datetime, conn: Optional[sa.Connection] = None
-                ) -> None:
-    """Commits: the server accepted it, never send it again (one short transaction,
-    committed before the next message goes, so a crash resends at most the one in flight). If its
-    incident was resolved while it was in flight, its reader is owed the all-clear too.
-
-    Per message: [lock] + UPDATE + [SELECT] + COMMIT, prebuilt Core statements on ``conn``
-    (a ``marking_connection``) or, without one, on the session's connection. The
-    all-clear question costs one indexed lookup of the incident's resolution
-    notification, asked under the lock; the rest (``_owe_resolution``) runs only when
-    that notification exists: an outage email accepted after its incident was resolved.
-    """
-    if conn is None:
-        with write_transaction():
-            _mark_sent(db.session.connection(), item, now)
-        return
-    with conn.begin():
-        _mark_sent(conn, item, now)
-
-
 def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
                              following: Optional[Claimed]) -> Optional[Current]:
-    """Commits: ``item`` marked sent as ``record_sent`` does, and in the same transaction,
-    after the mark's statements, the question ``recheck`` asks before each message, for
-    ``following`` (the batch's next delivery, None at its end): what is true of it now."""
+    """Commits: the server accepted ``item``, never send it again; and, in the same
+    transaction, after the mark's statements, the question ``recheck`` asks before each
+    message, for ``following`` (the batch's next delivery, None at its end). One short
+    transaction on ``conn`` (a ``marking_connection``), committed before the next message
+    goes, so a crash resends at most the one in flight. If its incident was resolved while
+    it was in flight, its reader is owed the all-clear too (asked after the lock, so a
+    resolution committed before the lock was granted is seen; one committed later waited
+    for us and saw this delivery as sent). What is true of ``following`` now, or None."""
     if item.maintenance_id is not None:  # (its follow-ups: the general way)
         with conn.begin():
             _mark_sent(conn, item, now)
