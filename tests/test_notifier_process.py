@@ -23,7 +23,7 @@ import pytest
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.models import Delivery, NotifierHeartbeat
+from statuspage.models import Delivery, Notification, NotifierHeartbeat
 from tests.conftest import T0
 from tests.smtp import add_subscribers, app, smtp  # noqa: F401  (fixtures)
 
@@ -243,3 +243,40 @@ def test_several_notifiers_at_once_send_each_email_exactly_once(
         assert proc.returncode == 0, out
     assert_exactly_once(smtp, RESTORED, emails)
     assert len(smtp.messages) == 2 * n
+
+
+def test_sigkill_after_the_server_accepted_a_message_resends_that_one_only(
+        notifier, smtp, database_url, responder, components, make_incident):
+    """The server accepts a message, then the notifier dies while its mark waits: nothing
+    after it went; the message in flight goes again after the lease unless its mark was
+    already on its way (PostgreSQL: the pipeline, COMMIT included, that the server runs
+    once the lock is free); nobody else gets two. The mark is made to wait by the lock a
+    writer holds (on PostgreSQL the one resolving takes on the outage notification; on
+    SQLite the write lock), not by time."""
+    emails = add_subscribers(30)
+    make_incident(responder, components[:1], severity="SEV-1")
+    due = T0 + timedelta(minutes=31)
+    in_flight = smtp.hold(after=10)  # the 11th message of a batch of 30
+    victim = notifier(due, "--once")
+    in_flight.wait_reached()
+    with db.engine.connect() as writer:
+        if database_url.startswith("postgresql"):
+            writer.begin()
+            writer.execute(db.select(Notification.id).where(Notification.kind == "outage")
+                           .with_for_update())
+        else:
+            writer.execution_options(sqlite_begin="IMMEDIATE").begin()
+        in_flight.release()
+        wait_for(lambda: len(smtp.messages) == 11, "the server to accept the 11th")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=30)
+        writer.rollback()
+    assert len(smtp.messages) == 11  # the 12th never went: the 11th's mark had not committed
+    marked = count_deliveries("sent")
+    assert marked == (11 if database_url.startswith("postgresql") else 10)
+    notifier.once(due + timedelta(seconds=301))  # after NOTIFIER_LEASE_SECONDS
+    received = Counter(r for m in smtp.messages if m.subject == OUTAGE for r in m.rcpt_tos)
+    assert sorted(received) == sorted(emails)
+    twice = {r: n for r, n in received.items() if n > 1}
+    assert twice == ({} if marked == 11 else {in_flight.recipients[0]: 2})
+    assert count_deliveries("sent") == 30

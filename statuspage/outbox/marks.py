@@ -1,17 +1,19 @@
 """What a send did, recorded the moment the SMTP server answers: a delivery marked sent
 (one short transaction on a connection of its own, committed before the next message goes,
-so a crash resends at most the one in flight), a failure retried with backoff or given up,
-a claim released. Used by the notifier's fan-out (``notifier.send_batch``).
+so a crash resends at most the one in flight; the next delivery's recheck rides in it), a
+failure retried with backoff or given up, a claim released. Used by the notifier's fan-out
+(``notifier.send_batch``).
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Iterable, Iterator, Optional
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from .. import mail
@@ -19,6 +21,7 @@ from ..extensions import UTCDateTime, db
 from ..models import Delivery, Maintenance, Notification, Subscriber
 from ..transactions import write_transaction
 from .maintenance_notices import owed_follow_up
+from .recheck import CURRENT, CURRENT_TIMES, Current, current_state_on, state_of
 from .rules import Claimed, Settings, after_temporary_failure
 
 log = logging.getLogger("statuspage.notifier")
@@ -73,24 +76,129 @@ def marking_connection() -> Iterator[sa.Connection]:
         yield conn
 
 
-def record_sent(item: Claimed, *, now: datetime, conn: Optional[sa.Connection] = None
-                ) -> None:
-    """Commits: the server accepted it, never send it again (one short transaction,
-    committed before the next message goes, so a crash resends at most the one in flight). If its
-    incident was resolved while it was in flight, its reader is owed the all-clear too.
+def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
+                             following: Optional[Claimed]) -> Optional[Current]:
+    """Commits: the server accepted ``item``, never send it again; and, in the same
+    transaction, after the mark's statements, the question ``recheck`` asks before each
+    message, for ``following`` (the batch's next delivery, None at its end). One short
+    transaction on ``conn`` (a ``marking_connection``), committed before the next message
+    goes, so a crash resends at most the one in flight. If its incident was resolved while
+    it was in flight, its reader is owed the all-clear too (asked after the lock, so a
+    resolution committed before the lock was granted is seen; one committed later waited
+    for us and saw this delivery as sent). What is true of ``following`` now, or None."""
+    if item.maintenance_id is not None:  # (its follow-ups: the general way)
+        with conn.begin():
+            _mark_sent(conn, item, now)
+            return None if following is None else current_state_on(conn, following)
+    done, row = _statements(conn).run(conn, item, now, following)
+    if done != 1:
+        _lease_lost(item)
+    return None if following is None else state_of(following, row)
 
-    Per message: [lock] + UPDATE + [SELECT] + COMMIT, prebuilt Core statements on ``conn``
-    (a ``marking_connection``) or, without one, on the session's connection. The
-    all-clear question costs one indexed lookup of the incident's resolution
-    notification, asked under the lock; the rest (``_owe_resolution``) runs only when
-    that notification exists: an outage email accepted after its incident was resolved.
-    """
-    if conn is None:
-        with write_transaction():
-            _mark_sent(db.session.connection(), item, now)
-        return
-    with conn.begin():
-        _mark_sent(conn, item, now)
+
+def _statements(conn: sa.Connection) -> "_Statements":
+    found = conn.info.get("statuspage_marks")
+    if found is None:
+        found = conn.info["statuspage_marks"] = _Statements(conn.dialect)
+    return found
+
+
+def _owe_resolution_statement(dialect_name: str) -> sa.Executable:
+    """``_owe_resolution`` as one statement: a pending all-clear for the subscriber of
+    the delivery just marked sent, if its incident has a resolution notification and the
+    subscriber is still confirmed; nothing if it is already owed."""
+    insert = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(_delivery)
+    marked, subscribers = _delivery.alias("marked"), Subscriber.__table__
+    at = sa.bindparam("now", type_=UTCDateTime())
+    subscriber = sa.bindparam("subscriber_id", type_=sa.Integer())
+    return insert.from_select(
+        ["notification_id", "subscriber_id", "status", "attempts", "next_attempt_at",
+         "created_at"],
+        sa.select(_notification.c.id, subscriber, sa.literal("pending"),
+                  sa.literal(0), at, at)
+        .where(_notification.c.incident_id == sa.bindparam("incident_id"),
+               _notification.c.kind == "resolution",
+               sa.exists().where(subscribers.c.id == subscriber,
+                                 subscribers.c.status == "confirmed"),
+               sa.exists().where(marked.c.id == sa.bindparam("delivery_id"),
+                                 marked.c.status == "sent")),
+    ).on_conflict_do_nothing()
+
+
+class _Compiled:
+    """A statement compiled once for the dialect: its SQL and how to order its values."""
+
+    def __init__(self, stmt: sa.Executable, dialect, names: tuple[str, ...]):
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.order = compiled.positiontup  # (qmark: positional; pyformat: None, by name)
+        self.defaults = compiled.construct_params(dict.fromkeys(names))
+
+    def params(self, values: dict):
+        values = {**self.defaults, **values}
+        return tuple(values[name] for name in self.order) if self.order else values
+
+
+class _Statements:
+    """``_mark_sent`` (no maintenance window) and ``recheck``'s read, in one transaction
+    of their own on the driver's connection: the same statements in the same order (each
+    its own snapshot, the lock before the statement that relies on it; the all-clear owed
+    in one INSERT ... SELECT), compiled once, without SQLAlchemy's per-statement work; on
+    PostgreSQL with its COMMIT in one pipeline (one round trip), when libpq has pipeline
+    mode."""
+
+    def __init__(self, dialect):
+        self.postgresql = dialect.name == "postgresql"
+        self.pipeline = False
+        if self.postgresql:
+            import psycopg
+
+            self.pipeline = psycopg.Pipeline.is_supported()
+        ids = ("delivery_id", "subscriber_id", "incident_id", "now")
+        self.lock = _Compiled(_LOCK_OUTAGE, dialect, ("notification_id",))
+        self.mark = _Compiled(_MARK_SENT, dialect, ("delivery_id", "token", "now"))
+        self.owe = _Compiled(_owe_resolution_statement(dialect.name), dialect, ids)
+        self.current = _Compiled(CURRENT, dialect, ("delivery_id",))
+        utc = UTCDateTime().dialect_impl(dialect)
+        self.bind_time = utc.bind_processor(dialect) or (lambda value: value)
+        self.read_time = utc.result_processor(dialect, None) or (lambda value: value)
+
+    def run(self, conn: sa.Connection, item: Claimed, now: datetime,
+            following: Optional[Claimed]) -> tuple[int, Optional[tuple]]:
+        """Commits: (rows marked, ``following``'s row)."""
+        outage, at = item.kind == "outage", self.bind_time(now)
+        jobs = []
+        if outage and self.postgresql:
+            jobs.append((self.lock, {"notification_id": item.notification_id}))
+        jobs.append((self.mark, {"delivery_id": item.delivery_id, "token": item.claim_token,
+                                 "now": at}))
+        if outage:
+            jobs.append((self.owe, {"delivery_id": item.delivery_id, "now": at,
+                                    "subscriber_id": item.subscriber_id,
+                                    "incident_id": item.incident_id}))
+        if following is not None:
+            jobs.append((self.current, {"delivery_id": following.delivery_id}))
+        raw = conn.connection.dbapi_connection
+        cursors = [raw.cursor() for _ in jobs]
+        try:
+            with raw.pipeline() if self.pipeline else nullcontext():
+                if not self.postgresql:  # (the write lock at once, as marking_connection)
+                    cursors[0].execute("BEGIN IMMEDIATE")
+                for cursor, (statement, values) in zip(cursors, jobs):
+                    cursor.execute(statement.sql, statement.params(values))
+                raw.commit()
+            done = cursors[1 if outage and self.postgresql else 0].rowcount
+            row = cursors[-1].fetchone() if following is not None else None
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        if row is not None:
+            row = tuple(self.read_time(v) if i in CURRENT_TIMES else v
+                        for i, v in enumerate(row))
+        return done, row
 
 
 def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
@@ -107,8 +215,7 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
     done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
                                      "token": item.claim_token, "now": now}).rowcount
     if done != 1:
-        log.warning("delivery %s was sent, but its lease had passed to another "
-                    "notifier (NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
+        _lease_lost(item)
         return
     if item.maintenance_id is not None:
         # After the lock, as below: a follow-up committed before it is seen here.
@@ -124,6 +231,11 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
                                      {"incident_id": item.incident_id}).scalar()
         if resolution_id is not None:
             _owe_resolution(conn, item, now, resolution_id)
+
+
+def _lease_lost(item: Claimed) -> None:
+    log.warning("delivery %s was sent, but its lease had passed to another notifier "
+                "(NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
 
 
 def _owe_resolution(conn: sa.Connection, item: Claimed, now: datetime,

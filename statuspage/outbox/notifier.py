@@ -47,8 +47,8 @@ from ..transactions import write_transaction
 from .compose import Renderer, list_id
 from .maintenance_notices import enqueue_due_reminders_and_commit
 from .queue import enqueue_due_outage_emails_and_commit
-from .marks import marking_connection, record_failure, record_sent, release
-from .recheck import current_state, settle_unsent
+from .marks import marking_connection, record_failure, record_sent_then_recheck, release
+from .recheck import Current, current_state, settle_unsent
 from . import responders
 from .slack_delivery import SlackReport
 from .webhook_delivery import WebhookReport
@@ -206,10 +206,12 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
     """Commits each result: send a claimed batch over one SMTP connection.
 
     ``smtp`` is the connection the tick keeps open from batch to batch (else one of its
-    own); each result is recorded, and committed, the moment the server answers. Before
-    each message: a stop request releases the rest; the heartbeat is written if due; the
-    delivery is asked again whether it is still wanted (``recheck``), and its email is
-    composed from the version of its incident that this read found.
+    own); each result is recorded, and committed, the moment the server answers, before
+    the next message goes. Before each message: a stop request releases the rest; the
+    heartbeat is written if due; the delivery is asked again whether it is still wanted
+    (``recheck``; after a message the server accepted, in the transaction that marks it
+    sent: ``marks.record_sent_then_recheck``), and its email is composed from the version
+    of its incident that this read found.
     Returns False when the tick should stop (the server is down, time ran short, or the
     process is stopping)."""
     app = current_app._get_current_object()
@@ -223,6 +225,7 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
             smtp = stack.enter_context(mail.SMTPSession(smtp_settings))
         if marks is None:
             marks = stack.enter_context(marking_connection())
+        state: Optional[Current] = None  # the item's, if asked with the previous mark
         for index, item in enumerate(batch):
             if stop_requested() or time.monotonic() > deadline:
                 release(batch[index:])
@@ -232,18 +235,22 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
                              len(batch) - index)
                 return False
             pulse.beat_if_due()
-            state = current_state(item)
+            if state is None:
+                state = current_state(item)
             if state.action != "send":
                 if state.action != "gone":
                     settle_unsent(item, state.action, marks)
                     report.settled += 1
+                state = None
                 continue
             message = renderer.message_bytes(item, sender=smtp_settings.sender,
                                              list_id=the_list_id, now=utcnow(),
                                              version=state.version)
+            state = None
             result = smtp.send(item.email, message)
             if result.sent:
-                record_sent(item, now=utcnow(), conn=marks)
+                following = batch[index + 1] if index + 1 < len(batch) else None
+                state = record_sent_then_recheck(item, utcnow(), marks, following)
                 report.count("sent")
                 log.info("delivery %s (%s to subscriber %s) sent", item.delivery_id,
                          item.kind, item.subscriber_public_id)
@@ -290,7 +297,7 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
                 time.sleep(settings.pause_after_claim)
             keep_going = send_batch(batch, settings, renderer, report, rng, smtp, marks,
                                     pulse)
-            pulse.beat()
+            pulse.beat_if_due()  # (as between messages: a batch of 50 takes well under it)
             if not keep_going:
                 break
         # The responders' work (webhooks, reminders, notices, Slack): no hold stops it.

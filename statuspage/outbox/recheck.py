@@ -39,7 +39,7 @@ _updates_of_incident = _updates.c.incident_id == _notification.c.incident_id
 #: of its incident would it report? A redaction changes the redacted count even when two
 #: changes share a timestamp; an edit, an update, a resolution or a reopening changes
 #: updated_at (and an update the count).
-_CURRENT = (
+CURRENT = (
     sa.select(
         _delivery.c.claim_token, _delivery.c.status, _subscriber.c.status,
         _notification.c.held_at, _incident.c.status, _incident.c.updated_at,
@@ -56,6 +56,8 @@ _CURRENT = (
         .outerjoin(_window, _notification.c.maintenance_id == _window.c.id))
     .where(_delivery.c.id == sa.bindparam("delivery_id"))
 )
+#: The columns of ``CURRENT`` that are times (``UTCDateTime``).
+CURRENT_TIMES = (5, 13)
 _SETTLE = (
     sa.update(_delivery)
     .where(_delivery.c.id == sa.bindparam("delivery_id"),
@@ -79,9 +81,20 @@ def current_state(item: Claimed) -> Current:
     """Commits nothing, holds nothing: one read, its transaction ended at once (so it
     sees every change committed before it, and no lock is held during SMTP)."""
     try:
-        row = db.session.execute(_CURRENT, {"delivery_id": item.delivery_id}).first()
+        row = db.session.execute(CURRENT, {"delivery_id": item.delivery_id}).first()
     finally:
         db.session.rollback()
+    return state_of(item, row)
+
+
+def current_state_on(conn: sa.Connection, item: Claimed) -> Current:
+    """The same read as ``current_state``, in the caller's transaction on ``conn`` (the
+    marking connection's, just after the previous message was marked sent: it sees every
+    change committed before this statement began)."""
+    return state_of(item, conn.execute(CURRENT, {"delivery_id": item.delivery_id}).first())
+
+
+def state_of(item: Claimed, row) -> Current:
     if row is None:
         return Current("gone")  # deleted: the incident was reopened, the subscriber erased
     (claim_token, status, subscriber_status, held_at, incident_status, updated_at,
