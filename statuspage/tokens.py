@@ -6,6 +6,7 @@ SECRET_KEY; a token made for one purpose is refused for another.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Optional
 
 from flask import current_app
@@ -42,11 +43,15 @@ class _ClockSigner(TimestampSigner):
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
     if purpose not in _PURPOSES:
         raise ValueError(purpose)
-    return URLSafeTimedSerializer(
-        current_app.config["SECRET_KEY"],
-        salt=f"statuspage.subscriber.{purpose}",
-        signer=_ClockSigner,
-    )
+    return _made(current_app.config["SECRET_KEY"], purpose)
+
+
+@lru_cache(maxsize=32)
+def _made(secret_key, purpose: str) -> URLSafeTimedSerializer:
+    """One serializer per key and purpose (its keys are derived once, not per token: two
+    tokens go into every subscriber email of a fan-out). The clock is read per token."""
+    return URLSafeTimedSerializer(secret_key, salt=f"statuspage.subscriber.{purpose}",
+                                  signer=_ClockSigner)
 
 
 def make_token(purpose: str, public_id: str) -> str:
