@@ -57,7 +57,6 @@ _DROPPED_HEADERS = {"content-length", "etag", "last-modified", "cache-control", 
                     "transfer-encoding", "content-encoding"}
 
 
-
 # --- Rendering --------------------------------------------------------------------------
 
 
@@ -164,8 +163,8 @@ class PublicCache:
         enabled = config["PUBLIC_CACHE"]
         self.enabled = (not config["TESTING"]) if enabled is None else bool(enabled)
         self.check_seconds = float(config["PUBLIC_CACHE_CHECK_SECONDS"])
-        #: How old the version may get before a request looks at it itself: longer while
-        #: a ``refresher.Refresher`` looks every ``check_seconds`` from its own thread.
+        #: How old the version may get before a request (or /health/live) looks itself:
+        #: longer while a ``refresher.Refresher`` looks from its own thread.
         self.request_check_seconds = self.check_seconds
         self.refresh_seconds = float(config["PUBLIC_CACHE_REFRESH_SECONDS"])
         self.not_found_seconds = float(config["PUBLIC_CACHE_NOT_FOUND_SECONDS"])
@@ -302,8 +301,7 @@ class PublicCache:
 
     def rendering(self, key) -> bool:
         """Someone is rendering ``key`` now (its stale bytes may be served meanwhile)."""
-        lock = self._render_locks.get(key)
-        return lock is not None and lock.locked()
+        return (lock := self._render_locks.get(key)) is not None and lock.locked()
 
     def refill(self, key, stale: Optional[Entry], now: float,
                 ahead: float = 0.0) -> Optional[Entry]:
@@ -378,7 +376,7 @@ class PublicCache:
         For ``/health/live``: a process that can do neither only answers 500.
         """
         now = self.monotonic()
-        if now - self.checked_at >= self.check_seconds or now < self.checked_at:
+        if now - self.checked_at >= self.request_check_seconds or now < self.checked_at:
             self.check_version(now)
         return (self.database_ok or ("/", "") in self.entries
                 or self.store.has(("/", "")))
