@@ -30,8 +30,9 @@ TEST_MARKS ?= not process and not browser
 test: venv
 	$(BIN)/python -m pytest -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
-# The public page against nginx serving a static file, freshness, cost with history, email
-# fan-out (tests/bench/run.py; about two minutes). Needs: apt-get install -y nginx wrk
+# Every server the README offers against nginx serving the same page, freshness, cost with
+# history, email fan-out (PostgreSQL too with TEST_DATABASE_URL or BENCH_DATABASE_URL), the
+# goals of issue 16 with ✔/✘ (tests/bench/run.py; about 5 minutes). Needs: nginx wrk
 bench: venv
 	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null || { \
 		echo "make bench needs nginx and wrk: sudo apt-get install -y nginx wrk"; exit 2; }
