@@ -14,7 +14,6 @@ from typing import Iterable, Iterator, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 
 from .. import mail
 from ..extensions import UTCDateTime, db
@@ -58,12 +57,6 @@ _NOTICE_REVISION = (
     sa.select(_notification.c.revision)
     .where(_notification.c.id == sa.bindparam("notification_id"))
 )
-_RESOLUTION_ID = (
-    sa.select(_notification.c.id)
-    .where(_notification.c.incident_id == sa.bindparam("incident_id"),
-           _notification.c.kind == "resolution")
-)
-
 
 @contextmanager
 def marking_connection() -> Iterator[sa.Connection]:
@@ -88,7 +81,7 @@ def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
     for us and saw this delivery as sent). What is true of ``following`` now, or None."""
     if item.maintenance_id is not None:  # (its follow-ups: the general way)
         with conn.begin():
-            _mark_sent(conn, item, now)
+            _mark_window_notice_sent(conn, item, now)
             return None if following is None else current_state_on(conn, following)
     done, row = _statements(conn).run(conn, item, now, following)
     if done != 1:
@@ -140,12 +133,11 @@ class _Compiled:
 
 
 class _Statements:
-    """``_mark_sent`` (no maintenance window) and ``recheck``'s read, in one transaction
-    of their own on the driver's connection: the same statements in the same order (each
-    its own snapshot, the lock before the statement that relies on it; the all-clear owed
-    in one INSERT ... SELECT), compiled once, without SQLAlchemy's per-statement work; on
-    PostgreSQL with its COMMIT in one pipeline (one round trip), when libpq has pipeline
-    mode."""
+    """The mark of a delivery that is not a window's notice, and ``recheck``'s read, in one
+    transaction of their own on the driver's connection (each statement its own snapshot,
+    the lock before the statement that relies on it; the all-clear owed in one INSERT ...
+    SELECT), compiled once, without SQLAlchemy's per-statement work; on PostgreSQL with its
+    COMMIT in one pipeline (one round trip), when libpq has pipeline mode."""
 
     def __init__(self, dialect):
         self.postgresql = dialect.name == "postgresql"
@@ -169,6 +161,10 @@ class _Statements:
         outage, at = item.kind == "outage", self.bind_time(now)
         jobs = []
         if outage and self.postgresql:
+            # Shared lock: resolving the incident (which locks this row for update) waits
+            # for us, or we for it, so nobody the outage email reached misses the
+            # all-clear. (SQLite has no row locks: BEGIN IMMEDIATE excludes the resolving
+            # transaction.) The all-clear owed is asked after it, in its own snapshot.
             jobs.append((self.lock, {"notification_id": item.notification_id}))
         jobs.append((self.mark, {"delivery_id": item.delivery_id, "token": item.claim_token,
                                  "now": at}))
@@ -201,14 +197,10 @@ class _Statements:
         return done, row
 
 
-def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
-    if item.kind == "outage" and conn.dialect.name != "sqlite":
-        # Shared lock: resolving the incident (which locks this row for update) waits
-        # for us, or we for it, so nobody the outage email reached misses the all-clear.
-        # (SQLite has no row locks: our transaction began IMMEDIATE, which already
-        # excludes the resolving one.)
-        conn.execute(_LOCK_OUTAGE, {"notification_id": item.notification_id})
-    if item.maintenance_id is not None and conn.dialect.name != "sqlite":
+def _mark_window_notice_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
+    """A maintenance window's notice marked sent, and the follow-up its reader is owed if
+    the window changed while it was in flight."""
+    if conn.dialect.name != "sqlite":
         # Shared lock on the window: a reschedule or cancellation (which locks it for
         # update before it picks those told) waits for us, or we for it.
         conn.execute(_LOCK_WINDOW, {"maintenance_id": item.maintenance_id})
@@ -217,45 +209,16 @@ def _mark_sent(conn: sa.Connection, item: Claimed, now: datetime) -> None:
     if done != 1:
         _lease_lost(item)
         return
-    if item.maintenance_id is not None:
-        # After the lock, as below: a follow-up committed before it is seen here.
-        revision = conn.execute(_NOTICE_REVISION,
-                                {"notification_id": item.notification_id}).scalar()
-        owed_follow_up(conn, item.maintenance_id, revision or 0, item.subscriber_id,
-                       sa.literal(now, UTCDateTime()))
-        return
-    if item.kind == "outage":
-        # A statement after the lock, so it sees a resolution committed before the lock
-        # was granted; one committed later waited for us and saw this delivery as sent.
-        resolution_id = conn.execute(_RESOLUTION_ID,
-                                     {"incident_id": item.incident_id}).scalar()
-        if resolution_id is not None:
-            _owe_resolution(conn, item, now, resolution_id)
+    # After the lock: a follow-up committed before it is seen here.
+    revision = conn.execute(_NOTICE_REVISION,
+                            {"notification_id": item.notification_id}).scalar()
+    owed_follow_up(conn, item.maintenance_id, revision or 0, item.subscriber_id,
+                   sa.literal(now, UTCDateTime()))
 
 
 def _lease_lost(item: Claimed) -> None:
     log.warning("delivery %s was sent, but its lease had passed to another notifier "
                 "(NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
-
-
-def _owe_resolution(conn: sa.Connection, item: Claimed, now: datetime,
-                    resolution_id: int) -> None:
-    subscribers = Subscriber.__table__
-    confirmed = conn.execute(
-        sa.select(subscribers.c.id).where(subscribers.c.id == item.subscriber_id,
-                                          subscribers.c.status == "confirmed")
-    ).scalar()
-    if confirmed is None:
-        return
-    try:
-        with conn.begin_nested():
-            conn.execute(sa.insert(_delivery).values(
-                notification_id=resolution_id, subscriber_id=item.subscriber_id,
-                status="pending", attempts=0,
-                next_attempt_at=sa.literal(now, UTCDateTime()),
-                created_at=sa.literal(now, UTCDateTime())))
-    except IntegrityError:
-        pass  # already owed
 
 
 def record_failure(item: Claimed, result: mail.SendResult, *, now: datetime,
