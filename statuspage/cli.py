@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from typing import Optional
 
 import click
 from flask import Flask, current_app
@@ -163,21 +164,33 @@ GUNICORN_WORKERS = ("asgi", "gthread", "sync")
 def _server_command(cfg, host: str, port: int, workers: int) -> list[str]:
     """The HTTP server's command line (WEB_SERVER); a message and exit 2 for an unknown
     one, before anything starts."""
-    bindir = os.path.dirname(sys.executable)
     server, worker = cfg["WEB_SERVER"], cfg["WEB_WORKER_CLASS"]
     if server not in SERVERS or (server == "gunicorn" and worker not in GUNICORN_WORKERS):
         click.echo(f"WEB_SERVER must be one of {', '.join(SERVERS)} and, for gunicorn, "
                    f"WEB_WORKER_CLASS one of {', '.join(GUNICORN_WORKERS)} (got "
                    f"{server!r}, {worker!r})", err=True)
         raise SystemExit(2)
+    return server_command(server, worker, host=host, port=port, workers=workers,
+                          threads=cfg["WEB_THREADS"])
+
+
+def server_command(server: str, worker_class: Optional[str], *, host: str, port: int,
+                   workers: int, threads: int, access_log: bool = True,
+                   extra: tuple[str, ...] = ()) -> list[str]:
+    """The command line of ``server`` ("granian", or "gunicorn" with ``worker_class``) on
+    ``statuspage.asgi:app`` (``statuspage.wsgi:app`` for gunicorn's WSGI workers); ``extra``
+    before the app. ``serve``, the process tests and ``make bench`` start servers so."""
+    bindir = os.path.dirname(sys.executable)
     if server == "granian":
         return [os.path.join(bindir, "granian"), "--interface", "asgi", "--workers",
-                str(workers), "--host", host, "--port", str(port), "--access-log",
-                "--respawn-failed-workers", "statuspage.asgi:app"]
+                str(workers), "--host", host, "--port", str(port),
+                *(["--access-log"] if access_log else []), "--respawn-failed-workers",
+                *extra, "statuspage.asgi:app"]
     return [os.path.join(bindir, "gunicorn"), "--workers", str(workers),
-            "--worker-class", worker, "--bind", f"{host}:{port}", "--access-logfile", "-",
-            *(["--threads", str(cfg["WEB_THREADS"])] if worker == "gthread" else []),
-            "statuspage.asgi:app" if worker == "asgi" else "statuspage.wsgi:app"]
+            "--worker-class", worker_class, "--bind", f"{host}:{port}",
+            *(["--access-logfile", "-"] if access_log else []),
+            *(["--threads", str(threads)] if worker_class == "gthread" else []),
+            *extra, "statuspage.asgi:app" if worker_class == "asgi" else "statuspage.wsgi:app"]
 
 
 @click.command("serve")

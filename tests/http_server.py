@@ -59,17 +59,14 @@ def _wait_until_answering(proc: subprocess.Popen, port: int, timeout: float = 60
 
 
 def command(worker_class: str, port: int, workers: int) -> list[str]:
-    """``granian`` (ASGI), or gunicorn with ``worker_class``, on ``port``."""
-    if worker_class == "granian":
-        return [str(BIN / "granian"), "--interface", "asgi", "--workers", str(workers),
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-                "statuspage.asgi:app"]
-    args = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", worker_class,
-            "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if worker_class == "gthread":
-        args += ["--threads", "4"]
-    args.append("statuspage.asgi:app" if worker_class == "asgi" else "statuspage.wsgi:app")
-    return args
+    """``granian`` (ASGI), or gunicorn with ``worker_class``, on ``port``, as ``serve``
+    starts them."""
+    from statuspage.cli import server_command
+
+    granian = worker_class == "granian"
+    return server_command("granian" if granian else "gunicorn", None if granian else
+                          worker_class, host="127.0.0.1", port=port, workers=workers,
+                          threads=4, access_log=False, extra=("--log-level", "warning"))
 
 
 @contextmanager

@@ -329,17 +329,11 @@ SERVERS = (("granian asgi", "granian", None), ("gunicorn asgi", "gunicorn", "asg
 
 def start_server(procs: Processes, env: dict, port: int, server: str, worker_class,
                  workers: int, threads: int) -> subprocess.Popen:
-    if server == "granian":
-        args = [str(BIN / "granian"), "--interface", "asgi", "--workers", str(workers),
-                "--host", "127.0.0.1", "--port", str(port), "--backlog", "2048",
-                "--log-level", "warning", "statuspage.asgi:app"]
-    else:
-        args = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class",
-                worker_class, "--bind", f"127.0.0.1:{port}", "--backlog", "2048",
-                "--log-level", "warning"]
-        if worker_class == "gthread":
-            args += ["--threads", str(threads)]
-        args.append("statuspage.asgi:app" if worker_class == "asgi" else "statuspage.wsgi:app")
+    from statuspage.cli import server_command
+
+    args = server_command(server, worker_class, host="127.0.0.1", port=port, workers=workers,
+                          threads=threads, access_log=False,
+                          extra=("--backlog", "2048", "--log-level", "warning"))
     proc = procs.start(args, env=env, cwd=str(ROOT))
     wait_for(f"http://127.0.0.1:{port}/health/live")
     return proc
