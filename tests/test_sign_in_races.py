@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 
-from statuspage import two_factor
+from statuspage import accounts, two_factor
 from statuspage.extensions import db
 from statuspage.models import StaffUser
 from tests.conftest import PASSWORD
@@ -123,6 +124,10 @@ def with_two_factor(user: StaffUser, clock) -> None:
     db.session.commit()
 
 
+def first_lock(clock):
+    return clock() + timedelta(seconds=30)
+
+
 def test_one_code_posted_from_twelve_sessions_at_once_signs_in_one(
         app, live_url, target, clock):
     with_two_factor(target, clock)
@@ -131,3 +136,35 @@ def test_one_code_posted_from_twelve_sessions_at_once_signs_in_one(
     statuses = at_once([code_post(browser, code) for browser in sessions])
     assert sorted(statuses) == [302] + [401] * 11
     assert [signed_in(browser) for browser in sessions].count(True) == 1
+
+
+def test_forty_wrong_passwords_at_once_lock_the_account_as_five_in_a_row_do(
+        app, live_url, target, clock):
+    sessions = [Session(live_url) for _ in range(40)]
+    posts = [(browser, login_form(browser, f"guess {n}")) for n, browser in
+             enumerate(sessions)]
+    statuses = at_once([lambda b=b, d=d: b.request("/staff/login", d)[0]
+                        for b, d in posts])
+    assert statuses == [401] * 40
+    user = account()
+    assert (user.failed_logins, user.locked_until) == (accounts.FREE_FAILURES,
+                                                       first_lock(clock))
+    right = Session(live_url)
+    assert right.request("/staff/login", login_form(right, PASSWORD))[0] == 401
+    clock.advance(seconds=31)
+    assert right.request("/staff/login", login_form(right, PASSWORD))[0] == 302
+
+
+def test_forty_wrong_codes_at_once_lock_the_account_as_five_in_a_row_do(
+        app, live_url, target, clock):
+    with_two_factor(target, clock)
+    sessions = past_the_password(live_url, 41)
+    right = two_factor.code_at(target.totp_secret, two_factor.time_step(clock()))
+    wrong = f"{(int(right) + 1) % 1_000_000:06d}"
+    statuses = at_once([code_post(browser, wrong) for browser in sessions[:40]])
+    assert statuses == [401] * 40
+    user = account()
+    assert (user.failed_logins, user.locked_until) == (accounts.FREE_FAILURES,
+                                                       first_lock(clock))
+    assert code_post(sessions[40], right)() == 401
+    assert not signed_in(sessions[40])
