@@ -52,8 +52,9 @@ def authenticate(email: str, password: str, *, now: datetime) -> Optional[StaffU
     """The user if the password is right and the account active and not locked.
 
     Counts failures on the account, so every worker and host sees the same count, and
-    locks it with a growing backoff after ``FREE_FAILURES``. Upgrades an old hash.
-    The caller commits either way (the counter must be kept on failure too).
+    locks it with a growing backoff after ``FREE_FAILURES``; attempts at once are decided
+    one after another (``_lock_account``). Upgrades an old hash. The caller commits either
+    way (the counter must be kept on failure too).
     """
     user = db.session.scalar(
         db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
@@ -63,6 +64,7 @@ def authenticate(email: str, password: str, *, now: datetime) -> Optional[StaffU
     password_ok = _verify(_DUMMY_HASH if user is None else user.password_hash, password)
     if user is None:
         return None
+    _lock_account(user)  # after the slow check: the lock is held for a moment only
     if user.locked_until is not None and user.locked_until > now:
         return None
     if not user.active or not password_ok:
@@ -83,6 +85,7 @@ def authenticate_code(user: StaffUser, code: str, *, now: datetime) -> Optional[
     A wrong code counts as a failed sign-in (the same counter and lockout as passwords);
     a locked or inactive account is refused. The caller commits either way.
     """
+    _lock_account(user)
     if not user.active or (user.locked_until is not None and user.locked_until > now):
         return None
     kind = two_factor.verify_code(user, code, now=now)
@@ -91,6 +94,17 @@ def authenticate_code(user: StaffUser, code: str, *, now: datetime) -> Optional[
         return None
     _clear_failures(user)
     return kind
+
+
+def _lock_account(user: StaffUser) -> None:
+    """Read the account again under a row lock held until the caller commits.
+
+    PostgreSQL: ``FOR UPDATE``, so that sign-in attempts on one account at once are decided
+    one after another, each on the count and the lockout the one before left (read without
+    it, 40 wrong passwords at once counted one, and all 40 were tried). SQLite: a plain
+    read, as a sign-in's POST holds the write lock from its first statement already.
+    """
+    db.session.refresh(user, with_for_update=True)
 
 
 def _count_failure(user: StaffUser, now: datetime) -> None:

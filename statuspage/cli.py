@@ -20,11 +20,21 @@ from .clock import utcnow
 from .extensions import db
 from .errors import ValidationError
 from .models import StaffUser
+from .transactions import write_transaction
 
 def _read_password(prompt: str) -> str:
     if sys.stdin.isatty():
         return click.prompt(prompt, hide_input=True, confirmation_prompt=True)
     return sys.stdin.readline().rstrip("\r\n")
+
+
+def _staff_or_exit(email: str) -> StaffUser:
+    user = db.session.scalar(
+        db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email)))
+    if user is None:
+        click.echo("No staff account with that email.", err=True)
+        raise SystemExit(1)
+    return user
 
 
 def _fail_validation(exc: ValidationError):
@@ -36,8 +46,8 @@ def _fail_validation(exc: ValidationError):
 @click.command("seed")
 def seed_command():
     """Add the default components (idempotent)."""
-    added = seed.seed_components(utcnow())
-    db.session.commit()
+    with write_transaction():
+        added = seed.seed_components(utcnow())
     click.echo(f"Seeded {added} component(s).")
     from .monitors.cli import seed_targets_or_exit
 
@@ -51,12 +61,12 @@ def seed_command():
 @click.option("--role", type=click.Choice(["admin", "responder"]), default="responder")
 def create_staff_command(email, role):
     """Create a staff account; reads the password (one line from stdin when piped)."""
-    password = _read_password("Password")
+    password = _read_password("Password")  # asked before the write lock is taken
     try:
-        accounts.create_staff(email, role, password, actor=None, now=utcnow())
+        with write_transaction():
+            accounts.create_staff(email, role, password, actor=None, now=utcnow())
     except ValidationError as exc:
         _fail_validation(exc)
-    db.session.commit()
     click.echo(f"Created {role} {normalise_staff_email(email)}.")
 
 
@@ -69,39 +79,37 @@ def set_password_command(email, reset_2fa):
 
     With --reset-2fa, their second factor is cleared too (audited); without, it stays.
     """
-    user = db.session.scalar(
-        db.select(StaffUser).where(StaffUser.email == normalise_staff_email(email))
-    )
-    if user is None:
-        click.echo("No staff account with that email.", err=True)
-        raise SystemExit(1)
+    _staff_or_exit(email)  # before the prompt: a mistyped address is told at once
     password = _read_password("New password")
     try:
-        accounts.set_password(user, password, actor=None, now=utcnow())
+        # The account read again under the lock: the prompt may have taken a while.
+        with write_transaction():
+            user = _staff_or_exit(email)
+            accounts.set_password(user, password, actor=None, now=utcnow())
+            if reset_2fa:
+                two_factor.reset(user, actor=None, now=utcnow())
     except ValidationError as exc:
         _fail_validation(exc)
-    if reset_2fa:
-        two_factor.reset(user, actor=None, now=utcnow())
-    db.session.commit()
     click.echo("Password set." + (" Two-factor sign-in cleared." if reset_2fa else ""))
 
 
 def ensure_first_admin() -> tuple[str, str | None] | None:
     """Create the first admin if there is none; (email, generated password or None).
 
-    Commits. None when an admin exists. The password is None when it came from
+    Commits (the look-up and the creation in one write transaction: two starts at once
+    make one admin). None when an admin exists. The password is None when it came from
     ADMIN_PASSWORD (it is never printed then).
     """
-    if db.session.scalar(db.select(StaffUser.id).where(StaffUser.role == "admin")):
-        return None
     email = current_app.config["ADMIN_EMAIL"]
     given = current_app.config["ADMIN_PASSWORD"]
     password = given or accounts.generate_password()
     try:
-        accounts.create_staff(email, "admin", password, actor=None, now=utcnow())
+        with write_transaction():
+            if db.session.scalar(db.select(StaffUser.id).where(StaffUser.role == "admin")):
+                return None
+            accounts.create_staff(email, "admin", password, actor=None, now=utcnow())
     except ValidationError as exc:
         _fail_validation(exc)
-    db.session.commit()
     return normalise_staff_email(email), (None if given else password)
 
 

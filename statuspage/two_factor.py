@@ -2,7 +2,9 @@
 
 TOTP as authenticator apps expect it: HMAC-SHA-1, 30-second steps, 6 digits; a code of
 the step before or after is accepted too (clocks drift). A code is accepted once: the
-account keeps the last step used, and that step and every older one are refused after.
+account keeps the last step used, and that step and every older one are refused after;
+the step is moved on by one conditional UPDATE, so that of several sign-ins racing with
+one code exactly one is accepted.
 """
 
 from __future__ import annotations
@@ -66,6 +68,25 @@ def _matching_step(secret: str, code: str, now: datetime,
     return None
 
 
+def _spend_step(user: StaffUser, step: int, *conditions) -> bool:
+    """Record ``step`` as the account's last used step, unless it or a newer one is used
+    already (or ``conditions`` do not hold): True when this call spent it.
+
+    One UPDATE that only matches an unspent step, as for recovery codes: PostgreSQL makes
+    a concurrent sign-in with the same code wait for this one's commit, then finds no row.
+    """
+    spent = db.session.execute(
+        db.update(StaffUser)
+        .where(StaffUser.id == user.id,
+               db.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+               *conditions)
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    db.session.expire(user, ["totp_last_step"])  # read again when next wanted
+    return spent
+
+
 def provisioning_uri(user: StaffUser, issuer: str) -> str:
     """The ``otpauth://`` URI the QR code carries (Google Authenticator's key format)."""
     label = quote(f"{issuer}:{user.email}")
@@ -105,9 +126,9 @@ def confirm_enrolment(user: StaffUser, code: str, *, now: datetime) -> list[str]
     if user.has_two_factor or not user.totp_secret:
         raise ValidationError({"code": "Start again: open the two-factor page."})
     step = _matching_step(user.totp_secret, _clean(code), now, user.totp_last_step)
-    if step is None:
+    # Two tabs confirming at once: one turns 2FA on, and only its codes are kept.
+    if step is None or not _spend_step(user, step, StaffUser.totp_enabled_at.is_(None)):
         raise ValidationError({"code": WRONG_CODE})
-    user.totp_last_step = step
     user.totp_enabled_at = now
     codes = _replace_recovery_codes(user, now)
     audit.record(user, "staff.2fa_enable", user, now=now)
@@ -155,8 +176,8 @@ def verify_code(user: StaffUser, code: str, *, now: datetime) -> Optional[str]:
     cleaned = _clean(code)
     step = _matching_step(user.totp_secret, cleaned, now, user.totp_last_step)
     if step is not None:
-        user.totp_last_step = step
-        return "totp"
+        # Not spent: another sign-in used this code (or a newer one) meanwhile, a replay.
+        return "totp" if _spend_step(user, step) else None
     if len(cleaned) != 10:
         return None
     # Marked used in one UPDATE that only matches an unused code: two sign-ins racing with

@@ -11,7 +11,7 @@ import click
 from flask import current_app
 
 from ..clock import utcnow
-from ..extensions import db
+from ..transactions import write_transaction
 from . import settings
 
 
@@ -20,12 +20,13 @@ def seed_targets_or_exit() -> int:
     stderr and exit status 2 (no traceback)."""
     try:
         targets = settings.parse_targets(current_app.config.get("MONITOR_TARGETS"))
-        added = settings.seed_targets(targets, now=utcnow())
+        # Looked up and added under the write lock: monitor processes starting together
+        # add each target once, and never fail on SQLite's lock (rolled back on an error).
+        with write_transaction():
+            added = settings.seed_targets(targets, now=utcnow())
     except ValueError as exc:
-        db.session.rollback()
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
-    db.session.commit()
     return added
 
 

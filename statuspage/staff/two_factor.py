@@ -8,9 +8,9 @@ from flask import current_app, flash, redirect, render_template, url_for
 
 from .. import two_factor
 from ..clock import utcnow
-from ..extensions import db
 from ..forms import TwoFactorCodeForm
 from ..models import StaffUser
+from ..transactions import write_transaction
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
 from .gate import admin_required
 
@@ -39,15 +39,19 @@ def _enrol_page(user: StaffUser, form=None, errors=None, status=200):
 def two_factor_page():
     """Enrolment (a pending secret is made and kept on first view) or the status of 2FA."""
     user = actor()
+    if not user.has_two_factor and not user.totp_secret:
+        # A GET that writes: in a write transaction of its own, as every POST is (on
+        # SQLite a read upgraded to a write fails at once while another process writes).
+        # The account is read again under the lock: another tab may have got there first.
+        with write_transaction():
+            if not user.has_two_factor:
+                two_factor.start_enrolment(user)
     if user.has_two_factor:
         return render_template(
             "staff/two_factor_status.html", form=TwoFactorCodeForm(formdata=None),
             errors={}, left=two_factor.unused_recovery_codes(user),
             required=two_factor.required_for(user, _roles_setting()),
         )
-    if not user.totp_secret:
-        two_factor.start_enrolment(user)
-        db.session.commit()
     return _enrol_page(user)
 
 
