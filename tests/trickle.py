@@ -13,6 +13,7 @@ happened elsewhere (an email, another delivery) while this target held its conne
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 from typing import Callable, Optional
@@ -67,14 +68,17 @@ class Trickle:
                 pass  # (a TLS client waits for us: nothing more to read)
             conn.sendall(self.fast)
             for byte in self.slow:
-                if self.stopping.wait(STEP):
+                # Between two bytes, wake at once if the client goes (its socket reads EOF):
+                # what ``on_close`` sees is the world at the moment it let go.
+                readable, _, _ = select.select([conn], [], [], STEP)
+                if self.stopping.is_set() or (readable and self._gone(conn)):
                     break
                 conn.sendall(bytes([byte]))
-                try:
-                    if conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
-                        break  # the client has gone
-                except (BlockingIOError, TimeoutError):
-                    pass
+            else:
+                while not self.stopping.is_set():  # all sent: wait for the client to go
+                    readable, _, _ = select.select([conn], [], [], STEP)
+                    if readable and self._gone(conn):
+                        break
         except OSError:
             pass  # the client has gone
         finally:
@@ -82,6 +86,14 @@ class Trickle:
                 self.on_close()
             self.closed.set()
             conn.close()
+
+    @staticmethod
+    def _gone(conn: socket.socket) -> bool:
+        """True once the client has closed; what else it sent is read and dropped."""
+        try:
+            return conn.recv(65536, socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False
 
     def close(self) -> None:
         self.stopping.set()
