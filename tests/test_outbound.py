@@ -1,7 +1,7 @@
 """Issue 21, point 2: a timeout is a deadline for the whole exchange, at the socket.
 
 Receivers on loopback trickle their answer a byte at a time (``tests/trickle.py``) for
-20 s; each client has a 1 s timeout. Every read gets its byte long before a per-read
+about 20 s; each client has a 1 s timeout. Every read gets its byte long before a per-read
 timeout, so before the fix each exchange lasted the whole trickle; now it ends by its
 deadline (asserted under 4 s: the bound is the feature itself). Then, what a slow target
 must not hold up: an email and another webhook in the same tick, another monitor."""

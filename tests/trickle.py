@@ -32,7 +32,8 @@ class Trickle:
         head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 b"Content-Length: %d\r\n" % len(body))
         if what == "headers":
-            self.fast, self.slow = b"", head + b"X-Pad: " + b"a" * steps + b"\r\n\r\n" + body
+            self.fast = b""
+            self.slow = head + b"X-Pad: " + b"a" * steps + b"\r\n\r\n" + body
         elif what == "body":
             self.fast, self.slow = head + b"\r\n", body
         elif what == "tls":  # a handshake record of 16 KiB, then its bytes one by one

@@ -5,8 +5,10 @@
 check, and a flapping monitor reuses its row), claimed by a conditional UPDATE of
 ``notice_claimed_until`` before sending, so two notifiers or two ticks never send it twice;
 ``notice_sent_at`` and ``slack_sent_at`` say each went; the email goes from the tick, the
-Slack message from the Slack run (``http_channels``), each under the same claim. A failed
-send is tried again by a later tick once the claim has passed. Proposals older than ``GIVE_UP`` are not sent.
+Slack message from the Slack run (``http_channels``), each under the same claim (when
+both want it at once, the one that finds it claimed goes at the next tick). A failed send
+is tried again by a later tick once the claim has passed. Proposals older than
+``GIVE_UP`` are not sent.
 The notice names the component, the severity, since when and the last error (staff only:
 never a public surface), never the monitor's URL.
 """

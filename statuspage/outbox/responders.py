@@ -5,8 +5,9 @@ Slack #incidents, the action items' owners and the on-call notice of a monitor's
 None of it is stopped by a hold on an incident (a hold stops subscriber emails only).
 What goes over HTTP (webhooks; Slack, the monitors' Slack notices included) goes in the
 HTTP channels' runs (``start_webhooks``, ``start_slack``; ``http_channels``), so that no
-email waits for a slow receiver; the emails go in the tick's own thread (``deliver``). Each step is skipped once a stop is requested; each sends its
-messages once by its own claim (see its module).
+email waits for a slow receiver; the emails go in the tick's own thread (``deliver``).
+Each step is skipped once a stop is requested; each sends its messages once by its own
+claim (see its module).
 """
 
 from __future__ import annotations
