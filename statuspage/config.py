@@ -180,9 +180,14 @@ NOTIFIER_RETRY_MAX_SECONDS = 1800
 NOTIFIER_HEARTBEAT_MAX_AGE_SECONDS = None
 
 # --- Webhooks (statuspage/outbox/webhook_*.py; admins add them at /staff/webhooks) ------
-#: Seconds a webhook's connect, TLS handshake or each read may take; the whole exchange
-#: at most twice this. A timeout is retried.
+#: Seconds one POST to a webhook (or to Slack) may take in all: connect, TLS handshake,
+#: sending, the answer's headers and body; a deadline checked at every socket operation
+#: (statuspage/outbound.py), so a receiver that trickles cannot stretch it. A timeout is
+#: retried.
 WEBHOOK_TIMEOUT_SECONDS = 10
+#: Webhook deliveries sent at once by a notifier (one per worker): a slow receiver holds
+#: one worker for at most WEBHOOK_TIMEOUT_SECONDS while the others serve the other webhooks.
+WEBHOOK_WORKERS = 4
 #: Tries per event and webhook before a retried failure (timeout, connection error, 5xx,
 #: 429) becomes final; the wait between tries is NOTIFIER_RETRY_BASE/MAX_SECONDS'.
 WEBHOOK_MAX_ATTEMPTS = 8
@@ -224,6 +229,9 @@ MONITOR_FLAP_WINDOW_SECONDS = 600
 MONITOR_KEEP_DAYS = 7
 #: Seconds between two rounds of the monitor process (each checks the monitors due).
 MONITOR_ROUND_SECONDS = 1
+#: Checks a monitor process makes at once (one per worker): a slow target holds one worker
+#: for at most its timeout, and the other monitors are checked on time by the others.
+MONITOR_WORKERS = 8
 #: ``/health/ready`` calls the monitor process stale when its heartbeat is older than this.
 MONITOR_HEARTBEAT_MAX_AGE_SECONDS = 120
 

@@ -21,7 +21,7 @@ from flask import Flask, current_app
 from . import heartbeat, subscriptions, uptime
 from .clock import utcnow
 from .extensions import db
-from .outbox import notifier
+from .outbox import http_channels, notifier
 from .transactions import write_transaction
 
 log = logging.getLogger("statuspage.notifier")
@@ -65,7 +65,8 @@ def run_tick(app: Flask) -> None:
         if notifier.stop_requested():
             return
         try:
-            report = notifier_round()
+            # The webhooks' and Slack's runs go on beside the next ticks (http_channels).
+            report = notifier_round(wait_for_http=False)
         except Exception:
             log.exception("notifier tick failed; trying again at the next tick")
             db.session.rollback()
@@ -136,3 +137,4 @@ def run_forever(app: Flask) -> None:
     install_stop_handlers(shutdown)
     log.info("notifier started: a tick every %g s", interval)
     scheduler.start()
+    http_channels.wait_all()  # each ends after the message in flight (by its deadline)

@@ -142,7 +142,7 @@ def test_no_view_module_imports_another_view_module():
     assert crossings == set()
 
 
-def test_domain_and_outbox_modules_import_no_view_and_mail_no_database():
+def test_domain_and_outbox_modules_import_no_view_and_mail_and_outbound_no_database():
     graph = import_graph()
     views = view_modules() | {"statuspage.web", "statuspage.staff"}
     lower = [m for m in graph if m != FACTORY and m.split(".")[1] in (
@@ -152,6 +152,8 @@ def test_domain_and_outbox_modules_import_no_view_and_mail_no_database():
     assert {m: graph[m] & views for m in lower if graph[m] & views} == {}
     assert not {m for m in graph["statuspage.mail"]
                 if m.split(".")[1] in ("extensions", "models", "transactions", "outbox")}
+    # Every outbound HTTP request's module knows nothing of ours: no database, no Flask.
+    assert graph["statuspage.outbound"] == set()
     for name in graph:
         if name == "statuspage.models" or name.startswith("statuspage.models."):
             assert {m for m in graph[name] if not m.startswith("statuspage.models")} <= {

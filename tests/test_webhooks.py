@@ -143,6 +143,41 @@ def test_each_public_change_is_posted_signed_and_in_the_shape(
     assert len(receiver.requests) == 2  # each once
 
 
+def test_each_delivery_has_its_own_webhook_id_kept_through_its_retries(
+        app, admin, clock, hook, receiver, responder, components,
+        make_incident):  # noqa: F811
+    """Issue 21, point 7: a receiver drops a delivery it has had (a replay within the
+    signature's 300 s, or our retry of what it took) by its Webhook-Id, which v2 signs."""
+    webhooks.create_webhook(receiver.url(path="/other"), "all", [], actor=admin,
+                            now=clock())
+    db.session.commit()
+    receiver.answer(503)  # the first POST to come (either webhook's) is retried
+    incident = make_incident(responder, components[:1], severity="SEV-3")
+    tick()
+    [retried] = deliveries("pending")
+    clock.set(retried.next_attempt_at)
+    tick()
+    incidents.post_update(incident, update("monitoring"), actor=responder, now=clock())
+    db.session.commit()
+    tick()
+    assert [d.status for d in deliveries()] == ["sent"] * 4
+    ids: dict[tuple[str, str], set[str]] = {}
+    for r in receiver.requests:
+        ids.setdefault((r.path, r.event), set()).add(r.headers["Webhook-Id"])
+        assert verify_signature(hook.secret if r.path == "/hook" else
+                                db.session.scalar(db.select(Webhook.secret).where(
+                                    Webhook.url == receiver.url(path="/other"))),
+                                r.headers["X-Statuspage-Signature"], r.body,
+                                now=int(clock().timestamp()),
+                                webhook_id=r.headers["Webhook-Id"])
+        assert not verify_signature(hook.secret, r.headers["X-Statuspage-Signature"],
+                                    r.body, now=int(clock().timestamp()),
+                                    webhook_id=r.headers["Webhook-Id"] + "0")
+    assert len(receiver.requests) == 5 and len(ids) == 4  # 2 events x 2 webhooks, a retry
+    assert all(len(one) == 1 for one in ids.values())  # the retry kept its id
+    assert len(set().union(*ids.values())) == 4  # and no two deliveries share one
+
+
 def test_a_webhook_of_some_components_hears_only_of_them(
         app, admin, clock, receiver, responder, components, make_incident):  # noqa: F811
     login, food = components[0], components[1]

@@ -34,13 +34,15 @@ class Received:
 
 
 def verify_signature(secret: str, header: str, body: bytes, now: int,
-                     tolerance: int = 300) -> bool:
-    """As the README shows a receiver doing it."""
+                     tolerance: int = 300, webhook_id: Optional[str] = None) -> bool:
+    """As the README shows a receiver doing it: ``v2`` over the Webhook-Id, the time and
+    the body when ``webhook_id`` is given, else ``v1`` (time and body: older receivers)."""
     parts = dict(part.split("=", 1) for part in header.split(","))
     timestamp = int(parts["t"])
-    expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body,
-                        hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, parts["v1"]) and abs(now - timestamp) <= tolerance
+    signed = (f"{webhook_id}.{timestamp}." if webhook_id is not None else f"{timestamp}.")
+    expected = hmac.new(secret.encode(), signed.encode() + body, hashlib.sha256).hexdigest()
+    return (hmac.compare_digest(expected, parts["v2" if webhook_id is not None else "v1"])
+            and abs(now - timestamp) <= tolerance)
 
 
 class Receiver:

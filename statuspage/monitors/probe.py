@@ -17,11 +17,12 @@ import http.client
 import ipaddress
 import json
 import socket
-import ssl
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 from urllib.parse import urljoin, urlsplit
+
+from .. import outbound
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
@@ -105,25 +106,6 @@ def check_url(url: str, resolver: Resolver = system_resolver) -> None:
     resolve(parse_url(url), resolver)
 
 
-class _Pinned(http.client.HTTPConnection):
-    def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self):
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedTLS(http.client.HTTPSConnection):
-    def __init__(self, host, port, address, timeout):
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
-        self._address = address
-
-    def connect(self):
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
-
-
 def _short(text: str) -> str:
     return text if len(text) <= ERROR_MAX else text[:ERROR_MAX - 1] + "…"
 
@@ -147,9 +129,11 @@ def verdict(status: int, content_type: str, body: bytes) -> Optional[str]:
 
 def check(url: str, timeout: float, *, resolver: Resolver = system_resolver,
           monotonic: Callable[[], float] = time.monotonic) -> Result:
-    """GET ``url``; never raises. The whole check takes at most about ``timeout`` seconds
-    per request made (the redirects included)."""
+    """GET ``url``; never raises. The whole check (the redirects followed included) ends
+    within ``timeout`` seconds: a deadline over every socket operation
+    (``statuspage.outbound``), not a timeout per read."""
     started = monotonic()
+    deadline = outbound.Deadline(timeout)
 
     def done(ok: bool, code: Optional[int] = None, error: Optional[str] = None) -> Result:
         latency = max(0, round((monotonic() - started) * 1000))
@@ -164,30 +148,22 @@ def check(url: str, timeout: float, *, resolver: Resolver = system_resolver,
             address = resolve(target, resolver)
         except RefusedURL as exc:
             return done(False, error=str(exc))
-        kind = _PinnedTLS if target.scheme == "https" else _Pinned
-        conn = kind(target.host, target.port, address, timeout)
-        deadline = monotonic() + timeout
         try:
-            conn.request("GET", target.path, headers={"User-Agent": USER_AGENT,
-                                                      "Accept": "application/json, */*"})
-            response = conn.getresponse()
-            body = b""
-            while len(body) < MAX_BODY_BYTES:
-                if monotonic() > deadline:
-                    raise TimeoutError
-                chunk = response.read(min(8192, MAX_BODY_BYTES - len(body)))
-                if not chunk:
-                    break
-                body += chunk
-            status, location = response.status, response.getheader("Location")
-            content_type = response.getheader("Content-Type", "")
-        except (TimeoutError, socket.timeout):
+            response = outbound.exchange(
+                "GET", scheme=target.scheme, host=target.host, port=target.port,
+                path=target.path, address=address, deadline=deadline,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*"},
+                max_body=MAX_BODY_BYTES)
+            if not response.complete:
+                deadline.left()  # TimeoutError if that is why it was cut short
+                return done(False, response.status, "the connection broke in the body")
+        except TimeoutError:
             return done(False, error=f"timed out after {timeout:g} s")
         except (OSError, http.client.HTTPException) as exc:
             name = type(exc).__name__
             return done(False, error=f"{name}: {exc}" if str(exc) else name)
-        finally:
-            conn.close()
+        status, location = response.status, response.header("Location") or None
+        content_type, body = response.header("Content-Type"), response.body
         if status in (301, 302, 303, 307, 308) and location:
             try:
                 following = parse_url(urljoin(f"{target.scheme}://{target.host}:"

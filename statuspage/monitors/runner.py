@@ -3,10 +3,12 @@
 Each round: write the heartbeat; claim the due monitors in one write transaction (the lease:
 ``next_check_at`` moves one interval on, under ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and
 the write lock on SQLite, so however many processes run, each monitor is checked once per
-interval); check each (outside any transaction); record each result with what it caused
-(``outages``) in its own write transaction; then roll the checks older than
-MONITOR_KEEP_DAYS into one row per monitor per UTC day and delete them (idempotent: the
-rollup and the delete share one transaction).
+interval); check them at once, each in a worker of its own (``Checks``: at most
+MONITOR_WORKERS, each check within its monitor's timeout, outside any transaction), and
+record each result with what it caused (``outages``) in its own write transaction as soon
+as it is in (a slow target delays no other monitor's check, nor the next rounds); then
+roll the checks older than MONITOR_KEEP_DAYS into one row per monitor per UTC day and
+delete them (idempotent: the rollup and the delete share one transaction).
 
 Time comes from the app's clock (``utcnow``) and the waiting from ``sleep``: tests drive
 ``run_round`` with a fixed clock and a real HTTP server.
@@ -18,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta, timezone
 from typing import Callable, Optional
@@ -145,9 +148,51 @@ def rollup(now: datetime, keep_days: int) -> int:
             total += len(rows)
 
 
+class Checks:
+    """The checks under way: at most MONITOR_WORKERS at once, each in a thread of its own
+    that checks (``probe.check``, within the monitor's timeout) and records the result in
+    an app context of its own. A slow target holds one worker; the other monitors are
+    checked on time by the others."""
+
+    def __init__(self, app: Flask, workers: int) -> None:
+        self.app, self.workers = app, max(1, workers)
+        self.pool = ThreadPoolExecutor(self.workers, thread_name_prefix="monitor-check")
+        self.running: set[Future] = set()
+
+    def free(self) -> int:
+        self.running = {f for f in self.running if not f.done()}
+        return self.workers - len(self.running)
+
+    def start(self, monitor_id: int, url: str, timeout: int,
+              resolver: probe.Resolver) -> Future:
+        future = self.pool.submit(self._check, monitor_id, url, timeout, resolver)
+        self.running.add(future)
+        return future
+
+    def _check(self, monitor_id: int, url: str, timeout: int,
+               resolver: probe.Resolver) -> bool:
+        result = probe.check(url, timeout, resolver=resolver)
+        with self.app.app_context():
+            try:
+                record(monitor_id, result, utcnow())
+            except Exception:
+                log.exception("monitor %s: its check could not be recorded", monitor_id)
+                db.session.rollback()
+        return result.ok
+
+    def close(self) -> None:
+        """Wait for the checks under way (each ends by its timeout)."""
+        self.pool.shutdown(wait=True)
+
+
 def run_round(*, name: Optional[str] = None,
-              resolver: probe.Resolver = probe.system_resolver) -> RoundReport:
-    """Commits step by step: one round (see the module docstring). In an app context."""
+              resolver: probe.Resolver = probe.system_resolver,
+              checks: Optional[Checks] = None) -> RoundReport:
+    """Commits step by step: one round (see the module docstring). In an app context.
+
+    With ``checks`` (``run_forever``'s), the round starts the due checks and returns; the
+    next rounds go on while a slow one is under way, so it stretches no other monitor's
+    interval. Without, the round waits for its checks (tests, ``--once``)."""
     report = RoundReport()
     now = utcnow()
     key = name or process_name()
@@ -161,13 +206,24 @@ def run_round(*, name: Optional[str] = None,
             coverage.extend(now, "monitor",
                             float(current_app.config["MONITOR_HEARTBEAT_MAX_AGE_SECONDS"]))
         beats[key] = now
-    for monitor_id, url, timeout in claim_due(utcnow()):
-        result = probe.check(url, timeout, resolver=resolver)
-        record(monitor_id, result, utcnow())
+    own = checks is None
+    checks = checks or Checks(current_app._get_current_object(), workers())
+    started = []
+    # Claim no more than there are free workers: the rest stay due for the next round
+    # (or another monitor process), not queued behind a slow check.
+    free = checks.free()
+    for monitor_id, url, timeout in (claim_due(utcnow(), min(BATCH, free)) if free else []):
+        started.append(checks.start(monitor_id, url, timeout, resolver))
         report.checked.append(monitor_id)
-        report.failed += 0 if result.ok else 1
+    if own:
+        checks.close()
+        report.failed = sum(0 if f.result() else 1 for f in started)
     report.rolled_up = rollup(utcnow(), int(current_app.config["MONITOR_KEEP_DAYS"]))
     return report
+
+
+def workers() -> int:
+    return max(1, int(current_app.config["MONITOR_WORKERS"]))
 
 
 def run_forever(app: Flask, stop: threading.Event,
@@ -177,16 +233,18 @@ def run_forever(app: Flask, stop: threading.Event,
     wait = sleep or stop.wait
     every = float(app.config["MONITOR_ROUND_SECONDS"])
     log.info("monitor started: a round every %g s", every)
-    while not stop.is_set():
-        with app.app_context():
-            try:
-                report = run_round()
-                if report.failed:
-                    log.info("round: %d checked, %d failed", len(report.checked),
-                             report.failed)
-            except Exception:
-                log.exception("monitor round failed; trying again at the next round")
-                db.session.rollback()
-            finally:
-                db.session.remove()
-        wait(every)
+    with app.app_context():
+        checks = Checks(app, workers())
+    try:
+        while not stop.is_set():
+            with app.app_context():
+                try:
+                    run_round(checks=checks)
+                except Exception:
+                    log.exception("monitor round failed; trying again at the next round")
+                    db.session.rollback()
+                finally:
+                    db.session.remove()
+            wait(every)
+    finally:
+        checks.close()

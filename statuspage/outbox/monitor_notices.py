@@ -4,8 +4,11 @@
 "Once" is the proposal's: one row per outage (unique on the monitor and its first failed
 check, and a flapping monitor reuses its row), claimed by a conditional UPDATE of
 ``notice_claimed_until`` before sending, so two notifiers or two ticks never send it twice;
-``notice_sent_at`` and ``slack_sent_at`` say each went. A failed send is tried again by a
-later tick once the claim has passed. Proposals older than ``GIVE_UP`` are not sent.
+``notice_sent_at`` and ``slack_sent_at`` say each went; the email goes from the tick, the
+Slack message from the Slack run (``http_channels``), each under the same claim (when
+both want it at once, the one that finds it claimed goes at the next tick). A failed send
+is tried again by a later tick once the claim has passed. Proposals older than
+``GIVE_UP`` are not sent.
 The notice names the component, the severity, since when and the last error (staff only:
 never a public surface), never the monitor's URL.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Optional
 
 from flask import current_app
 
@@ -66,29 +70,32 @@ def notice_text(p: MonitorProposal) -> str:
             f"Proposed severity: {p.severity}.\nLast error: {last}\n\n{what}\n")
 
 
-def send_due_notices(smtp: mail.SMTPSession, now: datetime) -> int:
-    """Commits: send the notices of proposals not yet told; the number of emails sent."""
+def send_due_notices(smtp: Optional[mail.SMTPSession], now: datetime, *,
+                     part: str = "email") -> int:
+    """Commits: send the ``part`` ("email", by the tick's SMTP session; "slack", by the
+    Slack run, so the email never waits on Slack) of the notices of proposals not yet
+    told; the number of emails sent."""
+    told = (MonitorProposal.notice_sent_at if part == "email"
+            else MonitorProposal.slack_sent_at)
+    if part == "slack" and not slack.configured():
+        return 0
     due = list(db.session.scalars(
         db.select(MonitorProposal)
-        .where((MonitorProposal.notice_sent_at.is_(None))
-               | (MonitorProposal.slack_sent_at.is_(None)),
+        .where(told.is_(None),
                MonitorProposal.created_at >= now - GIVE_UP,
                (MonitorProposal.notice_claimed_until.is_(None))
                | (MonitorProposal.notice_claimed_until <= now))
         .order_by(MonitorProposal.id)))
     sent = 0
-    sender = mail.smtp_settings(current_app._get_current_object()).sender
     site = current_app.config["SITE_NAME"]
     for p in due:
-        if p.notice_sent_at is not None and (p.slack_sent_at is not None
-                                             or not slack.configured()):
-            continue
         if not _claim(p.id, p.notice_claimed_until, now):
             continue
         p = db.session.get(MonitorProposal, p.id)
         text = notice_text(p)
         done = {}
-        if p.notice_sent_at is None:
+        if part == "email" and smtp is not None:
+            sender = mail.smtp_settings(current_app._get_current_object()).sender
             outcomes = []
             for address in on_call_addresses():
                 result = smtp.send(address, mail.staff_message(
@@ -99,7 +106,8 @@ def send_due_notices(smtp: mail.SMTPSession, now: datetime) -> int:
                 sent += 1 if result.sent else 0
             if all(outcomes):
                 done["notice_sent_at"] = now
-        if p.slack_sent_at is None and slack.configured():
+        elif part == "slack":
+            db.session.rollback()  # no transaction stays open over the POST
             result = post_text(current_app.config["SLACK_WEBHOOK_URL"],
                                f":rotating_light: MONITOR: {text}",
                                timeout=float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"]))

@@ -14,7 +14,11 @@ The tick (``tick``), run by ``statuspage.scheduler`` every NOTIFIER_INTERVAL_SEC
    Before each message it asks again whether the delivery is still wanted and which
    version of its incident it reports (``recheck``), writes the heartbeat when it is a
    few seconds old, and stops if asked to (``request_stop``: SIGTERM, SIGINT), releasing
-   the rest of its claim.
+   the rest of its claim;
+4. meanwhile the webhooks go in their own run (``http_channels``), so that a slow
+   receiver delays neither the email nor the heartbeat; the responders' emails follow
+   the subscribers' (``responders.deliver``), then Slack's run starts (with the Slack
+   messages those steps queued).
 
 A delivery whose lease expired (its process died between claim and send) is claimed again.
 A temporary failure (4xx, dropped connection, timeout) is retried with exponential backoff
@@ -271,8 +275,12 @@ def send_batch(batch: list[Claimed], settings: Settings, renderer: Renderer,
     return True
 
 
-def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
-    """Commits step by step: one round of the notifier (see the module docstring)."""
+def tick(*, rng: Optional[Callable[[], float]] = None,
+         wait_for_http: bool = True) -> TickReport:
+    """Commits step by step: one round of the notifier (see the module docstring).
+
+    ``wait_for_http``: return only once the webhooks' and Slack's runs this tick started
+    are over (tests, ``--once``); the ticker passes False (``http_channels``)."""
     settings = current_settings()
     rng = rng or random.random
     report = TickReport()
@@ -285,6 +293,9 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
     report.enqueued = enqueue_due_outage_emails_and_commit(now, settings)
     app = current_app._get_current_object()
     renderer = Renderer(app)
+    # Webhooks and Slack go in their own runs, beside the email: no email waits on them.
+    http = dict(stop=stop_requested, beat=pulse.beat_if_due, rng=rng)
+    runs = {"webhooks": responders.start_webhooks(app, **http)}
     # One SMTP connection (opened on first use) and one marking connection for the tick.
     with mail.SMTPSession(mail.smtp_settings(app)) as smtp, marking_connection() as marks:
         while not stop_requested():
@@ -300,6 +311,10 @@ def tick(*, rng: Optional[Callable[[], float]] = None) -> TickReport:
             pulse.beat_if_due()  # (as between messages: a batch of 50 takes well under it)
             if not keep_going:
                 break
-        # The responders' work (webhooks, reminders, notices, Slack): no hold stops it.
-        responders.deliver(report, smtp, stop=stop_requested, beat=pulse.beat_if_due, rng=rng)
+        # The responders' emails (reminders, notices): no hold stops them.
+        responders.deliver(report, smtp, stop=stop_requested)
+        runs["slack"] = responders.start_slack(app, **http)
+        if wait_for_http:
+            responders.wait_http(runs, report)
+        responders.tell_admins_of_disabled_webhooks(smtp, stop_requested)
     return report

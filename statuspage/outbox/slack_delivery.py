@@ -8,8 +8,8 @@ result is committed at once: sent (2xx), retried with backoff (timeout, connecti
 mid-send loses nothing: its claim is taken again once the lease ends.
 
 The URL is SLACK_WEBHOOK_URL, set by an operator, so the webhooks' address rule does not
-apply; still no redirect is followed, every socket operation has a timeout and the answer
-is read up to ``webhook_http.MAX_RESPONSE_BYTES``.
+apply; still no redirect is followed, the whole exchange ends by its deadline
+(``statuspage.outbound``) and the answer is read up to ``webhook_http.MAX_RESPONSE_BYTES``.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import http.client
 import json
 import logging
 import secrets
-import socket
-import ssl
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +28,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import aliased
 
+from .. import outbound
 from ..clock import utcnow
 from ..extensions import db
 from ..models import SlackMessage
@@ -72,32 +71,20 @@ def post_text(url: str, text: str, *, timeout: float) -> webhook_http.PostResult
     except ValueError:
         return webhook_http.PostResult("final", None, "SLACK_WEBHOOK_URL is not a URL")
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(parts.hostname, port, timeout=timeout,
-                                           context=ssl.create_default_context())
-    else:
-        conn = http.client.HTTPConnection(parts.hostname, port, timeout=timeout)
-    deadline = time.monotonic() + 2 * timeout
+    default_port = 443 if parts.scheme == "https" else 80
     try:
-        conn.request("POST", path, body=body, headers={
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "statuspage-slack/1"})
-        response = conn.getresponse()
-        read = 0
-        while read < webhook_http.MAX_RESPONSE_BYTES and time.monotonic() < deadline:
-            chunk = response.read(min(8192, webhook_http.MAX_RESPONSE_BYTES - read))
-            if not chunk:
-                break
-            read += len(chunk)
-        status = response.status
-    except (TimeoutError, socket.timeout):
+        response = outbound.exchange(
+            "POST", scheme=parts.scheme, host=parts.hostname, port=port or default_port,
+            path=path, headers={"Content-Type": "application/json; charset=utf-8",
+                                "User-Agent": "statuspage-slack/1"},
+            body=body, deadline=outbound.Deadline(timeout),
+            max_body=webhook_http.MAX_RESPONSE_BYTES)
+    except TimeoutError:
         return webhook_http.PostResult("retry", None, "timed out")
     except (OSError, http.client.HTTPException) as exc:
         text_ = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return webhook_http.PostResult("retry", None, text_[:300])
-    finally:
-        conn.close()
+    status = response.status
     outcome = webhook_http.classify(status)  # a redirect is "final": never followed
     return webhook_http.PostResult(outcome, status, "" if outcome == "sent" else
                                    f"HTTP {status}")

@@ -1,20 +1,21 @@
 """Delivering webhook events: claim, build, sign, POST, record; disable a failing webhook.
 
-Run by the notifier's tick (``deliver_due_webhooks``), after its emails:
+Run by the notifier's tick (``deliver_due_webhooks``), beside its emails, in the webhooks'
+run (``http_channels``: WEBHOOK_WORKERS workers, so a slow receiver holds up only one):
 
-1. A batch of due deliveries is claimed with a lease, as the emails are (PostgreSQL:
+1. Each worker claims a due delivery with a lease, as the emails are claimed (PostgreSQL:
    ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE``): pending and past its next
    attempt, or ``sending`` with an expired lease (its notifier died). Only the oldest
    unfinished delivery of each webhook is due: a webhook's events go one at a time, in
    order, each waiting until the one before was sent or finally failed.
-2. Each payload is built now, from the state now (a redaction made before the send is in
+2. Its payload is built now, from the state now (a redaction made before the send is in
    it), signed, POSTed (``webhook_http``), and its result committed at once: sent (2xx),
    retried later with backoff (timeout, connection error, 5xx, 429; up to
    WEBHOOK_MAX_ATTEMPTS), or failed for good (any other answer). A notifier killed
-   mid-batch loses nothing: its claim is taken again once the lease ends, so at most the
-   one POST in flight is made twice (``X-Statuspage-Event`` lets a receiver see that).
+   mid-send loses nothing: its claim is taken again once the lease ends, so at most the
+   one POST in flight is made twice (its ``Webhook-Id`` lets a receiver see that).
 3. WEBHOOK_MAX_FAILURES deliveries in a row failed for good disable the webhook; then
-   the admins are emailed about every webhook so disabled (``tell_admins``).
+   the tick emails the admins about every webhook so disabled (``tell_admins``).
 
 Not held: a hold on an incident stops its subscriber emails only; webhooks report what
 the public page already shows.
@@ -27,6 +28,7 @@ import hmac
 import json
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -50,13 +52,16 @@ from ..models import (
     WebhookEvent,
 )
 from ..transactions import write_transaction
-from . import webhook_http
+from . import http_channels, webhook_http
 from .rules import current_settings, retry_delay
 from .webhooks import allow_loopback_http, set_active
 
 log = logging.getLogger("statuspage.notifier")
 
 SIGNATURE_HEADER = "X-Statuspage-Signature"
+#: The delivery's id (the Standard Webhooks convention's name): one per event and webhook,
+#: the same on every retry of it, so that a receiver can drop one it has had already.
+ID_HEADER = "Webhook-Id"
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class WebhookSettings:
     retry_max: float
     allow_loopback_http: bool
     documentation_url: str
+    workers: int = 1
 
     @classmethod
     def current(cls) -> "WebhookSettings":
@@ -82,6 +88,7 @@ class WebhookSettings:
             retry_base=outbox.retry_base, retry_max=outbox.retry_max,
             allow_loopback_http=allow_loopback_http(),
             documentation_url=config["WEBHOOK_DOCUMENTATION_URL"],
+            workers=max(1, int(config["WEBHOOK_WORKERS"])),
         )
 
 
@@ -109,10 +116,22 @@ class WebhookReport:
 # --- Signature and payload (pure over loaded rows) --------------------------------------
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The signature header's value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def sign(secret: str, timestamp: int, body: bytes, delivery_id: str) -> str:
+    """The signature header's value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">,
+    v2=<hex HMAC-SHA256 of "id.t.body">``. v2 covers the Webhook-Id too, so that a replay
+    cannot pass for a new delivery by changing it; v1 stays for receivers written before."""
+    def mac(signed: bytes) -> str:
+        return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+    v1 = mac(f"{timestamp}.".encode() + body)
+    v2 = mac(f"{delivery_id}.{timestamp}.".encode() + body)
+    return f"t={timestamp},v1={v1},v2={v2}"
+
+
+def delivery_id(item: "ClaimedWebhook") -> str:
+    """The Webhook-Id of a delivery: its row's id (one row per event and webhook, kept
+    through its retries)."""
+    return str(item.delivery_id)
 
 
 def unsubscribe_url(webhook_id: int) -> str:
@@ -177,7 +196,8 @@ def request_for(item: ClaimedWebhook, settings: WebhookSettings, now: datetime
         "Content-Type": "application/json; charset=utf-8",
         "User-Agent": "statuspage-webhooks/1",
         "X-Statuspage-Event": str(item.event_id),
-        SIGNATURE_HEADER: sign(item.secret, int(now.timestamp()), body),
+        ID_HEADER: delivery_id(item),
+        SIGNATURE_HEADER: sign(item.secret, int(now.timestamp()), body, delivery_id(item)),
     }
     return body, headers
 
@@ -185,8 +205,10 @@ def request_for(item: ClaimedWebhook, settings: WebhookSettings, now: datetime
 # --- Claim and record ------------------------------------------------------------------
 
 
-def claim_batch(now: datetime, settings: WebhookSettings) -> list[ClaimedWebhook]:
-    """Commits: claim each active webhook's oldest unfinished delivery, if it is due."""
+def claim_batch(now: datetime, settings: WebhookSettings, *,
+                limit: Optional[int] = None) -> list[ClaimedWebhook]:
+    """Commits: claim each active webhook's oldest unfinished delivery, if it is due (at
+    most ``limit``, else NOTIFIER_BATCH_SIZE, of them)."""
     claim_token = secrets.token_hex(16)
     earlier = aliased(WebhookDelivery)
     with write_transaction():
@@ -205,7 +227,7 @@ def claim_batch(now: datetime, settings: WebhookSettings) -> list[ClaimedWebhook
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
             .where(due, Webhook.active.is_(True), ~waits)
             .order_by(WebhookDelivery.event_id, WebhookDelivery.id)
-            .limit(settings.batch_size)
+            .limit(limit or settings.batch_size)
             .with_for_update(of=WebhookDelivery, skip_locked=True)
         ).all()
         if not ids:
@@ -272,17 +294,6 @@ def record_result(item: ClaimedWebhook, result: webhook_http.PostResult, *,
                            action="webhook.auto_disable")
                 status = "disabled"
     return status
-
-
-def release(items: list[ClaimedWebhook]) -> None:
-    """Commits: give back claimed deliveries that were not tried."""
-    if not items:
-        return
-    with write_transaction():
-        for item in items:
-            db.session.execute(db.update(WebhookDelivery).where(_ours(item))
-                               .values(status="pending", lease_until=None,
-                                       claim_token=None))
 
 
 # --- Telling the admins ------------------------------------------------------------------
@@ -354,35 +365,38 @@ def tell_admins(smtp: mail.SMTPSession, now: datetime, settings: WebhookSettings
 # --- The tick's part ---------------------------------------------------------------------
 
 
-def deliver_due_webhooks(now: datetime, *, smtp: Optional[mail.SMTPSession] = None,
-                         stop: Callable[[], bool] = lambda: False,
+def deliver_due_webhooks(now: datetime, *, stop: Callable[[], bool] = lambda: False,
                          beat: Callable[[], None] = lambda: None,
                          rng: Callable[[], float] = lambda: 0.5) -> WebhookReport:
-    """Commits step by step: send every due webhook delivery (the module docstring)."""
+    """Commits step by step: send every due webhook delivery (the module docstring), by
+    WEBHOOK_WORKERS workers at once, each claiming one delivery at a time: a slow
+    receiver holds one worker, for at most its deadline, and the other webhooks' events go
+    on the others. The admins hear of a disabled webhook from the tick (``tell_admins``).
+    """
     settings = WebhookSettings.current()
     report = WebhookReport()
+    counting = threading.Lock()
     deadline = time.monotonic() + settings.lease.total_seconds() / 2
-    while not stop():
-        batch = claim_batch(utcnow(), settings)
+
+    def one() -> bool:
+        if stop() or time.monotonic() > deadline:
+            return False
+        batch = claim_batch(utcnow(), settings, limit=1)
         if not batch:
-            break
-        for index, item in enumerate(batch):
-            if stop() or time.monotonic() > deadline:
-                release(batch[index:])
-                report.released += len(batch) - index
-                return _finish(report, smtp, now, settings)
-            beat()
-            sent_at = utcnow()
-            built = request_for(item, settings, sent_at)
-            db.session.rollback()  # no transaction stays open over the POST
-            if built is None:
-                result = webhook_http.PostResult("gone", None, "what it reported was deleted")
-            else:
-                result = webhook_http.post(
-                    item.url, built[0], built[1], timeout=settings.timeout,
-                    allow_loopback_http=settings.allow_loopback_http)
-            status = record_result(item, result, now=utcnow(), settings=settings,
-                                   rand=rng())
+            return False
+        item = batch[0]
+        beat()
+        sent_at = utcnow()
+        built = request_for(item, settings, sent_at)
+        db.session.rollback()  # no transaction stays open over the POST
+        if built is None:
+            result = webhook_http.PostResult("gone", None, "what it reported was deleted")
+        else:
+            result = webhook_http.post(
+                item.url, built[0], built[1], timeout=settings.timeout,
+                allow_loopback_http=settings.allow_loopback_http)
+        status = record_result(item, result, now=utcnow(), settings=settings, rand=rng())
+        with counting:
             report.statuses.append(status)
             if status == "sent":
                 report.sent += 1
@@ -391,19 +405,11 @@ def deliver_due_webhooks(now: datetime, *, smtp: Optional[mail.SMTPSession] = No
             elif status in ("failed", "disabled"):
                 report.failed += 1
                 report.disabled += status == "disabled"
-            log.info("webhook delivery %s (event %s to webhook %s): %s %s",
-                     item.delivery_id, item.event_id, item.webhook_id, status,
-                     result.error or result.status_code or "")
-        if time.monotonic() > deadline:
-            break
-    return _finish(report, smtp, now, settings)
+        log.info("webhook delivery %s (event %s to webhook %s): %s %s",
+                 item.delivery_id, item.event_id, item.webhook_id, status,
+                 result.error or result.status_code or "")
+        return True
 
-
-def _finish(report: WebhookReport, smtp: Optional[mail.SMTPSession], now: datetime,
-            settings: WebhookSettings) -> WebhookReport:
-    if smtp is None:
-        with mail.SMTPSession(mail.smtp_settings(current_app._get_current_object())) as own:
-            tell_admins(own, now, settings)
-    else:
-        tell_admins(smtp, now, settings)
+    http_channels.run_workers(current_app._get_current_object(), settings.workers, one,
+                              name="webhooks")
     return report

@@ -12,8 +12,9 @@ The name is resolved at each send, every address it resolves to is checked (one 
 address refuses the URL: a name that resolves to a public and a private address is how a
 rebinding attack starts), and the connection goes to the address that was checked, not
 to a second resolution. No redirect is followed (http.client follows none), no proxy
-from the environment is used, the answer is read up to ``MAX_RESPONSE_BYTES``, and every
-socket operation and the whole exchange have a timeout.
+from the environment is used, the answer is read up to ``MAX_RESPONSE_BYTES``, and the
+whole exchange (connect, TLS, the request, the answer) ends by its deadline
+(``statuspage.outbound``, which every outbound request goes through).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import socket
-import ssl
-import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional
 from urllib.parse import urlsplit
+
+from .. import outbound
 
 #: The most of an answer that is read (the status line is all we need).
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -177,41 +178,6 @@ class PostResult:
     error: str = ""
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
-    """Connects to the checked address; ``Host`` still names the host."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float):
-        super().__init__(host, port, timeout=timeout)
-        self._address = address
-
-    def connect(self) -> None:
-        self.sock = socket.create_connection((self._address, self.port), self.timeout)
-
-
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """TLS to the checked address, the certificate checked against the host name."""
-
-    def __init__(self, host: str, port: int, address: str, timeout: float,
-                 context: ssl.SSLContext):
-        super().__init__(host, port, timeout=timeout, context=context)
-        self._address = address
-        self._tls = context
-
-    def connect(self) -> None:
-        sock = socket.create_connection((self._address, self.port), self.timeout)
-        self.sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-
-
-_context: Optional[ssl.SSLContext] = None
-
-
-def _tls_context() -> ssl.SSLContext:
-    global _context
-    if _context is None:
-        _context = ssl.create_default_context()
-    return _context
-
-
 def classify(status: int) -> str:
     """``sent``, ``retry`` or ``final`` for an HTTP status."""
     if 200 <= status < 300:
@@ -230,29 +196,17 @@ def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float,
                           resolver=resolver)
     except RefusedURL as exc:
         return PostResult("final", None, str(exc)[:300])
-    if target.scheme == "https":
-        conn: http.client.HTTPConnection = _PinnedHTTPSConnection(
-            target.host, target.port, address, timeout, _tls_context())
-    else:
-        conn = _PinnedHTTPConnection(target.host, target.port, address, timeout)
-    deadline = time.monotonic() + 2 * timeout
     try:
-        conn.request("POST", target.path, body=body, headers=dict(headers))
-        response = conn.getresponse()
-        read = 0
-        while read < MAX_RESPONSE_BYTES and time.monotonic() < deadline:
-            chunk = response.read(min(8192, MAX_RESPONSE_BYTES - read))
-            if not chunk:
-                break
-            read += len(chunk)
-        status = response.status
-    except (TimeoutError, socket.timeout):
+        response = outbound.exchange(
+            "POST", scheme=target.scheme, host=target.host, port=target.port,
+            path=target.path, address=address, headers=headers, body=body,
+            deadline=outbound.Deadline(timeout), max_body=MAX_RESPONSE_BYTES)
+    except TimeoutError:
         return PostResult("retry", None, "timed out")
     except (OSError, http.client.HTTPException) as exc:
         text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         return PostResult("retry", None, text[:300])
-    finally:
-        conn.close()
+    status = response.status  # (a body cut short changes nothing: the status is in)
     outcome = classify(status)
     error = "" if outcome == "sent" else f"HTTP {status}"
     if 300 <= status < 400:
