@@ -245,6 +245,14 @@ def test_several_notifiers_at_once_send_each_email_exactly_once(
     assert len(smtp.messages) == 2 * n
 
 
+def lock_waiters() -> int:
+    """PostgreSQL: how many statements are waiting for a lock another session holds."""
+    with db.engine.connect() as conn:
+        return conn.scalar(db.text(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+
+
 def test_sigkill_after_the_server_accepted_a_message_resends_that_one_only(
         notifier, smtp, database_url, responder, components, make_incident):
     """The server accepts a message, then the notifier dies while its mark waits: nothing
@@ -268,12 +276,21 @@ def test_sigkill_after_the_server_accepted_a_message_resends_that_one_only(
             writer.execution_options(sqlite_begin="IMMEDIATE").begin()
         in_flight.release()
         wait_for(lambda: len(smtp.messages) == 11, "the server to accept the 11th")
+        if database_url.startswith("postgresql"):
+            # The mark's pipeline must have reached the server (it waits there on the
+            # writer's lock) before the kill: killed earlier, the mark was never sent.
+            wait_for(lambda: lock_waiters() > 0, "the 11th's mark to wait on the lock")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)
         writer.rollback()
     assert len(smtp.messages) == 11  # the 12th never went: the 11th's mark had not committed
     marked = count_deliveries("sent")
-    assert marked == (11 if database_url.startswith("postgresql") else 10)
+    # SQLite: the mark waits for the write lock before it is sent, so it dies with the
+    # process. PostgreSQL: it is 11 when the pipeline's COMMIT had left the process before
+    # the kill, 10 when the kill came between its first statement and its COMMIT (a
+    # window of microseconds, but a loaded machine hits it); either way, below, only the
+    # 11th can go twice.
+    assert marked in ((10, 11) if database_url.startswith("postgresql") else (10,))
     notifier.once(due + timedelta(seconds=301))  # after NOTIFIER_LEASE_SECONDS
     received = Counter(r for m in smtp.messages if m.subject == OUTAGE for r in m.rcpt_tos)
     assert sorted(received) == sorted(emails)
