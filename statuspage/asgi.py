@@ -16,7 +16,8 @@ bodies trickling in a byte a second held every thread of the pool and stopped ev
 by the deadline of ``web.bodies.BodyDeadline`` (408 when late), and no further than one byte
 over ``MAX_CONTENT_LENGTH`` (413). The pool then gets it from memory. At most ``WEB_THREADS``
 + ``WEB_QUEUE_LIMIT`` requests are in the pool or waiting for it; past that, 503 with
-Retry-After at once (or the last bytes of a public page, when it has some).
+Retry-After at once. A public page whose bytes are due to be rendered again is answered
+with its last bytes while no thread of the pool is free: it never waits for one.
 """
 
 from __future__ import annotations
@@ -111,6 +112,7 @@ class PublicCacheASGI:
         self.max_length = config.get("MAX_CONTENT_LENGTH")
         #: Requests in the pool or waiting for it, and how many may be.
         self.in_flight = 0
+        self.workers = workers
         self.max_in_flight = workers + int(config["WEB_QUEUE_LIMIT"])
         # The version check's own thread: a public page never waits behind the pool.
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-check")
@@ -156,8 +158,10 @@ class PublicCacheASGI:
                 "GET", "HEAD"):
             key = (scope["path"], scope["query_string"].decode("latin-1"))
             entry = cache.fresh_entry(key, check=self._check_in_background)
-            if entry is None and cache.rendering(key):
-                entry = cache.entries.get(key)  # being rendered: its last bytes meanwhile
+            if entry is None and (cache.rendering(key) or self.in_flight >= self.workers):
+                # Being rendered, or no thread free to render it: its last bytes meanwhile
+                # (the refresher renders them again from its own thread).
+                entry = cache.entries.get(key)
             if entry is not None:
                 await self._answer(entry, scope, send)
                 return
@@ -175,12 +179,7 @@ class PublicCacheASGI:
         else:
             scope, replay = with_body(scope, body)
         if self.in_flight >= self.max_in_flight:
-            stale = (cache.entries.get((scope["path"], scope["query_string"].decode("latin-1")))
-                     if cache is not None and scope["method"] in ("GET", "HEAD") else None)
-            if stale is not None:
-                await self._answer(stale, scope, send)  # busy: the last bytes meanwhile
-            else:
-                await _refuse(send, 503)
+            await _refuse(send, 503)
             return
         self.in_flight += 1
         try:

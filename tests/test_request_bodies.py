@@ -227,6 +227,47 @@ def test_when_the_pool_is_full_a_request_gets_503_at_once_not_a_place_in_a_queue
     assert asgi_call(asgi_app, "GET", "/staff/login", {}, [b""])[0] == 200
 
 
+def test_a_cached_page_never_waits_for_a_busy_pool_and_still_learns_of_a_change(
+        app, make_app, clock, responder, components, make_incident):
+    """The pool's one thread is held (a form waiting for the database); a change was
+    published meanwhile. The front page is answered at once, from memory, and its version
+    check still runs: it used to wait in the pool's queue behind that very form."""
+    cached = make_app(**FAST, PUBLIC_CACHE=True, WEB_QUEUE_LIMIT=4,
+                      SQLITE_BUSY_TIMEOUT_SECONDS=10)
+    asgi_app = PublicCacheASGI(cached, workers=1)
+    status, _, before, _ = asgi_call(asgi_app, "GET", "/", {}, [b""])  # rendered
+    assert status == 200
+    cache = asgi_app.cache
+    seen = cache.version
+    cookie, form = subscribe_form(cached, "waits@example.test")
+    make_incident(responder, components[:1], title="Glucose sync delayed")
+    clock.advance(seconds=2)  # the version is due for a look
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded",
+               "Content-Length": str(len(form))}
+    answers = {}
+
+    def post():
+        answers["post"] = asgi_call(asgi_app, "POST", "/subscribe", headers, [form])
+
+    with cached.app_context(), writes_held(cached):
+        writer = threading.Thread(target=post)
+        writer.start()
+        deadline = time.monotonic() + 10
+        while asgi_app.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the form holds the pool's thread: a real event, polled
+        status, _, meanwhile, took = asgi_call(asgi_app, "GET", "/", {}, [b""])
+        assert status == 200 and took < 1
+        assert meanwhile == before
+        deadline = time.monotonic() + 5
+        while cache.version == seen and time.monotonic() < deadline:
+            time.sleep(0.01)  # the check runs on its own thread: a real event, polled
+        assert cache.version != seen, "the version check waited for the pool"
+    writer.join(30)
+    assert answers["post"][0] == 303
+    status, _, after, _ = asgi_call(asgi_app, "GET", "/", {}, [b""])  # a thread is free
+    assert b"Glucose sync delayed" in after
+
+
 # --- WSGI under gunicorn: the thread reads by the deadline ---------------------------------
 
 
