@@ -185,6 +185,24 @@ def test_read_body_follows_the_deadline_and_the_limit():
 
 
 @contextmanager
+def app_reached(app):
+    """Waits at the end of the block until a request has reached the Flask app."""
+    from flask import request_started
+
+    reached = threading.Event()
+
+    def started(sender, **extra):
+        reached.set()
+
+    request_started.connect(started, app)
+    try:
+        yield
+        assert reached.wait(10), "no request reached the app"
+    finally:
+        request_started.disconnect(started, app)
+
+
+@contextmanager
 def writes_held(app):
     """Another connection holds the write lock on subscribers until the block ends."""
     from statuspage.extensions import db
@@ -213,11 +231,9 @@ def test_when_the_pool_is_full_a_request_gets_503_at_once_not_a_place_in_a_queue
         answers["post"] = asgi_call(asgi_app, "POST", "/subscribe", headers, [form])
 
     with app.app_context(), writes_held(app):
-        writer = threading.Thread(target=post)
-        writer.start()  # its one thread waits for the write lock
-        deadline = time.monotonic() + 10
-        while asgi_app.in_flight == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)  # until the POST is in the pool: a real event, polled
+        with app_reached(app):
+            writer = threading.Thread(target=post)
+            writer.start()  # the pool's one thread: it waits for the write lock
         status, head, body, took = asgi_call(asgi_app, "GET", "/staff/login", {}, [b""])
         assert status == 503, body
         assert head["retry-after"] == "2"
@@ -250,11 +266,9 @@ def test_a_cached_page_never_waits_for_a_busy_pool_and_still_learns_of_a_change(
         answers["post"] = asgi_call(asgi_app, "POST", "/subscribe", headers, [form])
 
     with cached.app_context(), writes_held(cached):
-        writer = threading.Thread(target=post)
-        writer.start()
-        deadline = time.monotonic() + 10
-        while asgi_app.in_flight == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)  # until the form holds the pool's thread: a real event, polled
+        with app_reached(cached):
+            writer = threading.Thread(target=post)
+            writer.start()  # the pool's one thread: it waits for the write lock
         status, _, meanwhile, took = asgi_call(asgi_app, "GET", "/", {}, [b""])
         assert status == 200 and took < 1
         assert meanwhile == before
