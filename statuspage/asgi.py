@@ -80,8 +80,9 @@ def with_body(scope, body: bytes, length: Optional[int] = None):
     ``body`` (a2wsgi reads it from a thread: no thread ever waits on the client)."""
     length = len(body) if length is None else length
     headers = scope["headers"]
+    declared = declared_length(_header(scope, b"content-length"))
     if (_header(scope, b"transfer-encoding") is not None
-            or declared_length(_header(scope, b"content-length")) != length):
+            or declared != (length if declared is not None or length else None)):
         headers = [(n, v) for n, v in headers
                    if n not in (b"content-length", b"transfer-encoding")]
         if length or body:
