@@ -51,7 +51,7 @@ MAX_CONTENT_LENGTH = 256 * 1024
 #: (a slow sender must not hold the server; README "Security", "Slow clients"). 0: no limit.
 REQUEST_BODY_TIMEOUT_SECONDS = 10
 #: Bytes a second a request body must keep up on average after that grace: 4096 (32 kbit/s,
-#: a third of a 2G EDGE uplink) lets a 256 KiB body take 74 s; a trickle is cut after 10 s.
+#: a third of a 2G EDGE uplink) gives a 256 KiB body 74 s; a trickle is cut after 10 s.
 REQUEST_BODY_MIN_RATE = 4096
 #: Most form fields accepted in one request.
 MAX_FORM_PARTS = 200
