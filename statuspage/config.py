@@ -46,6 +46,13 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 15
 SECRET_KEY = ""
 #: Largest request body accepted, in bytes.
 MAX_CONTENT_LENGTH = 256 * 1024
+#: A request body must arrive within this many seconds, plus one second per
+#: REQUEST_BODY_MIN_RATE bytes of it; when it falls behind: 408 and the connection closed
+#: (a slow sender must not hold the server; README "Security", "Slow clients"). 0: no limit.
+REQUEST_BODY_TIMEOUT_SECONDS = 10
+#: Bytes a second a request body must keep up on average after that grace: 4096 (32 kbit/s,
+#: a third of a 2G EDGE uplink) gives a 256 KiB body 74 s; a trickle is cut after 10 s.
+REQUEST_BODY_MIN_RATE = 4096
 #: Most form fields accepted in one request.
 MAX_FORM_PARTS = 200
 #: Staff sessions end after this many seconds without a request.
@@ -99,6 +106,11 @@ WEB_WORKER_CLASS = "asgi"
 #: For "asgi" (either server), the pool that runs the WSGI app; threads per "gthread"
 #: worker.
 WEB_THREADS = 8
+#: "asgi" (either server): requests that may wait for one of those threads; past that,
+#: 503 with Retry-After at once instead of a queue without bound (the public pages are
+#: answered from memory, on the event loop, whatever the pool does). "gthread": half of
+#: WEB_THREADS at most read request bodies at once (503 past that), so a GET finds a thread.
+WEB_QUEUE_LIMIT = 16
 
 # --- Public page ------------------------------------------------------------------------
 #: Resolved incidents younger than this many days are shown on the front page.

@@ -58,7 +58,7 @@ def _wait_until_answering(proc: subprocess.Popen, port: int, timeout: float = 60
     raise RuntimeError("the server did not answer")
 
 
-def command(worker_class: str, port: int, workers: int) -> list[str]:
+def command(worker_class: str, port: int, workers: int, threads: int = 4) -> list[str]:
     """``granian`` (ASGI), or gunicorn with ``worker_class``, on ``port``, as ``serve``
     starts them."""
     from statuspage.cli import server_command
@@ -66,22 +66,25 @@ def command(worker_class: str, port: int, workers: int) -> list[str]:
     granian = worker_class == "granian"
     return server_command("granian" if granian else "gunicorn", None if granian else
                           worker_class, host="127.0.0.1", port=port, workers=workers,
-                          threads=4, access_log=False, extra=("--log-level", "warning"))
+                          threads=threads, access_log=False, extra=("--log-level", "warning"))
 
 
 @contextmanager
 def serve(worker_class: str, *, database_url: str, instance: Path,
           public_url: str = "https://status.example.test", workers: int = 1,
-          stopped: Optional[dict] = None, **config) -> Iterator[int]:
-    """The server on a free port (yielded); extra ``STATUSPAGE_*`` settings as keywords."""
+          stopped: Optional[dict] = None, threads: int = 4, **config) -> Iterator[int]:
+    """The server on a free port (yielded); extra ``STATUSPAGE_*`` settings as keywords.
+    ``threads``: gthread's threads and the ASGI pool alike (``WEB_THREADS``)."""
     port = free_port()
     env = dict(os.environ)
     env.pop("TEST_DATABASE_URL", None)
     env.update(STATUSPAGE_INSTANCE_PATH=str(instance), STATUSPAGE_DATABASE_URL=database_url,
                STATUSPAGE_SECRET_KEY="process-test-secret", STATUSPAGE_PUBLIC_URL=public_url,
                PYTHONPATH=str(ROOT))
-    env.update({f"STATUSPAGE_{k}": str(v) for k, v in config.items()})
-    proc = subprocess.Popen(command(worker_class, port, workers), env=env, cwd=str(ROOT),
+    env.update({f"STATUSPAGE_{k}": str(v) for k, v in config.items()},
+               STATUSPAGE_WEB_THREADS=str(threads))
+    proc = subprocess.Popen(command(worker_class, port, workers, threads), env=env,
+                            cwd=str(ROOT),
                             stderr=subprocess.PIPE if stopped is not None else None)
     try:
         _wait_until_answering(proc, port)
