@@ -50,6 +50,25 @@ def subscribers(app) -> list[str]:
 # --- ASGI: the body is read on the loop --------------------------------------------------
 
 
+def run_coroutine(coroutine):
+    """``asyncio.run`` on a thread of its own: a browser test's Playwright may have left an
+    event loop running in this one (``asyncio.run`` refuses to start there)."""
+    result = {}
+
+    def main():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # handed to the test's thread
+            result["error"] = exc
+
+    thread = threading.Thread(target=main)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def asgi_call(asgi_app, method, path, headers, pieces, *, gap=0.0, finish=True):
     """One request through the ASGI app in a loop of its own; ``pieces`` of the body
     arrive ``gap`` seconds apart (the last with more_body False if ``finish``; else the
@@ -74,7 +93,7 @@ def asgi_call(asgi_app, method, path, headers, pieces, *, gap=0.0, finish=True):
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
     start = time.monotonic()
-    asyncio.run(asyncio.wait_for(asgi_app(scope, receive, send), 10))
+    run_coroutine(asyncio.wait_for(asgi_app(scope, receive, send), 10))
     took = time.monotonic() - start
     head = {k.decode(): v.decode() for k, v in sent[0]["headers"]}
     return sent[0]["status"], head, b"".join(m.get("body", b"") for m in sent[1:]), took
@@ -170,7 +189,7 @@ def test_read_body_follows_the_deadline_and_the_limit():
                     "more_body": bool(pending) or not finish}
 
         scope = {"headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
-        return asyncio.run(read_body(scope, receive, deadline, max_length))
+        return run_coroutine(read_body(scope, receive, deadline, max_length))
 
     assert run({"content-length": "6"}, [b"abc", b"def"], 0.01) == (None, b"abcdef")
     assert run({}, [b""], 0) == (None, b"")
