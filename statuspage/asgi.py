@@ -31,7 +31,6 @@ class PublicCacheASGI:
         self.cache: Optional[PublicCache] = cache if isinstance(cache, PublicCache) else None
         self.wsgi = WSGIMiddleware(flask_app, workers=workers)
         self._checking = False
-        self._headers: dict[int, list] = {}
 
     def _check_in_background(self, now: float) -> None:
         if self._checking:
@@ -46,16 +45,6 @@ class PublicCacheASGI:
                 self._checking = False
 
         loop.run_in_executor(self.wsgi.executor, check)
-
-    def _bytes_headers(self, headers: list) -> list:
-        found = self._headers.get(id(headers))
-        if found is None or found[0] is not headers:
-            if len(self._headers) > 4 * self.cache.max_entries:
-                self._headers.clear()
-            found = (headers, [(n.lower().encode("latin-1"), v.encode("latin-1"))
-                               for n, v in headers])
-            self._headers[id(headers)] = found
-        return found[1]
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -87,7 +76,7 @@ class PublicCacheASGI:
                     entry, accept or "", inm, ims, scope["method"] == "HEAD")
                 await send({"type": "http.response.start",
                             "status": int(status_line[:3]),
-                            "headers": self._bytes_headers(headers)})
+                            "headers": entry.asgi_headers(headers)})
                 await send({"type": "http.response.body", "body": body})
                 return
         await self.wsgi(scope, _as_coroutine(receive), send)

@@ -79,12 +79,17 @@ def find_component(component_id: int) -> Optional[Component]:
 
 def timeline_options() -> tuple:
     """Loader options for pages showing timelines: a fixed number of queries, however many
-    incidents, updates and component changes there are (no lazy load per row)."""
+    incidents, updates and component changes there are (no lazy load per row).
+
+    The updates' component changes come joined to the updates, not by a query of their own
+    with ``update_id IN (?, ?, ...)``: that one had a new text at every update posted, and
+    SQLite's driver keeps each text it ran compiled (up to 128 per connection), so every
+    web worker grew with each write (issue 21)."""
     return (
         db.selectinload(Incident.components),
         db.selectinload(Incident.updates)
-        .selectinload(IncidentUpdate.component_changes)
-        .selectinload(ComponentChange.component),
+        .joinedload(IncidentUpdate.component_changes)
+        .joinedload(ComponentChange.component),
     )
 
 
