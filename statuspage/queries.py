@@ -27,10 +27,8 @@ from .models import (
     MaintenanceUpdate,
     incident_components,
 )
+from .numbers import MAX_ID  # the largest id a lookup tries
 from .severity import SEVERITIES, SEVERITY_RANK, overall_status
-
-#: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
-MAX_ID = 2**31 - 1
 
 #: The last change of a page that has never shown anything. A fixed instant, not ``now``:
 #: nothing has changed, so the API's body, the feeds' bytes and their ETags stay the same
