@@ -72,8 +72,10 @@ def command(worker_class: str, port: int, workers: int) -> list[str]:
 @contextmanager
 def serve(worker_class: str, *, database_url: str, instance: Path,
           public_url: str = "https://status.example.test", workers: int = 1,
-          stopped: Optional[dict] = None, **config) -> Iterator[int]:
-    """The server on a free port (yielded); extra ``STATUSPAGE_*`` settings as keywords."""
+          stopped: Optional[dict] = None, started: Optional[dict] = None,
+          **config) -> Iterator[int]:
+    """The server on a free port (yielded); extra ``STATUSPAGE_*`` settings as keywords.
+    ``started`` gets the server's ``pid`` (its workers are its children)."""
     port = free_port()
     env = dict(os.environ)
     env.pop("TEST_DATABASE_URL", None)
@@ -83,6 +85,8 @@ def serve(worker_class: str, *, database_url: str, instance: Path,
     env.update({f"STATUSPAGE_{k}": str(v) for k, v in config.items()})
     proc = subprocess.Popen(command(worker_class, port, workers), env=env, cwd=str(ROOT),
                             stderr=subprocess.PIPE if stopped is not None else None)
+    if started is not None:
+        started["pid"] = proc.pid
     try:
         _wait_until_answering(proc, port)
         yield port
