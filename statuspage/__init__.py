@@ -91,7 +91,9 @@ def init_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import api, api_v1, auth, feeds, health, public, staff, subscribe, widgets
+    from .web import converters
 
+    converters.init_app(app)  # <int:...> takes ASCII digits only; before the first route
     for module in (public, subscribe, feeds, api, api_v1, health, widgets, auth, staff):
         app.register_blueprint(module.bp)
 

@@ -118,7 +118,6 @@ class PublicCacheASGI:
         # The version check's own thread: a public page never waits behind the pool.
         self._checker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="version-check")
         self._checking = False
-        self._headers: dict[int, list] = {}
 
     def _check_in_background(self, now: float) -> None:
         if self._checking:
@@ -133,16 +132,6 @@ class PublicCacheASGI:
                 self._checking = False
 
         loop.run_in_executor(self._checker, check)
-
-    def _bytes_headers(self, headers: list) -> list:
-        found = self._headers.get(id(headers))
-        if found is None or found[0] is not headers:
-            if len(self._headers) > 4 * self.cache.max_entries:
-                self._headers.clear()
-            found = (headers, [(n.lower().encode("latin-1"), v.encode("latin-1"))
-                               for n, v in headers])
-            self._headers[id(headers)] = found
-        return found[1]
 
     async def __call__(self, scope, receive, send):
         kind = scope["type"]
@@ -203,7 +192,7 @@ class PublicCacheASGI:
             entry, accept or "", inm, ims, scope["method"] == "HEAD")
         await send({"type": "http.response.start",
                     "status": int(status_line[:3]),
-                    "headers": self._bytes_headers(headers)})
+                    "headers": entry.asgi_headers(headers)})
         await send({"type": "http.response.body", "body": body})
 
 

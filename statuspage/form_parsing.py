@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from flask_wtf import FlaskForm
 
 from .data_impact import DataImpact
+from .numbers import MAX_ID, parse_id, whole_number  # noqa: F401 (forms re-exports them)
 from .severity import SEVERITIES as SEVERITY_INFO
 from .severity import suggested_next_update
 from .text import clean_text
@@ -22,9 +23,6 @@ QUICK_MINUTES = {"15": 15, "30": 30, "60": 60}
 #: What a ``datetime-local`` input sends (with or without seconds), and a typed fallback.
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
 DATETIME_HELP = "Enter a date and time, for example 2026-11-26T14:30."
-#: The largest id the database's integer column holds: a lookup beyond it is a 404, not
-#: an error from PostgreSQL.
-MAX_ID = 2**31 - 1
 
 
 def parse_local_datetime(value: Optional[str], tz: ZoneInfo) -> Optional[datetime]:
@@ -56,15 +54,6 @@ def to_local_input(value: Optional[datetime], tz: ZoneInfo) -> str:
 
 def same_minute(a: datetime, b: datetime) -> bool:
     return a.replace(second=0, microsecond=0) == b.replace(second=0, microsecond=0)
-
-
-def parse_id(value) -> Optional[int]:
-    """A positive id that fits the database's integer column, else None."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= MAX_ID else None
 
 
 def parse_component_ids(values: list[str], errors: dict) -> list[int]:
@@ -202,11 +191,11 @@ def parse_position(value: Optional[str], errors: dict) -> int:
     value = (value or "").strip()
     if not value:
         return 0
-    try:
-        return int(value)
-    except ValueError:
+    number = whole_number(value, signed=True)
+    if number is None:
         errors["position"] = "Enter a whole number, for example 3."
         return 0
+    return number
 
 
 def parse_review_on(value: Optional[str], errors: dict) -> Optional[date]:

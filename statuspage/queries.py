@@ -27,10 +27,8 @@ from .models import (
     MaintenanceUpdate,
     incident_components,
 )
+from .numbers import MAX_ID  # the largest id a lookup tries
 from .severity import SEVERITIES, SEVERITY_RANK, overall_status
-
-#: Largest id a lookup tries; beyond it PostgreSQL's integer column would raise, not miss.
-MAX_ID = 2**31 - 1
 
 #: The last change of a page that has never shown anything. A fixed instant, not ``now``:
 #: nothing has changed, so the API's body, the feeds' bytes and their ETags stay the same
@@ -79,12 +77,17 @@ def find_component(component_id: int) -> Optional[Component]:
 
 def timeline_options() -> tuple:
     """Loader options for pages showing timelines: a fixed number of queries, however many
-    incidents, updates and component changes there are (no lazy load per row)."""
+    incidents, updates and component changes there are (no lazy load per row).
+
+    The updates' component changes come joined to the updates, not by a query of their own
+    with ``update_id IN (?, ?, ...)``: that one had a new text at every update posted, and
+    SQLite's driver keeps each text it ran compiled (up to 128 per connection), so every
+    web worker grew with each write (issue 21)."""
     return (
         db.selectinload(Incident.components),
         db.selectinload(Incident.updates)
-        .selectinload(IncidentUpdate.component_changes)
-        .selectinload(ComponentChange.component),
+        .joinedload(IncidentUpdate.component_changes)
+        .joinedload(ComponentChange.component),
     )
 
 

@@ -22,6 +22,7 @@ hundreds of thousands of objects were the 50-100 ms pauses at the tail of every 
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import os
@@ -126,9 +127,29 @@ def warm_paths(app: Flask) -> list[str]:
     return paths
 
 
+#: glibc's mallopt parameter for the number of heaps ("arenas") threads allocate from.
+_M_ARENA_MAX = -8
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Let this process's threads share ``arenas`` heaps, as ``MALLOC_ARENA_MAX`` would
+    (unless that is set: then it holds). glibc gives threads heaps of their own, up to 8 per
+    core, and memory freed in one stays in it: a worker's render threads and the refresher
+    made its memory grow with the writes they rendered (issue 21). False where the C library
+    is not glibc (nothing to do there)."""
+    if os.environ.get("MALLOC_ARENA_MAX"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
 def prepare_worker(app: Flask, *, follow_forks: bool = True) -> Optional[Refresher]:
-    """In a serving process, before it serves: render the rush's pages, start the
-    refresher, freeze what is alive out of the garbage collector's way."""
+    """In a serving process, before it serves: limit malloc's heaps, render the rush's
+    pages, start the refresher, freeze what is alive out of the garbage collector's way."""
+    limit_malloc_arenas()
     cache = app.wsgi_app
     refresher = None
     if isinstance(cache, PublicCache) and cache.enabled:

@@ -126,26 +126,26 @@ class Entry:
     """One path's bytes: per encoding, the full header list and the body."""
 
     __slots__ = ("status_line", "version", "expires", "variants", "etags", "digest",
-                 "last_modified", "not_modified", "vouched_modified", "served")
+                 "last_modified", "not_modified", "vouched_modified", "served", "_asgi")
 
     def __init__(self, status_line, version, expires, variants, etags, digest,
                  last_modified, not_modified, vouched_modified=None):
-        self.status_line = status_line
-        self.version = version
-        self.expires = expires
-        #: encoding ("", "gzip", "br") -> (headers, body)
-        self.variants = variants
-        #: every ETag any variant carries (a 304 answers any of them)
-        self.etags = etags
-        self.digest = digest
-        self.last_modified = last_modified
-        #: encoding -> headers of a 304
-        self.not_modified = not_modified
-        #: The view's own Last-Modified (epoch seconds), which If-Modified-Since may use;
-        #: None when the cache dated the bytes itself: then only an ETag gets a 304.
+        self.status_line, self.version, self.expires = status_line, version, expires
+        self.variants = variants  # encoding ("", "gzip", "br") -> (headers, body)
+        self.etags = etags  # every ETag any variant carries (a 304 answers any of them)
+        self.digest, self.last_modified = digest, last_modified
+        self.not_modified = not_modified  # encoding -> headers of a 304
+        #: The view's Last-Modified (epoch s), for If-Modified-Since; None: only ETags get 304s.
         self.vouched_modified = vouched_modified
-        #: Answered to a reader since it was rendered (the refresher keeps these current).
-        self.served = False
+        self.served = False  # answered to a reader since its render (the refresher reads it)
+        self._asgi: dict[int, list] = {}  # asgi_headers
+
+    def asgi_headers(self, headers: list) -> list:
+        """One of its header lists as ASGI sends them: made once, gone with the entry."""
+        if (found := self._asgi.get(id(headers))) is None:
+            found = self._asgi[id(headers)] = [
+                (n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in headers]
+        return found
 
 
 #: The version of bytes read from disk: equal to no site version.

@@ -33,6 +33,7 @@ from .models import (
     Subscriber,
     subscriber_components,
 )
+from .numbers import parse_id
 from .outbox import queue
 from .present import iso
 from .tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
@@ -89,11 +90,8 @@ def check_choices(scope: Optional[str], component_ids: Iterable, timezone: Optio
         errors["scope"] = SCOPE_ERROR
     ids: set[int] = set()
     for value in component_ids:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            number = 0
-        if not 0 < number < 2**31:
+        number = parse_id(value)  # ASCII digits only: "١" is no component's id
+        if number is None:
             errors["components"] = UNKNOWN_COMPONENT_ERROR
             break
         ids.add(number)

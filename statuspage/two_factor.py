@@ -57,7 +57,7 @@ def _clean(code: str) -> str:
 def _matching_step(secret: str, code: str, now: datetime,
                    last_step: Optional[int]) -> Optional[int]:
     """The step whose code ``code`` is, within the drift and newer than ``last_step``."""
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):  # "١" is no digit here
         return None
     current = time_step(now)
     for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):

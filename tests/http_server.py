@@ -72,9 +72,11 @@ def command(worker_class: str, port: int, workers: int, threads: int = 4) -> lis
 @contextmanager
 def serve(worker_class: str, *, database_url: str, instance: Path,
           public_url: str = "https://status.example.test", workers: int = 1,
-          stopped: Optional[dict] = None, threads: int = 4, **config) -> Iterator[int]:
+          stopped: Optional[dict] = None, started: Optional[dict] = None, threads: int = 4,
+          **config) -> Iterator[int]:
     """The server on a free port (yielded); extra ``STATUSPAGE_*`` settings as keywords.
-    ``threads``: gthread's threads and the ASGI pool alike (``WEB_THREADS``)."""
+    ``threads``: gthread's threads and the ASGI pool alike (``WEB_THREADS``); ``started``
+    gets the server's ``pid`` (its workers are its children)."""
     port = free_port()
     env = dict(os.environ)
     env.pop("TEST_DATABASE_URL", None)
@@ -86,6 +88,8 @@ def serve(worker_class: str, *, database_url: str, instance: Path,
     proc = subprocess.Popen(command(worker_class, port, workers, threads), env=env,
                             cwd=str(ROOT),
                             stderr=subprocess.PIPE if stopped is not None else None)
+    if started is not None:
+        started["pid"] = proc.pid
     try:
         _wait_until_answering(proc, port)
         yield port

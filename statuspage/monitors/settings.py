@@ -18,6 +18,7 @@ from ..audit import Actor
 from ..errors import ValidationError
 from ..extensions import db
 from ..models import NAME_MAX, SEVERITIES, Component, Monitor
+from ..numbers import whole_number
 from ..text import clean_text
 from . import probe
 
@@ -44,11 +45,10 @@ class MonitorFields:
 
 def _number(value: Any, key: str, errors: dict) -> int:
     low, high = BOUNDS[key]
-    try:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    number = whole_number(value, signed=True)  # ASCII digits only (issue 21)
+    if number is None:
         errors[key] = f"Enter a whole number from {low} to {high}."
         return DEFAULTS[key]
     if not low <= number <= high:
