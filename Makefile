@@ -31,8 +31,11 @@ test: venv
 	$(BIN)/python -m pytest -m "$(TEST_MARKS)" $(PYTEST_ARGS)
 
 # Every server the README offers against nginx serving the same page, freshness, cost with
-# history, email fan-out (PostgreSQL too with TEST_DATABASE_URL or BENCH_DATABASE_URL), the
-# goals of issue 16 with ✔/✘ (tests/bench/run.py; about 5 minutes). Needs: nginx wrk
+# history, email fan-out (PostgreSQL too with TEST_DATABASE_URL or BENCH_DATABASE_URL), each
+# worker's memory after minutes of writes, the goals of issues 16 and 21 with ✔/✘
+# (tests/bench/run.py; about 9 minutes, 3.5 of them the writes:
+# BENCH_ARGS="--memory-minutes 30" for the issue's 30, "--memory-only" for that alone).
+# Needs: nginx wrk
 bench: venv
 	@PATH="$$PATH:/usr/sbin"; command -v nginx >/dev/null && command -v wrk >/dev/null || { \
 		echo "make bench needs nginx and wrk: sudo apt-get install -y nginx wrk"; exit 2; }

@@ -127,29 +127,36 @@ def warm_paths(app: Flask) -> list[str]:
     return paths
 
 
-#: glibc's mallopt parameter for the number of heaps ("arenas") threads allocate from.
+#: glibc's mallopt parameters: how many heaps ("arenas") threads allocate from, and from
+#: what size an allocation gets pages of its own (returned to the system when freed).
 _M_ARENA_MAX = -8
+_M_MMAP_THRESHOLD = -3
+#: Each setting as glibc's environment variable would give it (which then holds instead).
+MALLOC_SETTINGS = (("MALLOC_ARENA_MAX", _M_ARENA_MAX, 2),
+                   ("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, 128 * 1024))
 
 
-def limit_malloc_arenas(arenas: int = 2) -> bool:
-    """Let this process's threads share ``arenas`` heaps, as ``MALLOC_ARENA_MAX`` would
-    (unless that is set: then it holds). glibc gives threads heaps of their own, up to 8 per
-    core, and memory freed in one stays in it: a worker's render threads and the refresher
-    made its memory grow with the writes they rendered (issue 21). False where the C library
-    is not glibc (nothing to do there)."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
+def tune_malloc() -> list[str]:
+    """Keep a serving process's memory from growing with the pages it renders (issue 21).
+
+    glibc gives threads heaps of their own, up to 8 per core, and memory freed in one stays
+    in it: two shared heaps, as ``MALLOC_ARENA_MAX=2``. And it raises the size from which an
+    allocation gets pages of its own each time such a block is freed, so that rendered pages
+    (hundreds of KB, a little larger after each update) end up in the heap, where the holes
+    they leave fit nothing larger: the threshold stays at 128 KiB. A variable set in the
+    environment holds. Which settings were made (none where the C library is not glibc)."""
     try:
         mallopt = ctypes.CDLL(None).mallopt
     except (OSError, AttributeError):
-        return False
-    return bool(mallopt(_M_ARENA_MAX, arenas))
+        return []
+    return [name for name, param, value in MALLOC_SETTINGS
+            if not os.environ.get(name) and mallopt(param, value) == 1]
 
 
 def prepare_worker(app: Flask, *, follow_forks: bool = True) -> Optional[Refresher]:
-    """In a serving process, before it serves: limit malloc's heaps, render the rush's
-    pages, start the refresher, freeze what is alive out of the garbage collector's way."""
-    limit_malloc_arenas()
+    """In a serving process, before it serves: tune malloc, render the rush's pages, start
+    the refresher, freeze what is alive out of the garbage collector's way."""
+    tune_malloc()
     cache = app.wsgi_app
     refresher = None
     if isinstance(cache, PublicCache) and cache.enabled:

@@ -10,8 +10,9 @@ memory. Then: how long a change takes to show on every path (app and export), th
 time at 100 and at 10,000 past incidents, and the outage email to 10,000 subscribers
 through an aiosmtpd sink against the same sink fed pre-built messages over one connection
 (on SQLite, and on PostgreSQL too when BENCH_DATABASE_URL or TEST_DATABASE_URL names a
-server: in a database of its own there, made and dropped). Last, the goals of issue 16,
-each with what this run measured and ✔ or ✘.
+server: in a database of its own there, made and dropped); each granian worker's memory
+after warm-up and after ``--memory-minutes`` of staff writes (issue 21). Last, the goals of
+issues 16 and 21, each with what this run measured and ✔ or ✘.
 
 Run from the repository: ``make bench`` (or ``.venv/bin/python tests/bench/run.py``).
 Needs Debian's nginx and wrk: ``apt-get install -y nginx wrk``. Everything it starts
@@ -547,6 +548,66 @@ def measure_fanout(env: dict, expected: int) -> dict:
         sink.stop()
 
 
+# --- Memory under writes (issue 21) ----------------------------------------------------
+
+#: Writes and reads before the "after warm-up" figure: every worker has started its threads,
+#: rendered every page read and taken every kind of write at least once.
+MEMORY_WARM_SECONDS = 30
+
+
+def add_api_key(database_url: str, instance: Path) -> str:
+    """A write-API key in the bench database (made by the seeded staff member)."""
+    from statuspage import api_keys, models
+    from statuspage.extensions import db
+
+    key = api_keys.new_key()
+    app = make_app(database_url, instance)
+    with app.app_context():
+        db.session.add(models.ApiKey(name=f"bench {secrets.token_hex(3)}",
+                                     key_hash=api_keys.key_hash(key),
+                                     prefix=key[:len(api_keys.KEY_PREFIX) + 4],
+                                     created_at=datetime.now(timezone.utc), created_by_id=1))
+        db.session.commit()
+        db.engine.dispose()
+    return key
+
+
+def memory_under_writes(procs: "Processes", env: dict, port: int, args, key: str) -> dict:
+    """Each granian worker's RSS after warm-up and after ``args.memory_minutes`` of staff
+    writes (one every ``args.write_every`` s) with readers asking for every public page."""
+    from tests.memory_soak import Soak, workers_rss
+
+    env = dict(env, STATUSPAGE_API_RATE_LIMIT="1000000 per minute")
+    proc = start_server(procs, env, port, "granian", None, args.workers, args.threads)
+    try:
+        soak = Soak(f"http://127.0.0.1:{port}", key, list(range(1, COMPONENTS + 1)))
+        with soak:
+            soak.run(seconds=MEMORY_WARM_SECONDS, every=args.write_every)
+            warm = workers_rss(proc.pid)
+            writes = soak.run(seconds=args.memory_minutes * 60, every=args.write_every)
+            after = workers_rss(proc.pid)
+        return {"warm": warm, "after": after, "writes": writes, "errors": soak.errors}
+    finally:
+        procs.stop(proc)
+
+
+def memory_lines(memory: dict, args) -> tuple[list[str], tuple[str, str, str, bool]]:
+    """The report's line and the goal's row."""
+    growth = [b - a for a, b in zip(memory["warm"], memory["after"])]
+    line = (f"Memory per worker after {args.memory_minutes:g} minutes of writes (granian, "
+            f"{memory['writes']} writes through the write API, one every "
+            f"{args.write_every:g} s at most, readers on every public page; RSS after "
+            f"{MEMORY_WARM_SECONDS} s of warm-up -> after, MiB): " + "; ".join(
+                f"{a:.1f} -> {b:.1f} ({b - a:+.1f})"
+                for a, b in zip(memory["warm"], memory["after"])))
+    if memory["errors"]:
+        line += f" [{len(memory['errors'])} failed reads, first: {memory['errors'][0]}]"
+    worst = max(growth) if growth else float("inf")
+    goal = (f"growth of a worker's RSS over {args.memory_minutes:g} min of writes",
+            f"{worst:+.1f} MiB ({memory['writes']} writes)", "< 10 MiB", worst < 10)
+    return [line], goal
+
+
 # --- The run -----------------------------------------------------------------------------
 
 
@@ -612,6 +673,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--skip-email", action="store_true")
+    parser.add_argument("--memory-minutes", type=float, default=3,
+                        help="minutes of staff writes before each worker's memory is read "
+                        "again (default 3; the issue's goal is stated for 30)")
+    parser.add_argument("--write-every", type=float, default=0.5,
+                        help="seconds between two writes at most (default 0.5: 3 minutes "
+                        "hold as many writes as 30 minutes of one every 5 s)")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="only the memory under writes (no nginx, no wrk)")
     parser.add_argument("--history-only", type=int, metavar="DAYS", default=0,
                         help="only the cost of / at 10 and at DAYS days of uptime history "
                         "(no nginx, no wrk; the full run measures 10 and 10,000)")
@@ -621,6 +690,28 @@ def main() -> None:
         try:
             print("\n".join(history_cost(tmp, args.history_only)))
         finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    if args.memory_only:
+        tmp = Path(tempfile.mkdtemp(prefix="statuspage-bench-"))
+        procs = Processes()
+        try:
+            instance = tmp / "instance"
+            instance.mkdir()
+            database_url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+            log(f"seeding {PAST_INCIDENTS} past incidents into {database_name(database_url)}")
+            seed(database_url, instance, past=PAST_INCIDENTS, updates=UPDATES_PER_INCIDENT,
+                 subscribers=0)
+            port = free_port()
+            env = app_env(database_url, instance, f"http://127.0.0.1:{port}")
+            log(f"memory: {args.memory_minutes:g} minutes of writes")
+            memory = memory_under_writes(procs, env, port, args,
+                                         add_api_key(database_url, instance))
+            lines, goal = memory_lines(memory, args)
+            print("\n".join(lines + [f"{goal[0]}: {goal[1]} (goal {goal[2]}) "
+                                      f"{'✔' if goal[3] else '✘'}"]))
+        finally:
+            procs.stop_all()
             shutil.rmtree(tmp, ignore_errors=True)
         return
     check_tools()
@@ -767,6 +858,12 @@ def main() -> None:
                 log(f"email fan-out to {SUBSCRIBERS} subscribers (PostgreSQL)")
                 fanouts["PostgreSQL"] = postgres_fanout(pg_url, tmp)
 
+        memory_writes = None
+        if args.memory_minutes > 0:  # last: it adds incidents to the bench database
+            log(f"memory: {args.memory_minutes:g} minutes of writes through the write API")
+            memory_writes = memory_under_writes(procs, env, app_port, args,
+                                                add_api_key(database_url, instance))
+
         # --- The report ----------------------------------------------------------------
         goals: list[tuple[str, str, str, bool]] = []  # (figure, measured, goal, met)
         cpu = "unknown"
@@ -815,6 +912,10 @@ def main() -> None:
         lines.append("")
         lines.append("Memory per worker after its run (RSS, MiB): " + "; ".join(
             f"{label} {', '.join(f'{m:.0f}' for m in mib)}" for label, mib in memory.items()))
+        if memory_writes is not None:
+            memory_report, memory_goal = memory_lines(memory_writes, args)
+            lines.extend(memory_report)
+            goals.append(memory_goal)
 
         # The goals of issue 16, each from this run.
         for label in (serving,):  # the others' figures are in the table above
@@ -873,7 +974,7 @@ def main() -> None:
                           f"{ratio:.2f} ({fanout['sent']:,} sent)", ">= 0.7",
                           ratio >= 0.7 and fanout["sent"] == fanout["expected"]))
         lines.append("")
-        lines.append("Goals (issue 16):")
+        lines.append("Goals (issues 16 and 21):")
         lines.append("")
         lines.append(f"| {'figure':<62} | {'measured':<34} | {'goal':<28} |   |")
         lines.append(f"|{'-' * 64}|{'-' * 36}|{'-' * 30}|---|")
