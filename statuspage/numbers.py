@@ -16,7 +16,9 @@ from typing import Optional
 #: an error from PostgreSQL.
 MAX_ID = 2**31 - 1
 
-_WHOLE = re.compile(r"-?[0-9]{1,18}", re.ASCII)
+#: Up to 100 digits: a longer number is out of every range we take (and the caller says
+#: which range); past 4,300 Python refuses to read it at all.
+_WHOLE = re.compile(r"-?[0-9]{1,100}", re.ASCII)
 
 
 def whole_number(value: object, *, signed: bool = False) -> Optional[int]:
