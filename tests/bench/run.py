@@ -342,19 +342,9 @@ def start_server(procs: Processes, env: dict, port: int, server: str, worker_cla
 
 def worker_rss_mib(proc: subprocess.Popen) -> list[float]:
     """Resident memory of each worker process (the server's children), in MiB."""
-    found = []
-    try:
-        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
-    except OSError:
-        return found
-    for pid in children:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    found.append(int(line.split()[1]) / 1024)
-        except OSError:
-            pass
-    return found
+    from tests.memory_soak import workers_rss
+
+    return workers_rss(proc.pid)
 
 
 # --- wrk ---------------------------------------------------------------------------------
