@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from datetime import datetime, timezone
 from typing import Callable, Mapping, Optional
 from zoneinfo import ZoneInfo
@@ -133,8 +134,15 @@ def run_forever(app: Flask) -> None:
         misfire_grace_time=None,
     )
 
+    def shutdown_from_signal() -> None:
+        # Not in the handler itself: it runs in the main thread, possibly inside the
+        # scheduler's own job processing, whose lock (re-entrant) would not keep it out;
+        # its job store emptied under it raised JobLookupError and the notifier exited 1.
+        # From a thread, the shutdown waits for that lock.
+        threading.Thread(target=shutdown, name="notifier-shutdown").start()
+
     notifier.clear_stop()
-    install_stop_handlers(shutdown)
+    install_stop_handlers(shutdown_from_signal)
     log.info("notifier started: a tick every %g s", interval)
     scheduler.start()
     http_channels.wait_all()  # each ends after the message in flight (by its deadline)
