@@ -110,13 +110,23 @@ def test_the_cycle_check_sees_a_cycle_hidden_in_a_function(tmp_path):
     assert find_cycle(graph) == ["statuspage.a", "statuspage.b", "statuspage.a"]
 
 
-#: A module a reader can hold in mind; past this, split it by job.
-MAX_MODULE_LINES = 470
+#: A module a reader can hold in mind; past this, split it by job. The README's layout
+#: section and the before-stop hook say the same number.
+MAX_MODULE_LINES = 450
+#: Modules that may pass it, each with the reason.
+LONG_MODULES_ALLOWED = {
+    # Issue 22, decided after review: a list of documented keys, read one at a time, and
+    # named by deployments and scripts, so it stays whole and where it is.
+    "statuspage.config": "a list of documented configuration keys",
+}
 
 
 def test_no_module_is_too_long_to_read():
-    long = {name: n for name, path in modules().items()
-            if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    found = modules()
+    assert set(LONG_MODULES_ALLOWED) <= set(found)  # an allowance outliving its module goes
+    long = {name: n for name, path in found.items()
+            if name not in LONG_MODULES_ALLOWED
+            and (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}
 
 
