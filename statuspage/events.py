@@ -82,6 +82,10 @@ class UpdateRedacted(Event):
     update: IncidentUpdate
     texts: tuple[str, ...]
 
+    @property
+    def incident(self) -> Incident:
+        return self.update.incident
+
 
 @dataclass(frozen=True)
 class NotificationsDeclined(Event):
@@ -157,6 +161,20 @@ class SubscriberNeedsLink(Event):
 
     subscriber: Subscriber
     kind: str
+
+
+@dataclass(frozen=True)
+class SubscriberLeft(Event):
+    """Unsubscribed: nothing more is to reach them, not even what is already queued."""
+
+    subscriber: Subscriber
+
+
+@dataclass(frozen=True)
+class SubscriberErased(Event):
+    """An admin deletes them: what the outbox holds of them goes first."""
+
+    subscriber: Subscriber
 
 
 # --- Recording ---------------------------------------------------------------------------

@@ -251,11 +251,7 @@ def stop_emails(subscriber: Subscriber, *, now: datetime) -> None:
     if subscriber.status != "unsubscribed":
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
-    db.session.execute(
-        db.update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
-        .values(status="cancelled")
-    )
+    events.record(events.SubscriberLeft(subscriber), now=now)
     db.session.flush()
 
 
@@ -353,7 +349,7 @@ def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
     audit.record(actor, "subscriber.delete", subscriber, now=now,
                  before={"subscriber": subscriber.public_id, "audience": subscriber.audience,
                          "status": subscriber.status, **_choices_record(subscriber)})
-    db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    events.record(events.SubscriberErased(subscriber), now=now)
     db.session.delete(subscriber)
     db.session.flush()
 

@@ -26,9 +26,8 @@ from ..errors import ValidationError
 
 def incident_webhook(event, now: datetime) -> None:
     """The incident's public change, for the webhooks concerned."""
-    incident = event.update.incident if isinstance(event, ev.UpdateRedacted) else event.incident
-    webhooks.queue_event("incident", now=now, incident_id=incident.id,
-                         component_ids=[c.id for c in incident.components])
+    webhooks.queue_event("incident", now=now, incident_id=event.incident.id,
+                         component_ids=[c.id for c in event.incident.components])
 
 
 def slack_declared(event: ev.IncidentDeclared, now: datetime) -> None:
@@ -131,6 +130,14 @@ def subscriber_link(event: ev.SubscriberNeedsLink, now: datetime) -> None:
     queue.enqueue_subscriber_email(event.kind, event.subscriber, now=now)
 
 
+def subscriber_emails_stopped(event: ev.SubscriberLeft, now: datetime) -> None:
+    queue.cancel_unsent_to(event.subscriber)
+
+
+def subscriber_erased(event: ev.SubscriberErased, now: datetime) -> None:
+    queue.forget_subscriber(event.subscriber)
+
+
 # --- The table ---------------------------------------------------------------------------
 
 LISTENERS: dict[type[ev.Event], tuple] = {
@@ -150,6 +157,8 @@ LISTENERS: dict[type[ev.Event], tuple] = {
     ev.WindowCompleted: (_notice("completed"),),
     ev.WindowCancelled: (_follow_up("cancelled"),),
     ev.SubscriberNeedsLink: (subscriber_link,),
+    ev.SubscriberLeft: (subscriber_emails_stopped,),
+    ev.SubscriberErased: (subscriber_erased,),
 }
 
 
