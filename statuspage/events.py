@@ -190,8 +190,7 @@ def install(app: Flask, listeners: Mapping[type[Event], Sequence[Listener]]) -> 
     not at the first lost message) when a kind of event would be heard by none."""
     unheard = [kind.__name__ for kind in kinds() if not listeners.get(kind)]
     if unheard:
-        raise RuntimeError(f"No listener for {', '.join(unheard)}: its messages would be "
-                           "lost.")
+        raise _unheard(unheard)
     app.extensions[EXTENSION] = {kind: tuple(listeners[kind]) for kind in kinds()}
 
 
@@ -203,5 +202,12 @@ def record(event: Event, *, now: datetime) -> None:
         raise RuntimeError(
             f"{type(event).__name__} recorded in an app without event listeners: its "
             "messages would be lost. create_app installs them (outbox.listeners.init_app).")
-    for listener in table[type(event)]:
+    heard_by = table.get(type(event))
+    if not heard_by:  # a subclass of a kind, say: install never saw it
+        raise _unheard([type(event).__name__])
+    for listener in heard_by:
         listener(event, now)
+
+
+def _unheard(names: list[str]) -> RuntimeError:
+    return RuntimeError(f"No listener for {', '.join(names)}: its messages would be lost.")

@@ -90,3 +90,14 @@ def test_every_kind_of_event_is_heard_and_a_table_that_forgets_one_is_refused(ap
         events.install(app, partial)
     with pytest.raises(RuntimeError, match="No listener for SubscriberNeedsLink"):
         events.install(app, {**listeners.LISTENERS, events.SubscriberNeedsLink: ()})
+
+
+def test_a_kind_of_event_the_table_never_saw_is_refused_not_dropped(app, clock, responder,
+                                                                    make_incident,
+                                                                    components):
+    class Retitled(events.IncidentEdited):  # a new kind, written as a kind of another
+        pass
+
+    incident = make_incident(responder, components[:1])
+    with pytest.raises(RuntimeError, match="No listener for Retitled"):
+        events.record(Retitled(incident), now=clock())
