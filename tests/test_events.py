@@ -8,12 +8,17 @@ they exist exactly when the change does."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from statuspage import events, incidents
 from statuspage.extensions import db
 from statuspage.models import Incident, SlackMessage, WebhookDelivery
 from statuspage.outbox import listeners, webhooks
+from tests.maintenance_support import make_window
+from tests.smtp import smtp  # noqa: F401  (fixture)
+from tests.test_notifier_process import notifier  # noqa: F401  (fixture)
 from tests.webhook_receiver import receiver  # noqa: F401  (fixture)
 
 
@@ -101,3 +106,16 @@ def test_a_kind_of_event_the_table_never_saw_is_refused_not_dropped(app, clock, 
     incident = make_incident(responder, components[:1])
     with pytest.raises(RuntimeError, match="No listener for Retitled"):
         events.record(Retitled(incident), now=clock())
+
+
+@pytest.mark.process
+def test_the_notifier_process_tells_the_webhooks_of_the_window_it_starts(
+        app, clock, hook, receiver, components, notifier):  # noqa: F811
+    """A process of its own (``flask --app statuspage notifier --once``) records the events
+    of the windows it moves, and hears them: its app was built by create_app too."""
+    window = make_window(clock(), components[:1], starts_in=timedelta(minutes=-1))
+    window.auto_start = True
+    db.session.commit()
+    notifier.once(clock(), WEBHOOK_ALLOW_LOOPBACK_HTTP="true")
+    assert [r.json["scheduled_maintenance"]["status"] for r in receiver.requests] == [
+        "in_progress"]
