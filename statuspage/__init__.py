@@ -26,6 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     load_config(app, test_config)
     init_extensions(app)
+    register_event_listeners(app)
     register_blueprints(app)
     ratelimit.init_app(app)  # after the blueprints: wraps the views marked @rate_limit
     register_web(app)
@@ -87,6 +88,14 @@ def init_extensions(app: Flask) -> None:
     mail_extension.init_app(app)
     login_manager.init_app(app)
     transactions.init_app(app)  # SQLite's set-up; requests that may write lock up front
+
+
+def register_event_listeners(app: Flask) -> None:
+    """Who hears of what an operation records: every process (web, notifier, monitors,
+    ``flask`` commands) is built here, so none records an event that nobody hears."""
+    from .outbox import listeners
+
+    listeners.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

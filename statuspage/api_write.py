@@ -5,8 +5,8 @@ Reads Statuspage's field names (``incident[name]``, ``incident[status]``, ``inci
 ``incident[components]``, ``incident[component_ids]``, ``incident[impact_override]``,
 ``incident[deliver_notifications]``, ``component[status]``) from JSON or from the
 form-encoded shape, checks their types, and calls ``open_incident``, ``post_update``,
-``edit_incident`` and ``set_component_status``: the staff forms' rules, emails, Slack and
-webhooks follow. Never commits (the view does, once). Anything a client can send that
+``edit_incident`` and ``set_component_status``: the staff forms' rules, and every message
+they cause, follow. Never commits (the view does, once). Anything a client can send that
 does not fit is an ``ApiError`` (422, ``{"error": ...}``), never an exception of another
 kind.
 """
@@ -17,13 +17,12 @@ import re
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from . import incidents
+from . import events, incidents
 from .audit import SystemActor
 from .errors import ValidationError
 from .extensions import db
 from .forms import parse_id
 from .models import INCIDENT_STATUSES, TEXT_MAX, Component, Incident
-from .outbox import queue
 
 #: Statuspage's impact -> our severity (the playbook's SEV levels).
 IMPACT_SEVERITY = {"critical": "SEV-1", "major": "SEV-2", "minor": "SEV-3", "none": "SEV-4"}
@@ -248,7 +247,7 @@ def create_incident(data: Mapping, *, actor: SystemActor, now: datetime) -> Inci
     incident = _domain(incidents.open_incident, actor=actor, now=now, title=name,
                        severity=severity, component_ids=component_ids, update=text)
     if not notify:
-        queue.hold_unsent_outage_email(incident, actor=actor, now=now)
+        events.record(events.NotificationsDeclined(incident, actor), now=now)
     return incident
 
 
@@ -279,7 +278,7 @@ def update_incident(incident: Incident, data: Mapping, *, actor: SystemActor,
             text.workaround = latest.workaround
         _domain(incidents.post_update, incident, text, actor=actor, now=now)
     if not notify and not incident.is_resolved:
-        queue.hold_unsent_outage_email(incident, actor=actor, now=now)
+        events.record(events.NotificationsDeclined(incident, actor), now=now)
     return incident
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Optional
 
-from . import audit, subscriptions
+from . import audit, events, subscriptions
 from .extensions import db
 from .errors import NotAllowed, ValidationError
-from .outbox import webhooks
 from .models import (
     COMPONENT_STATUSES,
     DESCRIPTION_MAX,
@@ -96,13 +95,13 @@ def claims(*, excluding_incident_id: Optional[int] = None,
 
 def change_status(component: Component, status: str, *, actor: Optional[StaffUser],
                   now: datetime, source: str, incident_id: Optional[int] = None,
-                  maintenance_id: Optional[int] = None, tell_webhooks: bool = False,
+                  maintenance_id: Optional[int] = None,
                   system_label: str = "system", audited: bool = True) -> bool:
     """The one place a component's status changes (issue 15): sets it, keeps the change in
     its status history (``source``: incident, maintenance, staff, monitor or api), audits
-    it (unless the caller's own event says it: ``audited=False``) and, with
-    ``tell_webhooks``, queues the webhooks' component event. Nothing for an unchanged
-    status; True when it changed. Flushes, never commits."""
+    it (unless the caller's own event says it: ``audited=False``) and records the change
+    (``events.ComponentChanged``). Nothing for an unchanged status; True when it changed.
+    Flushes, never commits."""
     if component.status == status:
         return False
     if status not in COMPONENT_STATUSES:
@@ -111,9 +110,8 @@ def change_status(component: Component, status: str, *, actor: Optional[StaffUse
         audit.record(actor, "component.status", component, now=now,
                      before={"status": component.status}, after={"status": status},
                      system_label=system_label)
-    if tell_webhooks:
-        webhooks.queue_event("component", now=now, component_id=component.id,
-                             detail={"old_status": component.status, "new_status": status})
+    events.record(events.ComponentChanged(component, component.status, status, source),
+                  now=now)
     db.session.add(StatusChange(component_id=component.id, at=now,
                                 old_status=component.status, new_status=status,
                                 source=source, incident_id=incident_id,
@@ -246,7 +244,7 @@ def update_component(
         audit.record(actor, "component.edit", component, now=now, before=before, after=after)
     # The status goes through the one door (its history); the edit's event audits it.
     change_status(component, cleaned.status, actor=actor, now=now, source="staff",
-                  tell_webhooks=True, audited=False)
+                  audited=False)
     db.session.flush()
     return component
 

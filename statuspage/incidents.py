@@ -5,8 +5,9 @@ reading (the front page, timelines, when the next update is due) is in statuspag
 and the status update block staff copy is in statuspage/present.py.
 
 Every function takes the actor and ``now``, validates before it changes anything, records
-an audit event, flushes, and never commits: the caller commits once, so the change and its
-audit event (and any notification rows) land together or not at all.
+an audit event and what happened (``events``: the outbox decides who hears of it and
+writes its rows there and then), flushes, and never commits: the caller commits once, so
+the change, its audit event and its messages land together or not at all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterable, Optional
 
-from . import audit, contacts
+from . import audit, contacts, events
 from .audit import Actor
 from .incident_checks import (  # UpdateText is also the callers' word: incidents.UpdateText
     MAX_BACKDATE,
@@ -44,7 +45,6 @@ from .models import (
     IncidentUpdate,
     StaffUser,
 )
-from .outbox import queue, slack, staff_notices, webhooks
 from .present import REDACTED, iso
 
 # --- Operations --------------------------------------------------------------------------
@@ -63,7 +63,8 @@ def open_incident(
     incident_type: Optional[str] = None,
     health_data_affected: bool = False,
 ) -> Incident:
-    """Declare an incident with its first update; the contacts' notices are queued."""
+    """Declare an incident with its first update (recorded: the outbox tells whom the
+    declaration concerns)."""
     errors: dict[str, str] = {}
     title = clean_title(title, errors)
     incident_type = contacts.clean_type(incident_type, errors)
@@ -107,9 +108,7 @@ def open_incident(
     apply_data_impact(incident, cleaned.data_impact or DataImpact())
     db.session.add(incident)
     audit.record(actor, "incident.open", incident, now=now, after=_incident_state(incident))
-    first = _add_update(incident, cleaned, actor=actor, now=now, declared=True)
-    slack.on_declared(incident, first, now=now)
-    staff_notices.queue_for(incident, now=now)
+    _add_update(incident, cleaned, actor=actor, now=now, declared=True)
     return incident
 
 
@@ -184,13 +183,13 @@ def _add_update(
                **(impact_change[1] if impact_change else {})},
     )
     db.session.flush()
-    _tell_webhooks(incident, now)
-    if text.status == "resolved":
-        queue.on_incident_resolved(incident, now=now,
-                                   notify_subscribers=text.notify_subscribers)
-        slack.on_resolved(incident, now=now)
-    elif not declared:
-        slack.on_update(incident, update, now=now)
+    if declared:
+        events.record(events.IncidentDeclared(incident, update), now=now)
+    elif text.status == "resolved":
+        events.record(events.IncidentResolved(incident, update, text.notify_subscribers),
+                      now=now)
+    else:
+        events.record(events.IncidentUpdated(incident, update), now=now)
     return update
 
 
@@ -230,7 +229,8 @@ def edit_incident(
     declaration: Optional[contacts.Declaration] = None,
 ) -> Incident:
     """Correct an incident's issue, severity, affected components, start, impact block or
-    declaration fields (None: kept); queues the notices a new state calls for. Audited."""
+    declaration fields (None: kept); the edit is recorded (the notices a new state calls
+    for follow). Audited."""
     errors: dict[str, str] = {}
     title = clean_title(title, errors)
     declaration = declaration and contacts.clean_declaration(declaration, errors)
@@ -265,8 +265,7 @@ def edit_incident(
         return incident
     incident.updated_at = now
     audit.record(actor, "incident.edit", incident, now=now, before=before, after=after)
-    _tell_webhooks(incident, now)
-    staff_notices.queue_for(incident, now=now)
+    events.record(events.IncidentEdited(incident), now=now)
     return incident
 
 
@@ -276,16 +275,14 @@ def reopen(incident: Incident, *, actor: StaffUser, now: datetime) -> Incident:
         raise NotAllowed("Only an admin can reopen an incident.")
     if not incident.is_resolved:
         raise ValidationError({"status": "This incident is not resolved."})
-    if queue.resolution_email_went_out(incident):
-        raise ValidationError({"status": queue.REOPEN_REFUSED})
-    queue.on_incident_reopened(incident, now=now)
+    # Before any change: refused once the all-clear went out (nothing to undo then).
+    events.record(events.IncidentReopened(incident), now=now)
     before = {"status": incident.status, "resolved_at": iso(incident.resolved_at)}
     incident.status = "investigating"
     incident.resolved_at = None
     incident.updated_at = now
     audit.record(actor, "incident.reopen", incident, now=now, before=before,
                  after={"status": incident.status, "resolved_at": None})
-    _tell_webhooks(incident, now)
     db.session.flush()
     return incident
 
@@ -296,7 +293,9 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
         raise NotAllowed("Only an admin can redact an update.")
     if update.is_redacted:
         return
-    slack.redact_unsent(update.incident_id, [update.impact, update.actions, update.workaround])
+    # Before the texts go: the messages not yet sent lose exactly these.
+    events.record(events.UpdateRedacted(update, (update.impact, update.actions,
+                                                 update.workaround)), now=now)
     update.impact = REDACTED
     update.actions = REDACTED
     update.workaround = REDACTED if update.workaround else ""
@@ -304,7 +303,6 @@ def redact_update(update: IncidentUpdate, *, actor: StaffUser, now: datetime) ->
     update.incident.updated_at = now
     audit.record(actor, "update.redact", update, now=now,
                  after={"incident_id": update.incident_id, "redacted": True})
-    _tell_webhooks(update.incident, now)
     db.session.flush()
 
 
@@ -323,13 +321,7 @@ def set_component_status(
 def _set_component_status(component: Component, status: str, *, actor, now,
                           source: str, incident_id: Optional[int] = None) -> None:
     change_status(component, status, actor=actor, now=now, source=source,
-                  incident_id=incident_id, tell_webhooks=True)
-
-
-def _tell_webhooks(incident: Incident, now: datetime) -> None:
-    """Queue the public change of this incident for the webhooks (flushes)."""
-    webhooks.queue_event("incident", now=now, incident_id=incident.id,
-                         component_ids=[c.id for c in incident.components])
+                  incident_id=incident_id)
 
 
 def _incident_state(incident: Incident) -> dict:

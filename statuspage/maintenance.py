@@ -4,7 +4,8 @@ the notifier's automatic transitions (``advance_windows``); and the reads staff 
 The checks of what staff typed are in ``maintenance_checks``. Like the incident domain:
 every function takes the actor (None for the notifier's own transitions) and ``now``,
 validates before it changes anything, records an audit event, flushes, and never commits.
-Notices are queued in the same transaction (``outbox.maintenance_notices``).
+What happened is recorded (``events``): the outbox decides who hears of it and queues
+their messages in the same transaction.
 
 A window's components go ``under_maintenance`` when it starts (unless an incident holds one
 at a worse status) and, when it ends, to the worst status still claimed by an open incident
@@ -19,7 +20,7 @@ from typing import Iterable, Optional
 
 import sqlalchemy as sa
 
-from . import audit
+from . import audit, events
 from .components import RUNNING_WINDOW, give_back_after_maintenance, take_for_maintenance
 from .errors import ValidationError
 from .extensions import db
@@ -32,8 +33,6 @@ from .models import (
     Notification,
     StaffUser,
 )
-from .outbox import maintenance_notices as notices
-from .outbox import webhooks
 from .present import iso
 from .text import clean_text
 from .maintenance_checks import (  # the callers' word too: maintenance.WindowFields
@@ -89,10 +88,7 @@ def schedule(fields: WindowFields, *, actor: StaffUser, now: datetime) -> Mainte
     m.taken = [MaintenanceComponent(component=c) for c in components]
     db.session.add(m)
     audit.record(actor, "maintenance.schedule", m, now=now, after=_state(m))
-    _tell_webhooks(m, now)
-    if notices.scheduled_notice_due(m, now):
-        notices.queue_notice(m, "scheduled", now=now)
-    notices.arm_reminders(m, now=now)
+    events.record(events.WindowScheduled(m), now=now)
     db.session.flush()
     return m
 
@@ -126,11 +122,7 @@ def edit(m: Maintenance, fields: WindowFields, *, actor: StaffUser, now: datetim
         return m
     m.updated_at = now
     audit.record(actor, "maintenance.edit", m, now=now, before=before, after=after)
-    _tell_webhooks(m, now)
-    if notify_before and not m.notify:
-        notices.cancel_unsent(m, now=now)
-    elif m.notify and not notify_before:
-        notices.arm_reminders(m, now=now)
+    events.record(events.WindowEdited(m, notified_before=notify_before), now=now)
     db.session.flush()
     return m
 
@@ -161,9 +153,7 @@ def reschedule(m: Maintenance, scheduled_for: Optional[datetime],
     m.revision += 1
     m.updated_at = now
     audit.record(actor, "maintenance.reschedule", m, now=now, before=before, after=_state(m))
-    _tell_webhooks(m, now)
-    notices.queue_follow_up(m, "rescheduled", now=now)
-    notices.arm_reminders(m, now=now)
+    events.record(events.WindowRescheduled(m), now=now)
     db.session.flush()
     return m
 
@@ -208,13 +198,8 @@ def _add_update(m: Maintenance, status: str, *, now: datetime, actor: Optional[S
     m.updates.insert(0, update)
     db.session.add(update)
     db.session.flush()
-    _tell_webhooks(m, now)
+    events.record(events.WindowUpdatePosted(m), now=now)
     return update
-
-
-def _tell_webhooks(m: Maintenance, now: datetime) -> None:
-    webhooks.queue_event("maintenance", now=now, maintenance_id=m.id,
-                         component_ids=[t.component_id for t in m.taken])
 
 
 def _claim_transition(m: Maintenance, from_statuses: tuple[str, ...], to: str) -> bool:
@@ -243,7 +228,7 @@ def start(m: Maintenance, *, actor: Optional[StaffUser], now: datetime,
     _add_update(m, "in_progress", now=now, actor=actor, actions=text or AUTO_STARTED)
     audit.record(actor, "maintenance.start", m, now=now, before={"status": before},
                  after={"status": m.status}, system_label="notifier")
-    notices.queue_notice(m, "started", now=now)
+    events.record(events.WindowStarted(m), now=now)
     db.session.flush()
     return m
 
@@ -266,7 +251,7 @@ def complete(m: Maintenance, *, actor: Optional[StaffUser], now: datetime,
         m.updated_at = now
         give_back_after_maintenance(m, actor=actor, now=now)
         _add_update(m, "completed", now=now, actor=actor, actions=text or AUTO_COMPLETED)
-        notices.queue_notice(m, "completed", now=now)
+        events.record(events.WindowCompleted(m), now=now)
     audit.record(actor, "maintenance.verify" if verifying else "maintenance.complete", m,
                  now=now, before={"status": before}, after={"status": m.status},
                  system_label="notifier")
@@ -286,7 +271,7 @@ def cancel(m: Maintenance, *, actor: StaffUser, now: datetime) -> Maintenance:
                 actions="This planned maintenance has been cancelled.")
     audit.record(actor, "maintenance.cancel", m, now=now, before={"status": before},
                  after={"status": m.status})
-    notices.queue_follow_up(m, "cancelled", now=now)
+    events.record(events.WindowCancelled(m), now=now)
     db.session.flush()
     return m
 

@@ -158,6 +158,14 @@ def template_lines(impact: str, actions: str, workaround: str,
     return [(label, value) for label, value in lines if value]
 
 
+def incident_commander(incident: Incident) -> str:
+    """Who the messages and the record name as Incident Commander: their display name,
+    else address."""
+    if incident.commander is not None:
+        return incident.commander.shown_name
+    return "Not assigned"
+
+
 def status_update_block(incident: Incident, update: IncidentUpdate, tz: ZoneInfo) -> str:
     """The update as the playbook's "METABOLIC-TRACKER STATUS UPDATE" block, for Slack."""
     if update.next_update_at is not None:

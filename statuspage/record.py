@@ -30,9 +30,8 @@ from .models import (
     StaffUser,
 )
 from .models.record import ACTION_ITEM_MAX, RECORD_MAX
-from .outbox import staff_notices
-from .outbox.slack import incident_commander
-from .present import DATA_STATUS_WORDS, REDACTED, local_time
+from .outbox.status import staff_notices_sent
+from .present import DATA_STATUS_WORDS, REDACTED, incident_commander, local_time
 from .severity import SEVERITIES
 from .text import clean_text
 
@@ -130,7 +129,7 @@ def timeline(incident: Incident) -> list[tuple[datetime, str]]:
             events.append((message.created_at, 3, f"Slack #incidents: {message.kind} "
                                                    f"message {message.status}"))
     events += [(at, 2, text) for at, text in _roles_events(incident)]
-    events += [(at, 2, text) for at, text in staff_notices.summary(incident.id)]
+    events += [(at, 2, text) for at, text in staff_notices_sent(incident.id)]
     if incident.resolved_at is not None:
         events.append((incident.resolved_at, 4, "Incident resolved"))
     events.sort(key=lambda e: (e[0], e[1]))

@@ -3,8 +3,9 @@ unsubscribe, and the admin's export and delete.
 
 Tokens are signed with SECRET_KEY, one salt per purpose, and carry the subscriber's opaque
 ``public_id``, never the address. Like every domain module, these functions take ``now``,
-flush and never commit. No function here sends mail: confirmation and "manage" emails are
-outbox rows that the notifier sends on its next tick.
+flush and never commit. No function here sends mail: a subscriber owed a confirmation or
+"manage" link is recorded (``events``), and the outbox's rows, written there and then, are
+sent by the notifier on its next tick.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from zoneinfo import available_timezones
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from . import audit
+from . import audit, events
 from .addresses import parse_subscriber_address
 from .extensions import db
 from .errors import NotAllowed, ValidationError
@@ -34,7 +35,6 @@ from .models import (
     subscriber_components,
 )
 from .numbers import parse_id
-from .outbox import queue
 from .present import iso
 from .tokens import CONFIRM, PREFERENCES, UNSUBSCRIBE, InvalidToken, read_token
 
@@ -178,7 +178,7 @@ def subscribe(email: Optional[str], audience: Optional[str], *, now: datetime,
         kind = "confirm"
     db.session.flush()
     if not _mailed_recently(subscriber, now):
-        queue.enqueue_subscriber_email(kind, subscriber, now=now)
+        events.record(events.SubscriberNeedsLink(subscriber, kind), now=now)
 
 
 def _get_or_create(address: str, audience: str, now: datetime) -> Subscriber:
@@ -251,11 +251,7 @@ def stop_emails(subscriber: Subscriber, *, now: datetime) -> None:
     if subscriber.status != "unsubscribed":
         subscriber.status = "unsubscribed"
         subscriber.unsubscribed_at = now
-    db.session.execute(
-        db.update(Delivery)
-        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
-        .values(status="cancelled")
-    )
+    events.record(events.SubscriberLeft(subscriber), now=now)
     db.session.flush()
 
 
@@ -353,7 +349,7 @@ def delete_subscriber(subscriber: Subscriber, *, actor: StaffUser, now: datetime
     audit.record(actor, "subscriber.delete", subscriber, now=now,
                  before={"subscriber": subscriber.public_id, "audience": subscriber.audience,
                          "status": subscriber.status, **_choices_record(subscriber)})
-    db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+    events.record(events.SubscriberErased(subscriber), now=now)
     db.session.delete(subscriber)
     db.session.flush()
 

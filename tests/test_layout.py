@@ -273,3 +273,45 @@ def test_the_outbound_check_sees_a_bypass_however_it_is_written(tmp_path):
         "statuspage.heartbeat": ["unused exception: socket"],
         "statuspage.outbox.channels.sms": ["apprise"],
     }
+
+
+# Operations record what happened (``statuspage.events``); the outbox decides who hears of
+# it and through which channel. So an operation imports no channel, no queueing module of
+# the outbox and nothing that sends: only the outbox's reads of what staff see.
+OPERATIONS = ("statuspage.incidents", "statuspage.maintenance", "statuspage.components",
+              "statuspage.record", "statuspage.api_write", "statuspage.subscriptions",
+              "statuspage.roles", "statuspage.monitors.outages")
+OUTBOX_READS = {"statuspage.outbox.status"}
+
+
+def channels_imported(imported: set[str]) -> set[str]:
+    """What of ``imported`` an operation may not import: the outbox (but its reads), the
+    mail and the outbound HTTP modules."""
+    return {m for m in imported
+            if (m == "statuspage.outbox" or m.startswith("statuspage.outbox.")
+                or m in ("statuspage.mail", "statuspage.outbound")) and m not in OUTBOX_READS}
+
+
+def test_operations_record_events_and_name_no_channel():
+    graph = import_graph()
+    assert {m: channels_imported(graph[m]) for m in OPERATIONS
+            if channels_imported(graph[m])} == {}
+    # Each operation that causes a message says so through events, ...
+    assert all("statuspage.events" in graph[m] for m in (
+        "statuspage.incidents", "statuspage.maintenance", "statuspage.components",
+        "statuspage.api_write", "statuspage.subscriptions"))
+    # ... which sits below the outbox and never reaches up into it.
+    assert graph["statuspage.events"] <= {"statuspage.models", "statuspage.extensions"}
+
+
+def test_the_channel_check_sees_an_operation_that_queues_for_itself(tmp_path):
+    known = {"statuspage.incidents", "statuspage.events", "statuspage.outbox",
+             "statuspage.outbox.slack", "statuspage.outbox.status", "statuspage.mail"}
+    fake = tmp_path / "incidents.py"
+    fake.write_text("from . import events\nfrom .outbox import status\n"
+                    "def declare():\n    from .outbox import slack\n")
+    assert channels_imported(imports_of("statuspage.incidents", fake, known)) == {
+        "statuspage.outbox.slack"}
+    fake.write_text("from .outbox.status import email_status\nfrom . import mail\n")
+    assert channels_imported(imports_of("statuspage.incidents", fake, known)) == {
+        "statuspage.mail"}

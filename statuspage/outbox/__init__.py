@@ -3,9 +3,12 @@ delivered later by the notifier. Never mail from a request.
 
 The flow:
 
-1. A domain change (``incidents``, ``subscriptions``) or a staff action calls ``queue``
-   in its own transaction: the Notification and Delivery rows commit or roll back with
-   the change. ``queue`` flushes; the caller commits.
+1. A domain change (``incidents``, ``maintenance``, ``components``, ``subscriptions``,
+   ``api_write``) records what happened (``statuspage.events``); ``listeners`` hands each
+   event to the queueing functions of the channels that hear of it, in the change's own
+   transaction: the rows commit or roll back with the change. A staff action on the
+   outbox itself (hold, release, send now) calls ``queue``. They flush; the caller
+   commits.
 2. The notifier process (``scheduler`` -> ``notifier.tick``) queues the outage emails
    that have become due, claims due deliveries with a lease, asks again before each
    message whether it is still wanted (``recheck``), has ``compose`` render each email
@@ -15,6 +18,7 @@ The flow:
 
 The modules:
 
+- ``listeners``: who hears of each event, through which channel, in which order.
 - ``rules``: settings and the pure decisions (what is due, send or cancel, retry when).
 - ``audience``: who hears about what (their choices, SEV-1 to everyone).
 - ``queue``: the rows, the hooks the incident domain calls, hold/release/send-now.
@@ -23,5 +27,6 @@ The modules:
 - ``recheck``: just before each message, is it still wanted, and as of which version.
 - ``notifier``: claim, send, mark, fail, release; the tick.
 
-The outbox never imports a view, ``incidents`` or ``subscriptions``: they call it.
+The outbox never imports a view, ``incidents`` or ``subscriptions``, and they import
+nothing of it but ``status``: they record events, and it listens.
 """

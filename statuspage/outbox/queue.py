@@ -245,6 +245,21 @@ def on_incident_reopened(incident: Incident, *, now: datetime) -> None:
     db.session.flush()
 
 
+def cancel_unsent_to(subscriber: Subscriber) -> None:
+    """They unsubscribed: every email still waiting for them is cancelled (flushes)."""
+    db.session.execute(
+        db.update(Delivery)
+        .where(Delivery.subscriber_id == subscriber.id, Delivery.status == "pending")
+        .values(status="cancelled")
+    )
+    db.session.flush()
+
+
+def forget_subscriber(subscriber: Subscriber) -> None:
+    """An admin deletes them: their deliveries, sent or not, go with them."""
+    db.session.execute(db.delete(Delivery).where(Delivery.subscriber_id == subscriber.id))
+
+
 # --- Admin: hold, release, send now ------------------------------------------------------
 
 

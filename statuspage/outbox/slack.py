@@ -25,7 +25,12 @@ from flask import current_app
 
 from ..extensions import db
 from ..models import Incident, IncidentUpdate, SlackMessage
-from ..present import REDACTED, local_time, status_update_block
+from ..present import (  # incident_commander: also outbox.slack's word for it
+    REDACTED,
+    incident_commander,
+    local_time,
+    status_update_block,
+)
 
 
 def configured() -> bool:
@@ -35,13 +40,6 @@ def configured() -> bool:
 
 def site_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE_TIMEZONE"])
-
-
-def incident_commander(incident: Incident) -> str:
-    """Who the messages name as Incident Commander: their display name, else address."""
-    if incident.commander is not None:
-        return incident.commander.shown_name
-    return "Not assigned"
 
 
 # --- The texts (pure over loaded rows) ---------------------------------------------------

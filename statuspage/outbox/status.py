@@ -17,6 +17,9 @@ from ..models import Delivery, Incident
 from .audience import Reach, outage_reach
 from .queue import incident_notification
 from .rules import current_settings, format_delay, outage_email_due_at
+# What the record shows of the contacts' notices (read beside their rows, in staff_notices):
+# the one read of the outbox an operation module makes, through here.
+from .staff_notices import summary as staff_notices_sent  # noqa: F401
 
 
 @dataclass
