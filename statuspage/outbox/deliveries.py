@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Delivery, Incident, Notification, Subscriber
+from .channel import Answer
 from .engine import Queue, State
 from .marks import record_sent_then_recheck
 from .recheck import Current, current_state
@@ -56,7 +57,7 @@ class Deliveries(Queue):
     def recheck(self, item: Claimed) -> Current:
         return current_state(item)
 
-    def mark_sent(self, item: Claimed, now: datetime, conn: sa.Connection,
+    def mark_sent(self, item: Claimed, answer: Answer, now: datetime, conn: sa.Connection,
                   following: Optional[Claimed]) -> Optional[State]:
         return record_sent_then_recheck(item, now, conn, following)
 

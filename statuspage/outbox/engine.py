@@ -130,15 +130,19 @@ class Queue:
         """Just before the send: is it still ours and still wanted? (Default: ours.)"""
         return SEND
 
-    def mark_sent(self, item: Any, now: datetime, conn: sa.Connection,
+    def mark_sent(self, item: Any, answer: Answer, now: datetime, conn: sa.Connection,
                   following: Any) -> Optional[State]:
         """Commits on ``conn``: ``item`` was accepted; what is true of ``following`` now
         if the queue asks it in the same transaction (None: the engine asks later)."""
+        values: dict[str, Any] = dict(
+            status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
+            attempts=self.table.c.attempts + 1, lease_until=None, claim_token=None,
+            last_error=None)
+        if "last_status_code" in self.table.c:
+            values["last_status_code"] = answer.code
         with conn.begin():
             done = conn.execute(
-                sa.update(self.table).where(self._ours)
-                .values(status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
-                        lease_until=None, claim_token=None, last_error=None),
+                sa.update(self.table).where(self._ours).values(**values),
                 {"row_id": item.delivery_id, "token": item.claim_token, "now": now}).rowcount
             if done != 1:
                 lease_lost(item)

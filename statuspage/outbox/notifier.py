@@ -37,8 +37,6 @@ from . import channels, responders, workers
 from .maintenance_notices import enqueue_due_reminders_and_commit
 from .queue import enqueue_due_outage_emails_and_commit
 from .rules import current_settings
-from .slack_delivery import SlackReport
-from .webhook_delivery import WebhookReport
 
 log = logging.getLogger("statuspage.notifier")
 
@@ -65,8 +63,9 @@ def clear_stop() -> None:
 class TickReport(workers.Report):
     """What one tick did, counted (the subscribers' email: ``workers.Report``'s counts)."""
 
-    webhooks: Optional[WebhookReport] = None
-    slack: Optional[SlackReport] = None
+    #: The HTTP channels' runs (``responders``), when the tick waited for them.
+    webhooks: Optional[workers.Report] = None
+    slack: Optional[workers.Report] = None
     #: Maintenance windows the tick started and completed; reminders it queued.
     windows_started: int = 0
     windows_completed: int = 0

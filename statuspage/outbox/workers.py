@@ -112,7 +112,7 @@ def send_batch(ctx: Context, batch: list, report: Report, connection: Any,
         ctx.pace.answered(answer)
         if answer.sent:
             following = batch[index + 1] if index + 1 < len(batch) else None
-            state = queue.mark_sent(item, utcnow(), marks, following)
+            state = queue.mark_sent(item, answer, utcnow(), marks, following)
             report.count("sent")
             log.info("%s sent", channel.describe(item))
             continue
