@@ -33,7 +33,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Hashable, Iterable, Optional, Sequence
+from typing import Any, Hashable, Iterable, Mapping, Optional, Sequence
 
 import sqlalchemy as sa
 
@@ -59,6 +59,21 @@ class Policy:
     max_per_second: Optional[float] = None
     #: NOTIFIER_TEST_PAUSE_AFTER_CLAIM (tests only: a process killed between claim and send).
     pause_after_claim: float = 0.0
+
+    @classmethod
+    def from_config(cls, config: Mapping, *, attempts_key: str,
+                    workers: Optional[int] = None, batch_size: Optional[int] = None,
+                    **more: Any) -> "Policy":
+        """The notifier's lease, batch and backoff keys, the channel's attempts
+        (``attempts_key``: NOTIFIER_MAX_ATTEMPTS, WEBHOOK_MAX_ATTEMPTS...) and workers
+        (OUTBOX_CONCURRENCY unless the channel has a key of its own)."""
+        return cls(
+            workers=workers or workers_setting(config.get("OUTBOX_CONCURRENCY", 2)),
+            batch_size=batch_size or max(1, int(config["NOTIFIER_BATCH_SIZE"])),
+            lease=timedelta(seconds=float(config["NOTIFIER_LEASE_SECONDS"])),
+            max_attempts=max(1, int(config[attempts_key])),
+            retry_base=float(config["NOTIFIER_RETRY_BASE_SECONDS"]),
+            retry_max=float(config["NOTIFIER_RETRY_MAX_SECONDS"]), **more)
 
 
 def workers_setting(value: Any) -> int:

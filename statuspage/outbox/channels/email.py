@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Hashable, Iterator, Mapping
 
 from flask import Flask
@@ -55,13 +54,8 @@ class EmailChannel(Channel):
     queue = DELIVERIES
 
     def policy(self, config: Mapping) -> engine.Policy:
-        return engine.Policy(
-            workers=engine.workers_setting(config.get("OUTBOX_CONCURRENCY", 2)),
-            batch_size=max(1, int(config["NOTIFIER_BATCH_SIZE"])),
-            lease=timedelta(seconds=float(config["NOTIFIER_LEASE_SECONDS"])),
-            max_attempts=max(1, int(config["NOTIFIER_MAX_ATTEMPTS"])),
-            retry_base=float(config["NOTIFIER_RETRY_BASE_SECONDS"]),
-            retry_max=float(config["NOTIFIER_RETRY_MAX_SECONDS"]),
+        return engine.Policy.from_config(
+            config, attempts_key="NOTIFIER_MAX_ATTEMPTS",
             max_per_second=engine.per_second_setting(config.get("MAIL_MAX_PER_SECOND")),
             pause_after_claim=pause_after_claim(config))
 

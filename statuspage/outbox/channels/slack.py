@@ -8,7 +8,6 @@ is claimed: the messages wait until it is set again.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Hashable, Iterator, Mapping
 
 from flask import Flask
@@ -24,13 +23,8 @@ class SlackChannel(Channel):
     queue = SLACK_MESSAGES
 
     def policy(self, config: Mapping) -> engine.Policy:
-        return engine.Policy(
-            workers=engine.workers_setting(config.get("OUTBOX_CONCURRENCY", 2)),
-            batch_size=max(1, int(config["NOTIFIER_BATCH_SIZE"])),
-            lease=timedelta(seconds=float(config["NOTIFIER_LEASE_SECONDS"])),
-            max_attempts=max(1, int(config["WEBHOOK_MAX_ATTEMPTS"])),
-            retry_base=float(config["NOTIFIER_RETRY_BASE_SECONDS"]),
-            retry_max=float(config["NOTIFIER_RETRY_MAX_SECONDS"]))
+        return engine.Policy.from_config(
+            config, attempts_key="WEBHOOK_MAX_ATTEMPTS")
 
     @staticmethod
     def configured(config: Mapping) -> bool:

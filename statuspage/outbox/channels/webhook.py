@@ -10,7 +10,6 @@ one of them for at most WEBHOOK_TIMEOUT_SECONDS).
 from __future__ import annotations
 
 from contextlib import contextmanager
-from datetime import timedelta
 from typing import Hashable, Iterator, Mapping, Optional
 
 from flask import Flask
@@ -39,12 +38,9 @@ class WebhookChannel(Channel):
     queue = WEBHOOK_DELIVERIES
 
     def policy(self, config: Mapping) -> engine.Policy:
-        return engine.Policy(
-            workers=max(1, int(config["WEBHOOK_WORKERS"])), batch_size=1,
-            lease=timedelta(seconds=float(config["NOTIFIER_LEASE_SECONDS"])),
-            max_attempts=max(1, int(config["WEBHOOK_MAX_ATTEMPTS"])),
-            retry_base=float(config["NOTIFIER_RETRY_BASE_SECONDS"]),
-            retry_max=float(config["NOTIFIER_RETRY_MAX_SECONDS"]))
+        return engine.Policy.from_config(
+            config, workers=max(1, int(config["WEBHOOK_WORKERS"])), batch_size=1,
+            attempts_key="WEBHOOK_MAX_ATTEMPTS")
 
     @contextmanager
     def connect(self, app: Flask) -> Iterator[WebhookSettings]:
