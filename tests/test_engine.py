@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from statuspage.outbox import channels, engine, pace
+from statuspage.outbox import channels, engine, pace, webhook_http
+from statuspage.outbox.channels import webhook as webhook_channel
 from statuspage.outbox.channel import Answer, Outcome
 from statuspage.outbox.channels.email import answer_of
 from statuspage import mail
@@ -118,9 +119,20 @@ def test_a_bad_mail_max_per_second_is_told_clearly(value):
         engine.per_second_setting(value)
 
 
-def test_the_email_channel_is_registered():
-    assert channels.get("email").queue is not None
-    assert set(channels.REGISTRY) >= {"email"}
+@pytest.mark.parametrize("outcome, status, meaning", [
+    ("sent", 204, Outcome.SENT), ("retry", 503, Outcome.RETRY), ("retry", None, Outcome.RETRY),
+    ("final", 410, Outcome.GIVE_UP),
+])
+def test_what_an_http_answer_means(outcome, status, meaning):
+    answer = webhook_channel.answer_of(webhook_http.PostResult(outcome, status, ""))
+    assert (answer.outcome, answer.code, answer.slow_down) == (meaning, status, False)
+
+
+def test_the_channels_are_registered_in_one_place():
+    assert set(channels.REGISTRY) == {"email", "webhook", "slack"}
+    for name, channel in channels.REGISTRY.items():
+        assert channels.get(name) is channel and channel.name == name
+        assert isinstance(channel.queue, engine.Queue)
 
 
 # --- Against a real SMTP server ------------------------------------------------------------
