@@ -174,8 +174,15 @@ MAINTENANCE_REMINDER_HOURS = "24,1"
 # --- The notifier (flask --app statuspage notifier) -----------------------------------
 #: Seconds between two ticks.
 NOTIFIER_INTERVAL_SECONDS = 10
-#: Deliveries claimed (and sent over one SMTP connection) at a time.
+#: Deliveries claimed (and sent over one SMTP connection) at a time, by each worker.
 NOTIFIER_BATCH_SIZE = 50
+#: Workers per channel (subscriber email, ...): each sends over a connection of its own
+#: with at most one message in flight, so a notifier killed mid-send resends at most this
+#: many messages. Each channel has workers of its own: a slow one never delays another.
+OUTBOX_CONCURRENCY = 2
+#: Emails per second at most, for the whole notifier process (a provider's limit); empty:
+#: as fast as the SMTP server answers. An SMTP 421 or 451 answer also slows the email down.
+MAIL_MAX_PER_SECOND = ""
 #: A claimed delivery is this process's for this many seconds; if the process dies, any
 #: notifier claims it again afterwards. Must be well above NOTIFIER_BATCH_SIZE sends.
 NOTIFIER_LEASE_SECONDS = 300

@@ -17,8 +17,9 @@ import asyncio
 import email
 import socket
 import threading
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from typing import Iterator, Optional
@@ -34,6 +35,8 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    #: When the server took it (time.monotonic()): the pace between messages.
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def message(self) -> EmailMessage:
@@ -83,6 +86,8 @@ class _Handler:
     async def handle_RCPT(self, smtp, session, envelope, address, rcpt_options):
         reply = self.server._rcpt_reply(address)
         if reply is not None:
+            with self.server.lock:
+                self.server.refusals.append((address, time.monotonic()))
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -143,6 +148,8 @@ class SMTPServer:
         self.messages: list[Received] = []
         #: Messages whose DATA was answered with a failure (or too late).
         self.rejected: list[Received] = []
+        #: (address, time.monotonic()) of each RCPT TO refused.
+        self.refusals: list[tuple[str, float]] = []
         #: One id per SMTP connection that sent DATA.
         self.sessions: set[int] = set()
         #: DATA commands received so far, and the messages to hold (by that count).

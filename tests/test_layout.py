@@ -315,3 +315,80 @@ def test_the_channel_check_sees_an_operation_that_queues_for_itself(tmp_path):
     fake.write_text("from .outbox.status import email_status\nfrom . import mail\n")
     assert channels_imported(imports_of("statuspage.incidents", fake, known)) == {
         "statuspage.mail"}
+
+
+# --- Only the outbox sends ---------------------------------------------------------------
+
+#: What sends a message: ``statuspage.mail``'s SMTP session, the libraries that speak SMTP,
+#: and the outbox's channels. Everything else queues a row and lets the engine send it.
+SENDING_NAMES = {"SMTPSession"}
+SENDING_LIBRARIES = {"smtplib", "flask_mail"}
+#: ``mail`` speaks SMTP for the outbox; ``extensions`` creates Flask-Mail's object unbound.
+MAY_SEND = {"statuspage.mail", "statuspage.extensions"}
+
+
+def sends_itself(name: str, path: Path, known: set[str]) -> set[str]:
+    """How ``name`` would send a message itself, outside the outbox: each sending name or
+    library it imports or reaches through ``mail``, and each channel module it imports."""
+    tree = ast.parse(path.read_text(), str(path))
+    is_package = path.name == "__init__.py"
+    found: set[str] = set()
+    mail_aliases: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in SENDING_LIBRARIES:
+                    found.add(alias.name)
+                if alias.name == "statuspage.mail":
+                    mail_aliases.add(alias.asname or "statuspage.mail")
+        elif isinstance(node, ast.ImportFrom):
+            base = (_resolve(name, is_package, node.level, node.module) if node.level
+                    else node.module or "")
+            if base.split(".")[0] in SENDING_LIBRARIES:
+                found.add(base)
+            for alias in node.names:
+                if base == "statuspage.mail" and alias.name in SENDING_NAMES:
+                    found.add(f"statuspage.mail.{alias.name}")
+                if f"{base}.{alias.name}" == "statuspage.mail":
+                    mail_aliases.add(alias.asname or alias.name)
+        elif (isinstance(node, ast.Attribute) and node.attr in SENDING_NAMES
+              and isinstance(node.value, ast.Name) and node.value.id in mail_aliases):
+            found.add(f"statuspage.mail.{node.attr}")
+    found |= {m for m in imports_of(name, path, known)
+              if m == "statuspage.outbox.channels" or m.startswith("statuspage.outbox.channels.")}
+    return found
+
+
+def outside_the_outbox_sending(mods: dict[str, Path]) -> dict[str, set[str]]:
+    known = set(mods)
+    return {name: found for name, path in mods.items()
+            if name != "statuspage.outbox" and not name.startswith("statuspage.outbox.")
+            and name not in MAY_SEND and (found := sends_itself(name, path, known))}
+
+
+def test_only_the_outbox_sends_a_message():
+    assert outside_the_outbox_sending(modules()) == {}
+
+
+def test_the_sending_check_sees_a_module_that_sends_itself(tmp_path):
+    sender = tmp_path / "sender.py"
+    sender.write_text("from . import mail\n\ndef f(s):\n    return mail.SMTPSession(s)\n")
+    direct = tmp_path / "direct.py"
+    direct.write_text("from .mail import SMTPSession\n")
+    channel = tmp_path / "channel.py"
+    channel.write_text("def f():\n    from .outbox.channels import email\n")
+    raw = tmp_path / "raw.py"
+    raw.write_text("import smtplib\n")
+    quiet = tmp_path / "quiet.py"
+    quiet.write_text("from . import mail\nfrom .outbox import queue\nmail.staff_message\n")
+    mods = {"statuspage.sender": sender, "statuspage.direct": direct,
+            "statuspage.channel": channel, "statuspage.raw": raw, "statuspage.quiet": quiet,
+            "statuspage.mail": PACKAGE / "mail.py", "statuspage.outbox.queue": quiet,
+            "statuspage.outbox.channels": PACKAGE / "outbox" / "channels" / "__init__.py",
+            "statuspage.outbox.channels.email": PACKAGE / "outbox" / "channels" / "email.py"}
+    assert outside_the_outbox_sending(mods) == {
+        "statuspage.sender": {"statuspage.mail.SMTPSession"},
+        "statuspage.direct": {"statuspage.mail.SMTPSession"},
+        "statuspage.channel": {"statuspage.outbox.channels.email"},
+        "statuspage.raw": {"smtplib"},
+    }

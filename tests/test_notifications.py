@@ -3,7 +3,6 @@ the admin's hold and send-now; what the staff pages show. Real SMTP on loopback.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from statuspage import errors, heartbeat, incidents, scheduler, subscriptions, tokens
 from statuspage.extensions import db
 from statuspage.models import AuditEvent, Delivery, Notification, Subscriber
-from statuspage.outbox import compose, notifier, queue, rules
+from statuspage.outbox import channels, engine, notifier, queue, rules, workers
 from statuspage.outbox.rules import (
     after_temporary_failure,
     delivery_action,
@@ -320,10 +319,10 @@ def test_an_outage_email_claimed_but_not_yet_sent_when_resolved_is_not_sent(
     clock.advance(minutes=31)
     settings = rules.current_settings()
     queue.enqueue_due_outage_emails_and_commit(clock(), settings)
-    [claimed] = notifier.claim_batch(clock(), settings)
+    email = channels.get("email")
+    [claimed] = engine.claim(email.queue, clock(), limit=50, lease=settings.lease)
     resolve(incident, responder, clock())
-    report = notifier.TickReport()
-    notifier.send_batch([claimed], settings, compose.Renderer(app), report, lambda: 0.5)
+    workers.send_claimed(app, email, [claimed])
     tick()
     assert kinds_to(smtp, "pat@example.test") == []
     assert db.session.get(Delivery, claimed.delivery_id).status == "cancelled"
@@ -359,16 +358,20 @@ def test_two_claims_never_share_a_delivery(clock, responder, components, make_in
     clock.advance(minutes=31)
     settings = rules.current_settings()
     queue.enqueue_due_outage_emails_and_commit(clock(), settings)
-    small = dataclasses.replace(settings, batch_size=4)
-    first = notifier.claim_batch(clock(), small)
-    second = notifier.claim_batch(clock(), small)
-    third = notifier.claim_batch(clock(), small)
+    deliveries = channels.get("email").queue
+
+    def claim(limit):
+        return engine.claim(deliveries, clock(), limit=limit, lease=settings.lease)
+
+    first = claim(4)
+    second = claim(4)
+    third = claim(4)
     ids = [c.delivery_id for c in first + second + third]
     assert len(ids) == len(set(ids)) == 10
-    assert notifier.claim_batch(clock(), small) == []
+    assert claim(4) == []
     # Until the lease expires: then they are anyone's again.
     clock.advance(seconds=settings.lease.total_seconds() + 1)
-    assert len(notifier.claim_batch(clock(), settings)) == 10
+    assert len(claim(settings.batch_size)) == 10
 
 
 # --- Reopening ---------------------------------------------------------------------------

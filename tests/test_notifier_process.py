@@ -152,7 +152,7 @@ def test_sigterm_mid_fan_out_finishes_the_message_in_flight_and_releases_the_res
     make_incident(responder, components[:1], severity="SEV-1")
     due = T0 + timedelta(minutes=31)
     in_flight = smtp.hold(after=20)  # the 21st message, in the middle of a batch of 50
-    proc = notifier(due)
+    proc = notifier(due, OUTBOX_CONCURRENCY=1)  # one worker: one message in flight
     output = follow(proc)
     in_flight.wait_reached()
     proc.send_signal(signal.SIGTERM)
@@ -202,7 +202,8 @@ def test_sigkill_between_claim_and_send_loses_nobody_and_doubles_nobody(
     emails = add_subscribers(20)
     make_incident(responder, components[:1], severity="SEV-1")
     due = T0 + timedelta(minutes=31)
-    victim = notifier(due, NOTIFIER_TEST_PAUSE_AFTER_CLAIM=120, NOTIFIER_BATCH_SIZE=8)
+    victim = notifier(due, NOTIFIER_TEST_PAUSE_AFTER_CLAIM=120, NOTIFIER_BATCH_SIZE=8,
+                      OUTBOX_CONCURRENCY=1)  # one worker: one claim of 8
     wait_for(lambda: count_deliveries("sending") == 8, "the first claim")
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
@@ -265,7 +266,7 @@ def test_sigkill_after_the_server_accepted_a_message_resends_that_one_only(
     make_incident(responder, components[:1], severity="SEV-1")
     due = T0 + timedelta(minutes=31)
     in_flight = smtp.hold(after=10)  # the 11th message of a batch of 30
-    victim = notifier(due, "--once")
+    victim = notifier(due, "--once", OUTBOX_CONCURRENCY=1)  # one message in flight
     in_flight.wait_reached()
     with db.engine.connect() as writer:
         if database_url.startswith("postgresql"):
@@ -297,3 +298,24 @@ def test_sigkill_after_the_server_accepted_a_message_resends_that_one_only(
     twice = {r: n for r, n in received.items() if n > 1}
     assert twice == ({} if marked == 11 else {in_flight.recipients[0]: 2})
     assert count_deliveries("sent") == 30
+
+
+def test_sigkill_mid_fan_out_with_two_workers_resends_at_most_two(
+        notifier, smtp, responder, components, make_incident):
+    """OUTBOX_CONCURRENCY=2: each worker has at most one message in flight, so a notifier
+    killed mid-send resends at most two; everyone gets the email."""
+    emails = add_subscribers(60)
+    make_incident(responder, components[:1], severity="SEV-1")
+    due = T0 + timedelta(minutes=31)
+    in_flight = smtp.hold(after=15)
+    victim = notifier(due, "--once", OUTBOX_CONCURRENCY=2, NOTIFIER_BATCH_SIZE=10)
+    in_flight.wait_reached()
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=30)
+    in_flight.release()
+    notifier.once(due + timedelta(seconds=301))  # after NOTIFIER_LEASE_SECONDS
+    received = Counter(r for m in smtp.messages if m.subject == OUTAGE for r in m.rcpt_tos)
+    assert sorted(received) == sorted(emails)
+    twice = {r: n for r, n in received.items() if n > 1}
+    assert set(twice.values()) <= {2} and len(twice) <= 2
+    assert count_deliveries("sent") == 60

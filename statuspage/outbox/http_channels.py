@@ -3,16 +3,17 @@
 An HTTP target may take up to its whole deadline (WEBHOOK_TIMEOUT_SECONDS) to answer, or
 not answer at all. So the notifier's tick does not send to them in its own loop: each HTTP
 channel runs in a thread of its own (``start``), with its own app context and database
-session, while the tick sends the email and writes the heartbeat; within a channel a few
-workers (``run_workers``) each claim and send one message at a time, so a slow target
-holds one worker for at most its deadline while the others go on to the other targets.
+session, while the tick sends the email and writes the heartbeat; within it the engine's
+workers (``workers.run``: WEBHOOK_WORKERS for the webhooks, OUTBOX_CONCURRENCY for Slack)
+each claim and send one message at a time, so a slow target holds one worker for at most
+its deadline while the others go on to the other targets.
 
 At most one run per channel is under way in a process: a tick that finds the last one
 still at work leaves it be (the work it would claim is the same). ``tick()`` waits for the
 runs it started (tests, ``notifier --once``); the ticker (``scheduler.run_forever``) does
 not, so the next tick's email never waits for a slow receiver.
 
-"Once" and "nothing lost" are the claims' (a lease per row, a conditional mark): the runs
+"Once" and "nothing lost" are the engine's (a lease per row, a conditional mark): the runs
 add threads, not new ways of sending twice; a stop request ends each worker after the
 message in flight, which ends by its deadline.
 """
@@ -73,24 +74,3 @@ def wait_all() -> None:
         runs = list(_runs.values())
     for run in runs:
         run.wait()
-
-
-def run_workers(app: Flask, count: int, work_one: Callable[[], bool], *,
-                name: str) -> None:
-    """``count`` workers, each in an app context of its own, calling ``work_one`` until it
-    returns False (nothing left, time up, or a stop); returns when all have ended."""
-    def worker() -> None:
-        with app.app_context():
-            try:
-                while work_one():
-                    pass
-            except Exception:
-                log.exception("%s: a worker failed; the next tick tries again", name)
-                db.session.rollback()
-
-    threads = [threading.Thread(target=worker, name=f"{name}-{i}")
-               for i in range(max(1, count))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()

@@ -1,34 +1,26 @@
-"""What a send did, recorded the moment the SMTP server answers: a delivery marked sent
-(one short transaction on a connection of its own, committed before the next message goes,
-so a crash resends at most the one in flight; the next delivery's recheck rides in it), a
-failure retried with backoff or given up, a claim released. Used by the notifier's fan-out
-(``notifier.send_batch``).
+"""A subscriber email marked sent the moment the SMTP server accepts it: one short
+transaction on the worker's marking connection, committed before the next message goes,
+so a crash resends at most the one in flight; the next delivery's recheck rides in it,
+and so does the all-clear owed. The engine's ``Queue.mark_sent`` for the ``deliveries``
+(``outbox.deliveries``); failures, retries and releases are the engine's, as for every
+channel.
 """
 
 from __future__ import annotations
 
-import logging
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import datetime
-from typing import Iterable, Iterator, Optional
+from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import mail
-from ..extensions import UTCDateTime, db
+from ..extensions import UTCDateTime
 from ..models import Delivery, Maintenance, Notification, Subscriber
-from ..transactions import write_transaction
 from .maintenance_notices import owed_follow_up
+from .engine import lease_lost
 from .recheck import CURRENT, CURRENT_TIMES, Current, current_state_on, state_of
-from .rules import Claimed, Settings, after_temporary_failure
-
-log = logging.getLogger("statuspage.notifier")
-
-
-def _ours(item: Claimed):
-    return sa.and_(Delivery.id == item.delivery_id, Delivery.claim_token == item.claim_token,
-                   Delivery.status == "sending")
+from .rules import Claimed
 
 
 # The statements of the per-message path, built once (SQLAlchemy Core on the session's
@@ -58,23 +50,12 @@ _NOTICE_REVISION = (
     .where(_notification.c.id == sa.bindparam("notification_id"))
 )
 
-@contextmanager
-def marking_connection() -> Iterator[sa.Connection]:
-    """A connection of its own for recording a batch's deliveries as sent: one
-    transaction per message on it costs a BEGIN and a COMMIT, not the ORM session's
-    bookkeeping. On SQLite its transactions take the write lock at BEGIN."""
-    with db.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.execution_options(sqlite_begin="IMMEDIATE")
-        yield conn
-
-
 def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
                              following: Optional[Claimed]) -> Optional[Current]:
     """Commits: the server accepted ``item``, never send it again; and, in the same
     transaction, after the mark's statements, the question ``recheck`` asks before each
     message, for ``following`` (the batch's next delivery, None at its end). One short
-    transaction on ``conn`` (a ``marking_connection``), committed before the next message
+    transaction on ``conn`` (a worker's marking connection), committed before the next message
     goes, so a crash resends at most the one in flight. If its incident was resolved while
     it was in flight, its reader is owed the all-clear too (asked after the lock, so a
     resolution committed before the lock was granted is seen; one committed later waited
@@ -85,7 +66,7 @@ def record_sent_then_recheck(item: Claimed, now: datetime, conn: sa.Connection,
             return None if following is None else current_state_on(conn, following)
     done, row = _statements(conn).run(conn, item, now, following)
     if done != 1:
-        _lease_lost(item)
+        lease_lost(item)
     return None if following is None else state_of(following, row)
 
 
@@ -178,7 +159,7 @@ class _Statements:
         cursors = [raw.cursor() for _ in jobs]
         try:
             with raw.pipeline() if self.pipeline else nullcontext():
-                if not self.postgresql:  # (the write lock at once, as marking_connection)
+                if not self.postgresql:  # (the write lock at once, as the marking connection)
                     cursors[0].execute("BEGIN IMMEDIATE")
                 for cursor, (statement, values) in zip(cursors, jobs):
                     cursor.execute(statement.sql, statement.params(values))
@@ -207,7 +188,7 @@ def _mark_window_notice_sent(conn: sa.Connection, item: Claimed, now: datetime) 
     done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
                                      "token": item.claim_token, "now": now}).rowcount
     if done != 1:
-        _lease_lost(item)
+        lease_lost(item)
         return
     # After the lock: a follow-up committed before it is seen here.
     revision = conn.execute(_NOTICE_REVISION,
@@ -215,45 +196,3 @@ def _mark_window_notice_sent(conn: sa.Connection, item: Claimed, now: datetime) 
     owed_follow_up(conn, item.maintenance_id, revision or 0, item.subscriber_id,
                    sa.literal(now, UTCDateTime()))
 
-
-def _lease_lost(item: Claimed) -> None:
-    log.warning("delivery %s was sent, but its lease had passed to another notifier "
-                "(NOTIFIER_LEASE_SECONDS too short?)", item.delivery_id)
-
-
-def record_failure(item: Claimed, result: mail.SendResult, *, now: datetime,
-                   settings: Settings, rand: float) -> str:
-    """Commits: a temporary failure is retried later (or gives up after
-    NOTIFIER_MAX_ATTEMPTS); a permanent one fails the delivery and marks the subscriber
-    bouncing."""
-    attempts = item.attempts + 1
-    with write_transaction():
-        if result.outcome == "permanent":
-            status, next_at = "failed", None
-            db.session.execute(
-                db.update(Subscriber)
-                .where(Subscriber.id == item.subscriber_id,
-                       Subscriber.status.in_(("pending", "confirmed")))
-                .values(status="bouncing", bounced_at=now)
-            )
-        else:
-            status, next_at = after_temporary_failure(
-                attempts, now=now, max_attempts=settings.max_attempts,
-                base=settings.retry_base, cap=settings.retry_max, rand=rand)
-        values = dict(status=status, attempts=attempts, lease_until=None, claim_token=None,
-                      last_error=result.error or None)
-        if next_at is not None:
-            values["next_attempt_at"] = next_at
-        db.session.execute(db.update(Delivery).where(_ours(item)).values(**values))
-    return status
-
-
-def release(items: Iterable[Claimed]) -> None:
-    """Commits: give back claimed deliveries that were not tried (no attempt counted)."""
-    items = list(items)
-    if not items:
-        return
-    with write_transaction():
-        for item in items:
-            db.session.execute(db.update(Delivery).where(_ours(item))
-                               .values(status="pending", lease_until=None, claim_token=None))

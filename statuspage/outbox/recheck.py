@@ -11,9 +11,6 @@ flight when such a change commits still goes out as before; every later one sees
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Hashable
-
 import sqlalchemy as sa
 
 from ..extensions import db
@@ -25,6 +22,7 @@ from ..models import (
     Notification,
     Subscriber,
 )
+from .engine import State as Current
 from .rules import Claimed, action_before_send, maintenance_notice_action
 
 _delivery = Delivery.__table__
@@ -58,25 +56,6 @@ CURRENT = (
 )
 #: The columns of ``CURRENT`` that are times (``UTCDateTime``).
 CURRENT_TIMES = (5, 13)
-_SETTLE = (
-    sa.update(_delivery)
-    .where(_delivery.c.id == sa.bindparam("delivery_id"),
-           _delivery.c.claim_token == sa.bindparam("token"),
-           _delivery.c.status == "sending")
-    .values(status=sa.bindparam("new_status"), lease_until=None, claim_token=None)
-)
-
-
-@dataclass(frozen=True)
-class Current:
-    """What is true of a claimed delivery just before it goes."""
-
-    #: ``send``, ``cancel``, ``release`` (held), or ``gone`` (no longer ours).
-    action: str
-    #: The version of what the email reports (None for a confirm or manage email).
-    version: Hashable = None
-
-
 def current_state(item: Claimed) -> Current:
     """Commits nothing, holds nothing: one read, its transaction ended at once (so it
     sees every change committed before it, and no lock is held during SMTP)."""
@@ -113,12 +92,3 @@ def state_of(item: Claimed, row) -> Current:
     if item.incident_id is not None:
         version = (incident_status, updated_at, updates, redacted)
     return Current(action, version)
-
-
-def settle_unsent(item: Claimed, action: str, conn: sa.Connection) -> None:
-    """Commits: a claimed delivery no longer to be sent now is cancelled (``cancel``) or
-    given back untried (``release``)."""
-    new_status = "cancelled" if action == "cancel" else "pending"
-    with conn.begin():
-        conn.execute(_SETTLE, {"delivery_id": item.delivery_id, "token": item.claim_token,
-                               "new_status": new_status})

@@ -19,13 +19,12 @@ from flask import Flask
 from ..clock import utcnow
 from ..extensions import db
 from ..mail import SMTPSession
-from . import http_channels
+from . import channels, http_channels, workers
 from .action_reminders import remind_due_action_items
 from .monitor_notices import send_due_notices as send_due_monitor_notices
 from .reminders import send_due_reminders
-from .slack_delivery import SlackReport, deliver_due_slack
 from .staff_notices import send_due_notices as send_due_staff_notices
-from .webhook_delivery import WebhookSettings, deliver_due_webhooks, tell_admins
+from .webhook_delivery import WebhookSettings, tell_admins
 
 
 def start_webhooks(app: Flask, *, stop: Callable[[], bool], beat: Callable[[], None],
@@ -35,8 +34,8 @@ def start_webhooks(app: Flask, *, stop: Callable[[], bool], beat: Callable[[], N
     if stop():
         return None
     return http_channels.start(
-        app, "webhooks", lambda: deliver_due_webhooks(utcnow(), stop=stop, beat=beat,
-                                                      rng=rng))
+        app, "webhooks", lambda: workers.run(app, channels.get("webhook"), stop=stop,
+                                             beat=beat, rng=rng))
 
 
 def start_slack(app: Flask, *, stop: Callable[[], bool], beat: Callable[[], None],
@@ -44,8 +43,11 @@ def start_slack(app: Flask, *, stop: Callable[[], bool], beat: Callable[[], None
     """Start Slack's run (the queued messages, then the monitors' Slack notices), unless
     the last one is still at work. The tick starts it after the responders' emails, as
     the cadence reminders queue their Slack message then: it goes in the same tick."""
-    def slack() -> SlackReport:
-        report = deliver_due_slack(stop=stop, beat=beat, rng=rng)
+    def slack() -> workers.Report:
+        channel = channels.get("slack")
+        report = workers.Report()
+        if channel.configured(app.config):  # (else the queued ones wait until it is set)
+            report = workers.run(app, channel, stop=stop, beat=beat, rng=rng)
         if not stop():
             send_due_monitor_notices(None, utcnow(), part="slack")
         return report

@@ -1,13 +1,14 @@
-"""Delivering webhook events: claim, build, sign, POST, record; disable a failing webhook.
+"""Webhook events: their rows as the engine's queue, their payload built and signed, a
+failing webhook disabled, the admins told.
 
-Run by the notifier's tick (``deliver_due_webhooks``), beside its emails, in the webhooks'
-run (``http_channels``: WEBHOOK_WORKERS workers, so a slow receiver holds up only one):
+Sent by the delivery engine through the webhook channel (``channels.webhook``), beside
+the emails, in the webhooks' run (``http_channels``: WEBHOOK_WORKERS workers, so a slow
+receiver holds up only one):
 
-1. Each worker claims a due delivery with a lease, as the emails are claimed (PostgreSQL:
-   ``FOR UPDATE SKIP LOCKED``; SQLite: ``BEGIN IMMEDIATE``): pending and past its next
-   attempt, or ``sending`` with an expired lease (its notifier died). Only the oldest
-   unfinished delivery of each webhook is due: a webhook's events go one at a time, in
-   order, each waiting until the one before was sent or finally failed.
+1. Each worker claims one due delivery with a lease (``engine.claim``), as the emails are
+   claimed. Only the oldest unfinished delivery of each webhook is due
+   (``in_order_of``): a webhook's events go one at a time, in order, each waiting until
+   the one before was sent or finally failed.
 2. Its payload is built now, from the state now (a redaction made before the send is in
    it), signed, POSTed (``webhook_http``), and its result committed at once: sent (2xx),
    retried later with backoff (timeout, connection error, 5xx, 429; up to
@@ -27,20 +28,15 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.orm import aliased
 
 from .. import api_shape, audit, mail, queries
-from ..clock import utcnow
 from ..extensions import db
 from ..models import (
     AuditEvent,
@@ -52,8 +48,9 @@ from ..models import (
     WebhookEvent,
 )
 from ..transactions import write_transaction
-from . import http_channels, webhook_http
-from .rules import current_settings, retry_delay
+from .channel import Answer
+from .engine import Queue
+from .rules import current_settings
 from .webhooks import allow_loopback_http, set_active
 
 log = logging.getLogger("statuspage.notifier")
@@ -101,16 +98,6 @@ class ClaimedWebhook:
     url: str
     secret: str
     event_id: int
-
-
-@dataclass
-class WebhookReport:
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    disabled: int = 0
-    released: int = 0
-    statuses: list[str] = field(default_factory=list)
 
 
 # --- Signature and payload (pure over loaded rows) --------------------------------------
@@ -202,98 +189,52 @@ def request_for(item: ClaimedWebhook, settings: WebhookSettings, now: datetime
     return body, headers
 
 
-# --- Claim and record ------------------------------------------------------------------
+# --- The rows, as the engine's queue ----------------------------------------------------
 
 
-def claim_batch(now: datetime, settings: WebhookSettings, *,
-                limit: Optional[int] = None) -> list[ClaimedWebhook]:
-    """Commits: claim each active webhook's oldest unfinished delivery, if it is due (at
-    most ``limit``, else NOTIFIER_BATCH_SIZE, of them)."""
-    claim_token = secrets.token_hex(16)
-    earlier = aliased(WebhookDelivery)
-    with write_transaction():
-        due = sa.or_(
-            sa.and_(WebhookDelivery.status == "pending",
-                    WebhookDelivery.next_attempt_at <= now),
-            sa.and_(WebhookDelivery.status == "sending", WebhookDelivery.lease_until < now),
-        )
-        waits = (sa.select(earlier.id)
-                 .where(earlier.webhook_id == WebhookDelivery.webhook_id,
-                        earlier.event_id < WebhookDelivery.event_id,
-                        earlier.status.in_(("pending", "sending")))
-                 .exists())
-        ids = db.session.scalars(
-            db.select(WebhookDelivery.id)
-            .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
-            .where(due, Webhook.active.is_(True), ~waits)
-            .order_by(WebhookDelivery.event_id, WebhookDelivery.id)
-            .limit(limit or settings.batch_size)
-            .with_for_update(of=WebhookDelivery, skip_locked=True)
-        ).all()
-        if not ids:
-            return []
+class WebhookDeliveries(Queue):
+    """``webhook_deliveries`` for the engine: an active webhook's rows, in event order per
+    webhook; a final failure counts against its webhook, which is disabled at
+    WEBHOOK_MAX_FAILURES in a row (``after_failure``); a send sets the count back to 0."""
+
+    def load(self, ids: list[int], token: str, now: datetime
+             ) -> tuple[list[ClaimedWebhook], list[int]]:
         rows = db.session.execute(
             db.select(WebhookDelivery.id, WebhookDelivery.attempts, Webhook.id,
                       Webhook.url, Webhook.secret, WebhookDelivery.event_id)
             .join(Webhook, Webhook.id == WebhookDelivery.webhook_id)
             .where(WebhookDelivery.id.in_(ids)).order_by(WebhookDelivery.event_id)
         ).all()
-        db.session.execute(
-            db.update(WebhookDelivery).where(WebhookDelivery.id.in_(ids))
-            .values(status="sending", lease_until=now + settings.lease,
-                    claim_token=claim_token))
-    return [ClaimedWebhook(d, claim_token, a, w, u, s, e) for d, a, w, u, s, e in rows]
+        return [ClaimedWebhook(d, token, a, w, u, s, e) for d, a, w, u, s, e in rows], []
 
+    def after_sent(self, conn: sa.Connection, item: ClaimedWebhook, now: datetime,
+                   ours: bool) -> None:
+        if ours:
+            conn.execute(sa.update(Webhook.__table__)
+                         .where(Webhook.__table__.c.id == item.webhook_id)
+                         .values(consecutive_failures=0))
 
-def _ours(item: ClaimedWebhook):
-    return sa.and_(WebhookDelivery.id == item.delivery_id,
-                   WebhookDelivery.claim_token == item.claim_token,
-                   WebhookDelivery.status == "sending")
-
-
-def record_result(item: ClaimedWebhook, result: webhook_http.PostResult, *,
-                  now: datetime, settings: WebhookSettings, rand: float) -> str:
-    """Commits: the delivery's new status (``sent``, ``pending`` for a retry, ``failed``,
-    or ``cancelled`` when its subject is gone); a final failure counts against its
-    webhook, which is disabled at WEBHOOK_MAX_FAILURES in a row."""
-    attempts = item.attempts + 1
-    if result.outcome == "sent":
-        status, next_at = "sent", None
-    elif result.outcome == "gone":
-        status, next_at = "cancelled", None
-    elif result.outcome == "retry" and attempts < settings.max_attempts:
-        status = "pending"
-        next_at = now + retry_delay(attempts, base=settings.retry_base,
-                                    cap=settings.retry_max, rand=rand)
-    else:
-        status, next_at = "failed", None
-    values: dict[str, Any] = dict(
-        status=status, attempts=attempts if result.outcome != "gone" else item.attempts,
-        lease_until=None, claim_token=None, last_status_code=result.status_code,
-        last_error=(result.error or None) and result.error[:300])
-    if status == "sent":
-        values["sent_at"] = now
-    if next_at is not None:
-        values["next_attempt_at"] = next_at
-    with write_transaction():
-        done = db.session.execute(
-            db.update(WebhookDelivery).where(_ours(item)).values(**values)).rowcount
-        if done != 1:
-            log.warning("webhook delivery %s: its lease had passed to another notifier",
-                        item.delivery_id)
+    def after_failure(self, item: ClaimedWebhook, status: str, answer: Answer,
+                      now: datetime) -> str:
+        if status != "failed":
             return status
         webhook = db.session.get(Webhook, item.webhook_id, with_for_update=True)
         if webhook is None:
             return status
-        if status == "sent":
-            webhook.consecutive_failures = 0
-        elif status == "failed":
-            webhook.consecutive_failures += 1
-            if webhook.active and webhook.consecutive_failures >= settings.max_failures:
-                set_active(webhook, False, actor=None, now=now,
-                           action="webhook.auto_disable")
-                status = "disabled"
-    return status
+        webhook.consecutive_failures += 1
+        max_failures = max(1, int(current_app.config["WEBHOOK_MAX_FAILURES"]))
+        if webhook.active and webhook.consecutive_failures >= max_failures:
+            set_active(webhook, False, actor=None, now=now, action="webhook.auto_disable")
+            return "disabled"
+        return status
+
+
+WEBHOOK_DELIVERIES = WebhookDeliveries(
+    WebhookDelivery.__table__,
+    joins=[(Webhook.__table__, Webhook.id == WebhookDelivery.webhook_id)],
+    claimable=[Webhook.active.is_(True)],
+    order_by=[WebhookDelivery.event_id, WebhookDelivery.id],
+    in_order_of=("webhook_id", "event_id"))
 
 
 # --- Telling the admins ------------------------------------------------------------------
@@ -360,56 +301,3 @@ def tell_admins(smtp: mail.SMTPSession, now: datetime, settings: WebhookSettings
                          now=now, after={"admins": len(admins)})
         told += 1
     return told
-
-
-# --- The tick's part ---------------------------------------------------------------------
-
-
-def deliver_due_webhooks(now: datetime, *, stop: Callable[[], bool] = lambda: False,
-                         beat: Callable[[], None] = lambda: None,
-                         rng: Callable[[], float] = lambda: 0.5) -> WebhookReport:
-    """Commits step by step: send every due webhook delivery (the module docstring), by
-    WEBHOOK_WORKERS workers at once, each claiming one delivery at a time: a slow
-    receiver holds one worker, for at most its deadline, and the other webhooks' events go
-    on the others. The admins hear of a disabled webhook from the tick (``tell_admins``).
-    """
-    settings = WebhookSettings.current()
-    report = WebhookReport()
-    counting = threading.Lock()
-    deadline = time.monotonic() + settings.lease.total_seconds() / 2
-
-    def one() -> bool:
-        if stop() or time.monotonic() > deadline:
-            return False
-        batch = claim_batch(utcnow(), settings, limit=1)
-        if not batch:
-            return False
-        item = batch[0]
-        beat()
-        sent_at = utcnow()
-        built = request_for(item, settings, sent_at)
-        db.session.rollback()  # no transaction stays open over the POST
-        if built is None:
-            result = webhook_http.PostResult("gone", None, "what it reported was deleted")
-        else:
-            result = webhook_http.post(
-                item.url, built[0], built[1], timeout=settings.timeout,
-                allow_loopback_http=settings.allow_loopback_http)
-        status = record_result(item, result, now=utcnow(), settings=settings, rand=rng())
-        with counting:
-            report.statuses.append(status)
-            if status == "sent":
-                report.sent += 1
-            elif status == "pending":
-                report.retrying += 1
-            elif status in ("failed", "disabled"):
-                report.failed += 1
-                report.disabled += status == "disabled"
-        log.info("webhook delivery %s (event %s to webhook %s): %s %s",
-                 item.delivery_id, item.event_id, item.webhook_id, status,
-                 result.error or result.status_code or "")
-        return True
-
-    http_channels.run_workers(current_app._get_current_object(), settings.workers, one,
-                              name="webhooks")
-    return report

@@ -639,6 +639,54 @@ def postgres_fanout(server_url: str, tmp: Path) -> dict:
         admin.dispose()
 
 
+def fanout_line(name: str, fanout: dict) -> tuple[str, tuple[str, str, str, bool]]:
+    """The fan-out's report line, and its goal's row."""
+    ratio = fanout["notifier_rate"] / fanout["prebuilt_rate"]
+    line = (f"Outage email to {fanout['expected']:,} subscribers ({name}): "
+            f"{fanout['sent']:,} delivered at {fanout['notifier_rate']:,.0f}/s (first to "
+            f"last message; {fanout['notifier_total']:.1f} s including process start); "
+            f"the sink fed the same messages pre-built over one connection: "
+            f"{fanout['prebuilt_rate']:,.0f}/s; ratio {ratio:.2f}")
+    goal = (f"outage email to {SUBSCRIBERS:,}, ratio to the sink ({name})",
+            f"{ratio:.2f} ({fanout['sent']:,} sent)", ">= 0.7",
+            ratio >= 0.7 and fanout["sent"] == fanout["expected"])
+    return line, goal
+
+
+def fanout_only(args) -> None:
+    """Only the outage email to SUBSCRIBERS subscribers: on SQLite (or --database-url),
+    then on BENCH_DATABASE_URL's PostgreSQL when it is set (no nginx, no wrk)."""
+    tmp = Path(tempfile.mkdtemp(prefix="statuspage-bench-"))
+    try:
+        instance = tmp / "instance"
+        instance.mkdir()
+        database_url = args.database_url or f"sqlite:///{tmp / 'bench.sqlite3'}"
+        fanouts = {}
+        for _ in range(args.fanout_rounds):
+            log(f"email fan-out to {SUBSCRIBERS} subscribers ({database_name(database_url)})")
+            if database_url.startswith("postgresql"):
+                fanouts.setdefault(database_name(database_url), []).append(
+                    postgres_fanout(database_url, tmp))
+                shutil.rmtree(tmp / "postgres-fanout", ignore_errors=True)
+            else:
+                seed(database_url, instance, past=10, updates=4, subscribers=SUBSCRIBERS)
+                fanouts.setdefault(database_name(database_url), []).append(measure_fanout(
+                    app_env(database_url, instance, "http://127.0.0.1:1"), SUBSCRIBERS))
+                (tmp / "bench.sqlite3").unlink()
+                shutil.rmtree(instance)
+                instance.mkdir()
+            pg_url = os.environ.get("BENCH_DATABASE_URL")
+            if pg_url and not database_url.startswith("postgresql"):
+                log(f"email fan-out to {SUBSCRIBERS} subscribers (PostgreSQL)")
+                fanouts.setdefault("PostgreSQL", []).append(postgres_fanout(pg_url, tmp))
+                shutil.rmtree(tmp / "postgres-fanout", ignore_errors=True)
+        for name, runs in fanouts.items():
+            for fanout in runs:
+                print(fanout_line(name, fanout)[0])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def check_tools() -> None:
     missing = [tool for tool in ("nginx", "wrk") if not shutil.which(tool, path=os.environ.get(
         "PATH", "") + ":/usr/sbin")]
@@ -674,7 +722,15 @@ def main() -> None:
     parser.add_argument("--history-only", type=int, metavar="DAYS", default=0,
                         help="only the cost of / at 10 and at DAYS days of uptime history "
                         "(no nginx, no wrk; the full run measures 10 and 10,000)")
+    parser.add_argument("--fanout-only", action="store_true",
+                        help="only the outage email to 10,000 subscribers (SQLite, and "
+                        "BENCH_DATABASE_URL's PostgreSQL when set; no nginx, no wrk)")
+    parser.add_argument("--fanout-rounds", type=int, default=1,
+                        help="with --fanout-only: how many times each (default 1)")
     args = parser.parse_args()
+    if args.fanout_only:
+        fanout_only(args)
+        return
     if args.history_only:
         tmp = Path(tempfile.mkdtemp(prefix="statuspage-bench-"))
         try:
@@ -952,17 +1008,10 @@ def main() -> None:
             lines.append("")
             lines.extend(lines_history)
         for name, fanout in fanouts.items():
-            ratio = fanout["notifier_rate"] / fanout["prebuilt_rate"]
             lines.append("")
-            lines.append(
-                f"Outage email to {fanout['expected']:,} subscribers ({name}): "
-                f"{fanout['sent']:,} delivered at {fanout['notifier_rate']:,.0f}/s (first to "
-                f"last message; {fanout['notifier_total']:.1f} s including process start); "
-                f"the sink fed the same messages pre-built over one connection: "
-                f"{fanout['prebuilt_rate']:,.0f}/s; ratio {ratio:.2f}")
-            goals.append((f"outage email to {SUBSCRIBERS:,}, ratio to the sink ({name})",
-                          f"{ratio:.2f} ({fanout['sent']:,} sent)", ">= 0.7",
-                          ratio >= 0.7 and fanout["sent"] == fanout["expected"]))
+            line, goal = fanout_line(name, fanout)
+            lines.append(line)
+            goals.append(goal)
         lines.append("")
         lines.append("Goals (issues 16 and 21):")
         lines.append("")
