@@ -25,6 +25,8 @@ Span = Union[timedelta, BusinessDays]
 
 @dataclass(frozen=True)
 class Severity:
+    """One row of the table: what the playbook says of a severity and what follows from it."""
+
     code: str
     name: str
     definition: str
@@ -44,8 +46,8 @@ class Severity:
     #: The status staff usually give an affected component (a suggestion; staff may
     #: choose any).
     component_status: str
-    #: In OUTAGE_EMAIL_SEVERITIES's default (the key decides; the default says the
-    #: playbook's "Email affected users" for the severities it sends the email for).
+    #: Its incidents get the outage email by default: OUTAGE_EMAIL_SEVERITIES's default
+    #: lists it (operators may set the key otherwise; a test keeps the two in step).
     outage_email: bool = False
     #: Its outage email reaches every confirmed subscriber, whatever they chose (the app
     #: is down for everyone).
@@ -159,7 +161,7 @@ def suggested_next_update(severity: str) -> timedelta:
     return SEVERITIES[severity].update_cadence or DEFAULT_NEXT_UPDATE
 
 
-# --- Words that name severities (derived, so that what pages say follows the table) -------
+# --- Words that name severities: the playbook's, and the pages' (derived from the table) ---
 
 
 #: The playbook's Key Contacts, "When to Contact", where it names a severity: its words,
@@ -184,7 +186,7 @@ def told_on_declaration(column: str) -> tuple[str, ...]:
 
 def staff_words() -> dict[str, str]:
     """The staff pages' help texts' phrases for what the table says."""
-    cadence = codes_where("update_cadence")
+    cadence = codes_where(lambda info: info.update_cadence is not None)
     others = [code for code in SEVERITIES if code not in cadence]
     return {
         "primary": either(told_on_declaration("primary")),
