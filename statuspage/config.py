@@ -207,8 +207,9 @@ WEBHOOK_MAX_ATTEMPTS = 8
 #: emailed); an admin enables it again on /staff/webhooks.
 WEBHOOK_MAX_FAILURES = 5
 #: Allow ``http://`` URLs and addresses that resolve to loopback (127.0.0.0/8, ::1), for
-#: tests and a receiver on this machine. Off: https to public addresses only. Private,
-#: link-local and the other internal ranges are refused whatever this says.
+#: tests and a receiver on this machine (webhooks and SLACK_WEBHOOK_URL). Off: https to
+#: public addresses only. Private, link-local and the other internal ranges are refused
+#: whatever this says (statuspage/outbound.py).
 WEBHOOK_ALLOW_LOOPBACK_HTTP = False
 #: ``meta.documentation`` of every payload: where a receiver's author reads about it.
 WEBHOOK_DOCUMENTATION_URL = (
@@ -216,9 +217,10 @@ WEBHOOK_DOCUMENTATION_URL = (
 
 # --- Slack #incidents (statuspage/outbox/slack.py) ---------------------------------------
 #: An incoming webhook's URL (Slack: an app with "Incoming Webhooks", added to #incidents).
-#: Empty: nothing is queued for Slack. Set by an operator, so any address is allowed; no
-#: redirect is followed. Tries and waits are the webhooks' (WEBHOOK_TIMEOUT_SECONDS,
-#: WEBHOOK_MAX_ATTEMPTS, NOTIFIER_RETRY_BASE/MAX_SECONDS).
+#: Empty: nothing is queued for Slack. It goes where a webhook may go: https to public
+#: addresses only (loopback with WEBHOOK_ALLOW_LOOPBACK_HTTP); no redirect is followed.
+#: Tries and waits are the webhooks' (WEBHOOK_TIMEOUT_SECONDS, WEBHOOK_MAX_ATTEMPTS,
+#: NOTIFIER_RETRY_BASE/MAX_SECONDS).
 SLACK_WEBHOOK_URL = ""
 
 # --- Responders (statuspage/targets.py, statuspage/outbox/reminders.py) -------------------

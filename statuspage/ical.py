@@ -1,29 +1,91 @@
-"""The maintenance calendar (``/maintenance.ics``): an iCalendar (RFC 5545) feed, by hand.
+"""Calendars for subscribing (iCalendar, RFC 5545), written with the ``icalendar`` package.
 
-One VEVENT per window, with a UID that never changes (``maintenance-<id>@<host>``) and a
-SEQUENCE that rises with every reschedule (``revision - 1``), so that a calendar that
-subscribed moves the event when the window moves, and marks it cancelled (``STATUS:
-CANCELLED``) when it is called off. Pure: the same windows give the same bytes (DTSTAMP is
-the window's last change, not the time of the request), so caches and ETags hold.
+Two halves. The first knows nothing of our tables: a published calendar, an event, the
+bytes; any feed of events (the maintenance calendar, and later others) builds on it, so
+that folding, escaping and line endings are decided in one place. The second is the
+maintenance calendar (``/maintenance.ics``): one VEVENT per window, with a UID that never
+changes (``maintenance-<id>@<host>``) and a SEQUENCE that rises with every reschedule
+(``revision - 1``), so that a calendar that subscribed moves the event when the window
+moves, and marks it cancelled (``STATUS:CANCELLED``) when it is called off.
 
-Small enough to write by hand: CRLF line endings, content lines folded at 75 octets
-(never inside a UTF-8 character), TEXT values escaped (backslash, semicolon, comma,
-newline). The tests read it back with the ``icalendar`` parser.
+Pure: the same windows give the same bytes (DTSTAMP is the window's last change, not the
+time of the request, and nothing is added by the library on its own), so caches and ETags
+hold.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 from urllib.parse import urlsplit
+
+from icalendar import Calendar, Event, vText
 
 from .models import Maintenance
 from .present import maintenance_url, plain
 
 CONTENT_TYPE = "text/calendar; charset=utf-8"
-#: The longest content line in octets, CRLF excluded (RFC 5545, 3.1).
-LINE_OCTETS = 75
+
+
+class Text(vText):
+    """A TEXT value that says what was typed.
+
+    ``vText`` reads a backslash before "N" as a line break (its shorthand for ``\\n``), so
+    a title such as "C:\\New folder" would come out broken in two. Each stretch between
+    backslashes is escaped by ``icalendar`` (semicolons, commas, line breaks); only the
+    backslashes themselves are doubled here.
+    """
+
+    def to_ical(self) -> bytes:
+        return b"\\\\".join(vText(part).to_ical() for part in str(self).split("\\"))
+
+
+def utc(value: datetime) -> datetime:
+    """In UTC, so that the calendar says ``...Z`` and needs no VTIMEZONE."""
+    return value.astimezone(timezone.utc)
+
+
+def new_calendar(name: str, host: str, product: str) -> Calendar:
+    """An empty calendar for subscribing (METHOD:PUBLISH) that apps show as ``name``."""
+    calendar = Calendar()
+    calendar.add("version", "2.0")
+    calendar.add("prodid", Text(f"-//{host}//{product}//EN"))
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("x-wr-calname", Text(name))
+    return calendar
+
+
+def new_event(uid: str, *, start: datetime, end: datetime, changed: datetime,
+              created: datetime, sequence: int, summary: str, description: str,
+              url: Optional[str] = None, cancelled: bool = False) -> Event:
+    """One VEVENT. ``changed`` is both DTSTAMP and LAST-MODIFIED (a feed is published,
+    not sent: the stamp is the last change, which keeps the bytes the same between
+    changes); ``sequence`` must rise whenever the times move."""
+    event = Event()
+    event.add("uid", Text(uid))
+    event.add("dtstamp", utc(changed))
+    event.add("last-modified", utc(changed))
+    event.add("created", utc(created))
+    event.add("dtstart", utc(start))
+    event.add("dtend", utc(end))
+    event.add("sequence", sequence)
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    event.add("summary", Text(summary))
+    event.add("description", Text(description))
+    if url:
+        event.add("url", url)
+    event.add("transp", "OPAQUE")
+    return event
+
+
+def to_bytes(calendar: Calendar) -> bytes:
+    """UTF-8, CRLF line endings, lines folded at 75 octets; properties in the order added."""
+    return calendar.to_ical(sorted=False)
+
+
+# --- The maintenance calendar -----------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -36,33 +98,6 @@ class CalendarInfo:
     @property
     def host(self) -> str:
         return urlsplit(self.public_url).hostname or "statuspage"
-
-
-def escape_text(value: str) -> str:
-    """A TEXT value (RFC 5545, 3.3.11): backslash, semicolon, comma and newline escaped."""
-    return (value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-            .replace("\n", "\\n"))
-
-
-def fold(line: str) -> str:
-    """One content line folded into pieces of at most 75 octets, joined by CRLF + space."""
-    pieces: list[str] = []
-    current, size, limit = [], 0, LINE_OCTETS
-    for char in line:
-        octets = len(char.encode("utf-8"))
-        if size + octets > limit:
-            pieces.append("".join(current))
-            # A continuation line starts with a space, which counts towards its 75.
-            current, size, limit = [], 0, LINE_OCTETS - 1
-        current.append(char)
-        size += octets
-    pieces.append("".join(current))
-    return "\r\n ".join(pieces)
-
-
-def utc_stamp(value: datetime) -> str:
-    """``20261128T010000Z``: a DATE-TIME in UTC (RFC 5545, 3.3.5, form #2)."""
-    return value.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 def uid(window_id: int, info: CalendarInfo) -> str:
@@ -84,45 +119,26 @@ def event_description(window: Maintenance, url: str) -> str:
     return "\n\n".join(parts)
 
 
-def event_lines(window: Maintenance, info: CalendarInfo) -> list[str]:
-    """The VEVENT of one window, as unfolded content lines."""
+def maintenance_event(window: Maintenance, info: CalendarInfo) -> Event:
+    """The VEVENT of one window."""
     url = maintenance_url(window.id, info.public_url)
     cancelled = window.status == "cancelled"
     title = plain(window.title, single_line=True)
     summary = f"{'Cancelled: ' if cancelled else ''}{info.site_name} maintenance: {title}"
-    return [
-        "BEGIN:VEVENT",
-        f"UID:{uid(window.id, info)}",
-        f"DTSTAMP:{utc_stamp(window.updated_at)}",
-        f"LAST-MODIFIED:{utc_stamp(window.updated_at)}",
-        f"CREATED:{utc_stamp(window.created_at)}",
-        f"DTSTART:{utc_stamp(window.scheduled_for)}",
-        f"DTEND:{utc_stamp(window.scheduled_until)}",
-        f"SEQUENCE:{max(0, window.revision - 1)}",
-        f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
-        f"SUMMARY:{escape_text(summary)}",
-        f"DESCRIPTION:{escape_text(event_description(window, url))}",
-        f"URL:{url}",
-        "TRANSP:OPAQUE",
-        "END:VEVENT",
-    ]
+    return new_event(
+        uid(window.id, info), start=window.scheduled_for, end=window.scheduled_until,
+        changed=window.updated_at, created=window.created_at,
+        sequence=max(0, window.revision - 1), summary=summary,
+        description=event_description(window, url), url=url, cancelled=cancelled)
 
 
 def render_calendar(windows: Iterable[Maintenance], info: CalendarInfo) -> bytes:
-    """The whole VCALENDAR for these windows, as UTF-8 bytes with CRLF line endings."""
-    name = escape_text(f"{plain(info.site_name, single_line=True)} planned maintenance")
-    lines: list[str] = [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        f"PRODID:-//{escape_text(info.host)}//Status page maintenance//EN",
-        "CALSCALE:GREGORIAN",
-        "METHOD:PUBLISH",
-        f"X-WR-CALNAME:{name}",
-    ]
+    """The whole VCALENDAR for these windows, as bytes."""
+    calendar = new_calendar(f"{plain(info.site_name, single_line=True)} planned maintenance",
+                            info.host, "Status page maintenance")
     for window in windows:
-        lines.extend(event_lines(window, info))
-    lines.append("END:VCALENDAR")
-    return ("\r\n".join(fold(line) for line in lines) + "\r\n").encode("utf-8")
+        calendar.add_component(maintenance_event(window, info))
+    return to_bytes(calendar)
 
 
 def calendar_bytes(windows: Sequence[Maintenance], site_name: str, public_url: str) -> bytes:

@@ -1,8 +1,17 @@
-"""One HTTP exchange with the outside, within a deadline. No database, no Flask.
+"""Every HTTP request to the outside, and where it may go. No database, no Flask.
 
-Every outbound request goes through ``exchange``: the webhooks (``outbox.webhook_http``),
-Slack (``outbox.slack_delivery``) and the monitors' checks (``monitors.probe``). Each
-decides where it may go (its address rule) and hands this module the address it checked.
+Webhooks (``outbox.webhook_http``), Slack (``outbox.slack_delivery``), the monitors
+(``monitors.probe``) and every HTTP channel after them go through here; a test in
+``tests/test_layout.py`` fails when another module speaks HTTP itself.
+
+Where a request may go is one rule (``refusal``) with a policy per caller (issue 22):
+the monitors may reach any address but a link-local one; webhooks, Slack and every
+subscriber channel public addresses only (``Policy``). The host is resolved once, every
+address it resolves to is checked (a name that resolves to a public and a private address
+is how a rebinding attack starts), and the connection goes to the address checked, TLS
+verifying the certificate against the host's name. No redirect is followed (the monitors'
+same-host redirects are theirs, each hop checked again), no proxy from the environment is
+used, the answer is read up to a cap.
 
 The timeout is a deadline for the whole exchange: connect, TLS handshake, sending, the
 status line and headers, and the body. A per-operation socket timeout is not one: a
@@ -18,17 +27,19 @@ Why not a watchdog thread that shuts the socket down at the deadline: it needs a
 per exchange and a lock against the socket's close (a shutdown that comes late hits a
 file descriptor the kernel has since given to another socket); the time-left timeout needs
 neither and fails in the thread that made the request. Name resolution is not covered:
-the system resolver has its own timeouts (the callers resolve before they call).
+the system resolver has its own timeouts (``resolve`` runs before the exchange).
 """
 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Callable, Mapping, Optional
+from urllib.parse import urlsplit
 
 
 class Deadline:
@@ -216,3 +227,219 @@ def exchange(method: str, *, scheme: str, host: str, port: int, path: str,
                         complete)
     finally:
         conn.close()
+
+
+# --- Where a request may go ----------------------------------------------------------------
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: IPv6 prefixes that carry an IPv4 address: what they reach is an IPv4 host, so a public
+#: policy refuses them outright, and the monitors' judges the IPv4 address they carry.
+_EMBEDS_IPV4 = [ipaddress.ip_network(n) for n in (
+    "::ffff:0:0/96",  # IPv4-mapped
+    "::/96",  # IPv4-compatible (deprecated)
+    "64:ff9b::/96", "64:ff9b:1::/48",  # NAT64
+    "2002::/16",  # 6to4
+    "2001::/32",  # Teredo
+)]
+_LOW_32_BITS = [ipaddress.ip_network(n) for n in ("::/96", "64:ff9b::/96")]
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Where one caller's requests may go. ``internal``: any address but a link-local one,
+    over http or https (the monitors). Otherwise public addresses over https only; with
+    ``loopback`` (WEBHOOK_ALLOW_LOOPBACK_HTTP) loopback too, and plain http to it only.
+    ``who`` names the senders in a refusal: "webhooks go to public addresses only"."""
+
+    who: str
+    internal: bool = False
+    loopback: bool = False
+
+
+def public(who: str, *, allow_loopback: bool = False) -> Policy:
+    """The policy of webhooks, Slack and every subscriber channel."""
+    return Policy(who, internal=False, loopback=allow_loopback)
+
+
+MONITORS = Policy("monitors", internal=True)
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> Optional[ipaddress.IPv4Address]:
+    """The IPv4 address an IPv6 form carries, where its place is fixed (not for
+    64:ff9b:1::/48, whose operator chooses it)."""
+    if ip.ipv4_mapped or ip.sixtofour:
+        return ip.ipv4_mapped or ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in n for n in _LOW_32_BITS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def refusal(ip: IPAddress, policy: Policy) -> Optional[str]:
+    """Why ``policy`` may not connect to ``ip`` ("a private address"), or None when it may."""
+    if ip.is_loopback:
+        return None if policy.internal or policy.loopback else "a loopback address"
+    if isinstance(ip, ipaddress.IPv6Address) and any(ip in n for n in _EMBEDS_IPV4):
+        carried = _carried_ipv4(ip) if policy.internal else None
+        return (refusal(carried, policy) if carried is not None
+                else "an IPv6 form of an IPv4 address")
+    if ip.is_link_local:
+        return "a link-local address"
+    if policy.internal:
+        return None
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
+        return "a shared address (100.64.0.0/10)"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_reserved or not ip.is_global:
+        return "a reserved address"
+    return None
+
+
+class Refused(ValueError):
+    """A request that is not made; ``kind`` says why, for the caller's own words:
+    "form", "scheme", "host", "name", "credentials" (the URL), "unresolved" (the host),
+    "address" (``why`` and ``address``: the rule), "http" (plain http off loopback)."""
+
+    def __init__(self, kind: str, message: str, *, why: str = "", address: str = "") -> None:
+        super().__init__(message)
+        self.kind, self.why, self.address = kind, why, address
+
+
+@dataclass(frozen=True)
+class Target:
+    """A URL taken apart: where to connect and what to ask for (``credentials``: the URL
+    names a user or password, which is never sent; ``fragment``: never sent either)."""
+
+    scheme: str
+    host: str
+    port: int
+    path: str
+    credentials: bool = False
+    fragment: str = ""
+
+
+def parse_url(url: str) -> Target:
+    """The parts of an http(s) URL (the host in its ASCII form), or ``Refused``."""
+    try:
+        parts = urlsplit((url or "").strip())
+        port = parts.port
+    except ValueError:
+        raise Refused("form", "This is not a URL.") from None
+    if parts.scheme not in ("http", "https"):
+        raise Refused("scheme", "Only http:// and https:// URLs are requested.")
+    if not parts.hostname:
+        raise Refused("host", "The URL needs a host.")
+    host = parts.hostname
+    try:
+        host.encode("ascii")
+    except UnicodeEncodeError:
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise Refused("name", "The host name is not valid.") from None
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80), path,
+                  parts.username is not None or parts.password is not None, parts.fragment)
+
+
+Resolver = Callable[[str, int], list[str]]
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """Every address the system resolves ``host`` to (TCP)."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(info[4][0] for info in infos))
+
+
+def resolve(target: Target, policy: Policy, resolver: Resolver = system_resolver) -> str:
+    """The address to connect to (the first), once every address the host resolves to
+    now passed ``policy``; else ``Refused`` saying why."""
+    try:
+        addresses = [str(ipaddress.ip_address(target.host))]
+    except ValueError:  # a name
+        try:
+            addresses = resolver(target.host, target.port)
+        except (OSError, UnicodeError):
+            addresses = []
+        if not addresses:
+            raise Refused("unresolved", f"The host name {target.host} could not be "
+                          "resolved.") from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        why = refusal(ip, policy)
+        if why is not None:
+            where = "go to public addresses only" if not policy.internal else "never go there"
+            raise Refused("address", f"The URL leads to {why} ({ip}): {policy.who} {where}.",
+                          why=why, address=str(ip))
+        if target.scheme == "http" and not (policy.internal or ip.is_loopback):
+            raise Refused("http", "The URL must start with https:// (http only to loopback).")
+    return addresses[0]
+
+
+# --- A POST whose answer is an outcome -------------------------------------------------------
+
+#: The most of an answer a POST reads (the status line is all a sender needs).
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What became of one POST: ``sent`` (2xx), ``retry`` (timeout, connection error,
+    5xx, 429) or ``final`` (any other answer, or a URL that is refused)."""
+
+    outcome: str
+    status_code: Optional[int] = None
+    error: str = ""
+
+
+def classify(status: int) -> str:
+    """``sent``, ``retry`` or ``final`` for an HTTP status."""
+    if 200 <= status < 300:
+        return "sent"
+    if status == 429 or status >= 500:
+        return "retry"
+    return "final"  # 4xx, and 3xx: a redirect is not followed
+
+
+#: What ``exchange`` raises for trouble before the headers are in (TimeoutError included).
+TROUBLE = (OSError, http.client.HTTPException)
+
+
+def failure(exc: BaseException) -> str:
+    """An exchange's trouble in a line, for a log or an admin."""
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str], *, timeout: float,
+         policy: Policy, resolver: Resolver = system_resolver) -> PostResult:
+    """POST ``body`` to ``url`` where ``policy`` allows it, within ``timeout`` seconds in
+    all; never raises for a refused URL or network trouble."""
+    try:
+        target = parse_url(url)
+        if target.credentials:
+            raise Refused("credentials", "The URL names a user or password.")
+        address = resolve(target, policy, resolver)
+    except Refused as exc:
+        return PostResult("final", None, str(exc)[:300])
+    try:
+        response = exchange(
+            "POST", scheme=target.scheme, host=target.host, port=target.port,
+            path=target.path, address=address, headers=headers, body=body,
+            deadline=Deadline(timeout), max_body=MAX_ANSWER_BYTES)
+    except TimeoutError:
+        return PostResult("retry", None, "timed out")
+    except TROUBLE as exc:
+        return PostResult("retry", None, failure(exc)[:300])
+    status = response.status  # (a body cut short changes nothing: the status is in)
+    outcome = classify(status)
+    error = "" if outcome == "sent" else f"HTTP {status}"
+    if 300 <= status < 400:
+        error += " (redirects are not followed)"
+    return PostResult(outcome, status, error)

@@ -20,6 +20,7 @@ from tests.webhook_receiver import receiver  # noqa: F401  (fixture)
 def app(make_app, smtp, receiver):  # noqa: F811
     app = make_app(MAIL_PORT=smtp.port, **MAIL_CONFIG, SITE_TIMEZONE="Europe/Berlin",
                    SLACK_WEBHOOK_URL=receiver.url(path="/services/T0/B0/x"),
+                   WEBHOOK_ALLOW_LOOPBACK_HTTP=True,  # Slack: public addresses only
                    CADENCE_REMINDERS=True)
     with app.app_context():
         yield app

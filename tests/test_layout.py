@@ -111,13 +111,23 @@ def test_the_cycle_check_sees_a_cycle_hidden_in_a_function(tmp_path):
     assert find_cycle(graph) == ["statuspage.a", "statuspage.b", "statuspage.a"]
 
 
-#: A module a reader can hold in mind; past this, split it by job.
-MAX_MODULE_LINES = 470
+#: A module a reader can hold in mind; past this, split it by job. The README's layout
+#: section and the before-stop hook say the same number.
+MAX_MODULE_LINES = 450
+#: Modules that may pass it, each with the reason.
+LONG_MODULES_ALLOWED = {
+    # Issue 22, decided after review: a list of documented keys, read one at a time, and
+    # named by deployments and scripts, so it stays whole and where it is.
+    "statuspage.config": "a list of documented configuration keys",
+}
 
 
 def test_no_module_is_too_long_to_read():
-    long = {name: n for name, path in modules().items()
-            if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
+    found = modules()
+    assert set(LONG_MODULES_ALLOWED) <= set(found)  # an allowance outliving its module goes
+    long = {name: n for name, path in found.items()
+            if name not in LONG_MODULES_ALLOWED
+            and (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert long == {}
 
 
@@ -162,6 +172,111 @@ def test_domain_and_outbox_modules_import_no_view_and_mail_and_outbound_no_datab
         if name == "statuspage.models" or name.startswith("statuspage.models."):
             assert {m for m in graph[name] if not m.startswith("statuspage.models")} <= {
                 "statuspage.extensions", "statuspage.severity"}, name
+
+
+# --- One outbound HTTP module (issue 22, point 4) ------------------------------------------
+
+OUTBOUND = "statuspage.outbound"
+#: What speaks HTTP, or could be made to by hand (a raw socket, TLS on one).
+HTTP_CLIENTS = {"http.client", "urllib.request", "urllib3", "requests", "httpx", "aiohttp",
+                "pycurl", "xmlrpc.client", "socket", "ssl", "apprise"}
+#: Modules that import one of them for something that is not an outbound HTTP request,
+#: and only what each needs; an entry no longer used fails the test, so none lingers.
+NOT_HTTP = {
+    # SMTP: smtplib makes the connection; socket and ssl give its timeouts and TLS context.
+    "statuspage.mail": {"socket", "ssl"},
+    # The server's side of a request: a client that stalls its body is shut for reading.
+    "statuspage.web.bodies": {"socket"},
+    # socket.gethostname(): which host and process wrote the heartbeat / holds the lease.
+    "statuspage.heartbeat": {"socket"},
+    "statuspage.monitors.runner": {"socket"},
+    # `serve`: binds to see that its port is free, and asks our own server, which it has
+    # just started on that port, for /health/live: not a request to the outside.
+    "statuspage.cli": {"socket", "urllib.request"},
+}
+#: The one exception the issue allows ("Decided after review"): the paging and SMS
+#: channels may call Apprise, which makes its own requests, once the host passed the
+#: address rule, so a module that imports it must import ``outbound`` too. The names are
+#: the ones ARCHITECTURE.md gives those channels; rename them here with the modules.
+APPRISE_MODULES = {"statuspage.outbox.channels.page", "statuspage.outbox.channels.sms"}
+
+
+def _named(module: str) -> set[str]:
+    """The clients ``module`` is, or is inside of (``urllib3.util`` is urllib3)."""
+    return {c for c in HTTP_CLIENTS if module == c or module.startswith(c + ".")}
+
+
+def http_clients_of(path: Path) -> set[str]:
+    """The HTTP clients a module imports anywhere in its source, however it names them
+    (``from http import client``, ``importlib.import_module("httpx")`` included)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                found |= _named(alias.name)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found |= _named(node.module)
+            for alias in node.names:
+                found |= _named(f"{node.module}.{alias.name}")
+        elif (isinstance(node, ast.Call) and node.args
+              and isinstance(node.args[0], ast.Constant)
+              and isinstance(node.args[0].value, str)
+              and ((isinstance(node.func, ast.Attribute)
+                    and node.func.attr == "import_module")
+                   or (isinstance(node.func, ast.Name) and node.func.id == "__import__"))):
+            found |= _named(node.args[0].value)
+    return found
+
+
+def outbound_bypasses(mods: dict[str, Path], graph: dict[str, set[str]]) -> dict[str, list]:
+    """Each module that speaks HTTP other than through ``outbound``, with what it uses;
+    and each exception in NOT_HTTP that its module no longer needs."""
+    wrong: dict[str, list] = {}
+    for name, path in mods.items():
+        clients = http_clients_of(path)
+        if name == OUTBOUND:
+            allowed = HTTP_CLIENTS - {"apprise"}
+        elif name in APPRISE_MODULES and OUTBOUND in graph.get(name, set()):
+            allowed = {"apprise"}
+        else:
+            allowed = NOT_HTTP.get(name, set())
+        if clients - allowed:
+            wrong[name] = sorted(clients - allowed)
+        elif name in NOT_HTTP and allowed - clients:
+            wrong[name] = [f"unused exception: {c}" for c in sorted(allowed - clients)]
+    return wrong
+
+
+def test_every_outbound_http_request_goes_through_the_one_module():
+    assert outbound_bypasses(modules(), import_graph()) == {}
+
+
+def test_the_outbound_check_sees_a_bypass_however_it_is_written(tmp_path):
+    sources = {
+        "statuspage.outbox.channels.push": "def send():\n    from http import client\n",
+        "statuspage.outbox.channels.chat": "import importlib\nimportlib.import_module('httpx')\n",
+        "statuspage.outbox.channels.fax": "from urllib3.util import Retry\n",
+        "statuspage.mail": "import socket, ssl\nimport urllib.request\n",  # past its exception
+        "statuspage.heartbeat": "import os\n",  # its exception no longer needed
+        "statuspage.outbox.channels.sms": "import apprise\n",  # without the address rule
+        "statuspage.outbox.channels.page": "import apprise\nfrom ... import outbound\n",
+        "statuspage.outbox.channels.email": "from urllib.parse import urlsplit\n",
+        "statuspage.outbound": "import http.client\nimport socket\nimport ssl\n",
+    }
+    mods = {}
+    for number, (name, source) in enumerate(sources.items()):
+        mods[name] = tmp_path / f"m{number}.py"
+        mods[name].write_text(source)
+    known = set(mods)
+    graph = {name: imports_of(name, path, known) for name, path in mods.items()}
+    assert outbound_bypasses(mods, graph) == {
+        "statuspage.outbox.channels.push": ["http.client"],
+        "statuspage.outbox.channels.chat": ["httpx"],
+        "statuspage.outbox.channels.fax": ["urllib3"],
+        "statuspage.mail": ["urllib.request"],
+        "statuspage.heartbeat": ["unused exception: socket"],
+        "statuspage.outbox.channels.sms": ["apprise"],
+    }
 
 
 # --- Severity in one place ---------------------------------------------------------------

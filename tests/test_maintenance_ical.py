@@ -5,14 +5,12 @@ octets, escaped text)."""
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
-import pytest
+import icalendar
 
-icalendar = pytest.importorskip("icalendar")
-
-from statuspage.ical import escape_text, fold  # noqa: E402
-from tests.maintenance_support import add_update, make_window, reschedule  # noqa: E402
+from statuspage import ical
+from tests.maintenance_support import add_update, make_window, reschedule
 
 
 def events(client) -> dict[str, "icalendar.Event"]:
@@ -112,10 +110,61 @@ def test_conditional_get(client, components, clock):
     assert again.status_code == 304
 
 
+def one_event_calendar(summary: str, description: str = "") -> bytes:
+    calendar = ical.new_calendar("Name", "status.example.test", "Tests")
+    start = datetime(2026, 11, 28, 1, 0, tzinfo=timezone.utc)
+    calendar.add_component(ical.new_event(
+        "one@status.example.test", start=start, end=start + timedelta(hours=1),
+        changed=start, created=start, sequence=0, summary=summary, description=description))
+    return ical.to_bytes(calendar)
+
+
 def test_escape_and_fold_by_rfc_5545():
-    assert escape_text("a\\b;c,d\ne") == "a\\\\b\\;c\\,d\\ne"
-    folded = fold("SUMMARY:" + "x" * 200)
-    pieces = folded.split("\r\n")
+    assert ical.Text("a\\b;c,d\ne").to_ical() == b"a\\\\b\\;c\\,d\\ne"
+    lines = one_event_calendar("x" * 200).decode().split("\r\n")
+    first = next(i for i, line in enumerate(lines) if line.startswith("SUMMARY:"))
+    pieces = [lines[first]]
+    while lines[first + len(pieces)].startswith(" "):
+        pieces.append(lines[first + len(pieces)])
+    assert len(pieces) > 1
     assert all(len(p.encode()) <= 75 for p in pieces)
     assert all(p.startswith(" ") for p in pieces[1:])
     assert "".join(p[1:] if i else p for i, p in enumerate(pieces)) == "SUMMARY:" + "x" * 200
+
+
+HARD_TEXT = (
+    "Upgrade; step 1, then step 2 \u2014 \u00dcberarbeitung der Datenbank, "
+    "\u30c7\u30fc\u30bf\u30d9\u30fc\u30b9\u306e\u79fb\u884c " + "\U0001F680" * 30 +
+    " \u00e9" * 40 + "\nsecond line; with a comma, here\n\nC:\\New folder\\notes "
+    "(a backslash before N and n), a\\;b a\\,c, ends with a backslash \\")
+
+
+def test_hard_text_comes_back_as_it_was_written():
+    # Long lines folded across multi-byte characters (2, 3 and 4 octets), every character
+    # TEXT escapes, blank lines, and a backslash before "N", which icalendar's own TEXT
+    # type would have turned into a line break.
+    raw = one_event_calendar(HARD_TEXT[:120], HARD_TEXT)
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    for line in raw.split(b"\r\n"):
+        assert len(line) <= 75, line
+        line.decode("utf-8")
+    event = icalendar.Calendar.from_ical(raw).walk("VEVENT")[0]
+    assert str(event["SUMMARY"]) == HARD_TEXT[:120]
+    assert str(event["DESCRIPTION"]) == HARD_TEXT
+
+
+def test_the_feed_carries_hard_text_as_written(client, components, clock):
+    title = "C:\\New; a, b \u2014 \u00dcberarbeitung " + "\u00e9" * 50 + " \U0001F527" * 10
+    description = "Line one; with a comma, here.\n\nLine three \u2014 \\N is no break. " * 4
+    workaround = "Write it down\\n on paper, then enter it; sorry."
+    window = make_window(clock(), components[:1], title=title, description=description,
+                         workaround=workaround)
+    raw = client.get("/maintenance.ics").data
+    for line in raw.split(b"\r\n"):
+        assert len(line) <= 75, line
+    event = events(client)[f"maintenance-{window.id}@status.example.test"]
+    assert str(event["SUMMARY"]) == f"Metabolic-Tracker maintenance: {title}"
+    assert str(event["DESCRIPTION"]) == (
+        f"{description.strip()}\n\nAffected: {components[0].name}\n\n"
+        f"Workaround: {workaround}\n\n"
+        f"Updates: https://status.example.test/maintenance/{window.id}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 import pytest
 
 from statuspage import two_factor
@@ -61,6 +62,28 @@ def test_rfc6238_reference_value():
     # RFC 6238 appendix B, SHA-1, T = 59 s: 94287082 (8 digits); 6 digits: 287082.
     secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # "12345678901234567890"
     assert two_factor.code_at(secret, 59 // 30) == "287082"
+
+
+def test_the_qr_codes_key_uri_is_as_it_was_and_an_app_reading_it_gives_our_codes():
+    # The URI is written here, not by pyotp (whose URI drops algorithm, digits and period):
+    # the QR code staff scan must not change. An app that reads it must agree on codes.
+    user = StaffUser(email="ana@example.test", totp_secret="JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    uri = two_factor.provisioning_uri(user, "Metabolic-Tracker Status")
+    assert uri == ("otpauth://totp/Metabolic-Tracker%20Status%3Aana%40example.test"
+                   "?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&issuer=Metabolic-Tracker+Status"
+                   "&algorithm=SHA1&digits=6&period=30")
+    app_side = pyotp.parse_uri(uri)
+    # (pyotp keeps an encoded colon in the name; the key format allows either form)
+    assert app_side.issuer == "Metabolic-Tracker Status"
+    assert app_side.name.endswith("ana@example.test")
+    assert [app_side.generate_otp(step) for step in (0, 1, 56_000_000)] == [
+        two_factor.code_at(user.totp_secret, step) for step in (0, 1, 56_000_000)]
+
+
+def test_a_new_secret_is_160_bits_of_base32():
+    secrets = {two_factor.new_secret() for _ in range(20)}
+    assert len(secrets) == 20
+    assert all(re.fullmatch(r"[A-Z2-7]{32}", secret) for secret in secrets)
 
 
 def test_enrolment_shows_a_local_qr_code_and_the_key_then_ten_codes_stored_hashed(

@@ -46,7 +46,7 @@ def verify_signature(secret: str, header: str, body: bytes, now: int,
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, bind: str = "127.0.0.1") -> None:
         self.lock = threading.Lock()
         self.requests: list[Received] = []
         self.answers: list[int] = []  # the next answers, in turn; then 200
@@ -87,12 +87,15 @@ class Receiver:
                 except OSError:
                     pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            do_GET = do_POST  # a monitor's check: recorded and answered alike
+
+        self.server = ThreadingHTTPServer((bind, 0), Handler)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def url(self, host: str = "127.0.0.1", path: str = "/hook") -> str:
+    def url(self, host: str = "", path: str = "/hook") -> str:
+        host = host or self.server.server_address[0]
         return f"http://{host}:{self.port}{path}"
 
     def answer(self, *statuses: int) -> None:

@@ -1,10 +1,11 @@
 """One check of one URL: an HTTP GET under the monitors' address rule. No database.
 
-The rule (issue 15, "Decided after review"): http and https only; any address but a
-link-local one (169.254.0.0/16, fe80::/10: cloud metadata services), checked on the
-addresses the host resolves to at each check and connected to by that address (so a name
-that later resolves elsewhere cannot slip past); redirects followed only on the same host
-(scheme, host and port), at most ``MAX_REDIRECTS``; at most ``MAX_BODY_BYTES`` read.
+The rule (issue 15, "Decided after review"; ``statuspage.outbound``'s ``MONITORS``
+policy): http and https only; any address but a link-local one (169.254.0.0/16,
+fe80::/10: cloud metadata services), checked on the addresses the host resolves to at each
+check and connected to by that address (so a name that later resolves elsewhere cannot
+slip past); redirects followed only on the same host (scheme, host and port), at most
+``MAX_REDIRECTS``, each hop checked again; at most ``MAX_BODY_BYTES`` read.
 
 Down: a timeout, a connection error, a status outside 2xx, a JSON body (by its
 Content-Type) that does not parse, or one whose ``status`` is present and is not ``ok``,
@@ -13,16 +14,15 @@ Content-Type) that does not parse, or one whose ``status`` is present and is not
 
 from __future__ import annotations
 
-import http.client
-import ipaddress
 import json
-import socket
 import time
 from dataclasses import dataclass
 from typing import Callable, Optional
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from .. import outbound
+# The names the monitors' settings and runner take a resolver by.
+from ..outbound import Resolver, Target, system_resolver  # noqa: F401
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_REDIRECTS = 3
@@ -30,7 +30,14 @@ HEALTHY = ("ok", "pass", "healthy")
 ERROR_MAX = 300
 USER_AGENT = "statuspage-monitor/1"
 
-Resolver = Callable[[str, int], list[str]]
+#: What an admin reads when the URL is not one to check (``outbound.Refused.kind``).
+_URL_PROBLEMS = {
+    "form": "Enter a valid http:// or https:// URL.",
+    "scheme": "Only http:// and https:// URLs can be checked.",
+    "host": "The URL needs a host.",
+    "name": "The host name is not valid.",
+}
+_LINK_LOCAL = "Link-local addresses (169.254.0.0/16, fe80::/10) cannot be checked."
 
 
 class RefusedURL(ValueError):
@@ -45,60 +52,28 @@ class Result:
     error: Optional[str] = None
 
 
-@dataclass(frozen=True)
-class Target:
-    scheme: str
-    host: str
-    port: int
-    path: str
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return list(dict.fromkeys(info[4][0] for info in infos))
-
-
-def is_link_local(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_link_local
-
-
 def parse_url(url: str) -> Target:
     """The parts of an http(s) URL, or RefusedURL."""
     try:
-        parts = urlsplit((url or "").strip())
-        port = parts.port
-    except ValueError:
-        raise RefusedURL("Enter a valid http:// or https:// URL.") from None
-    if parts.scheme not in ("http", "https"):
-        raise RefusedURL("Only http:// and https:// URLs can be checked.")
-    if not parts.hostname:
-        raise RefusedURL("The URL needs a host.")
-    if parts.username or parts.password:
+        target = outbound.parse_url(url)
+    except outbound.Refused as exc:
+        raise RefusedURL(_URL_PROBLEMS[exc.kind]) from None
+    if target.credentials:
         raise RefusedURL("The URL cannot carry a user name or password.")
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https"
-                                                          else 80), path)
+    return target
 
 
 def resolve(target: Target, resolver: Resolver = system_resolver) -> str:
     """The address to connect to: the first the host resolves to; RefusedURL when any of
     them is link-local, or the name does not resolve."""
     try:
-        addresses = resolver(target.host, target.port)
-    except (OSError, UnicodeError):
-        raise RefusedURL(f"The host {target.host} does not resolve.") from None
-    if not addresses:
-        raise RefusedURL(f"The host {target.host} does not resolve.")
-    for address in addresses:
-        if is_link_local(address):
-            raise RefusedURL("Link-local addresses (169.254.0.0/16, fe80::/10) cannot be "
-                             "checked.")
-    return addresses[0]
+        return outbound.resolve(target, outbound.MONITORS, resolver)
+    except outbound.Refused as exc:
+        if exc.kind == "unresolved":
+            raise RefusedURL(f"The host {target.host} does not resolve.") from None
+        if exc.why == "a link-local address":
+            raise RefusedURL(_LINK_LOCAL) from None
+        raise RefusedURL(str(exc)) from None
 
 
 def check_url(url: str, resolver: Resolver = system_resolver) -> None:
@@ -159,9 +134,8 @@ def check(url: str, timeout: float, *, resolver: Resolver = system_resolver,
                 return done(False, response.status, "the connection broke in the body")
         except TimeoutError:
             return done(False, error=f"timed out after {timeout:g} s")
-        except (OSError, http.client.HTTPException) as exc:
-            name = type(exc).__name__
-            return done(False, error=f"{name}: {exc}" if str(exc) else name)
+        except outbound.TROUBLE as exc:
+            return done(False, error=outbound.failure(exc))
         status, location = response.status, response.header("Location") or None
         content_type, body = response.header("Content-Type"), response.body
         if status in (301, 302, 303, 307, 308) and location:

@@ -7,22 +7,21 @@ result is committed at once: sent (2xx), retried with backoff (timeout, connecti
 5xx, 429; up to WEBHOOK_MAX_ATTEMPTS) or failed (any other answer). A notifier killed
 mid-send loses nothing: its claim is taken again once the lease ends.
 
-The URL is SLACK_WEBHOOK_URL, set by an operator, so the webhooks' address rule does not
-apply; still no redirect is followed, the whole exchange ends by its deadline
-(``statuspage.outbound``) and the answer is read up to ``webhook_http.MAX_RESPONSE_BYTES``.
+The URL is SLACK_WEBHOOK_URL, sent to as the webhooks are (``statuspage.outbound``'s
+public policy, issue 22): https to public addresses only, loopback and plain http to it
+with WEBHOOK_ALLOW_LOOPBACK_HTTP; no redirect followed, the whole exchange within its
+deadline, the answer read up to a cap.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
-from urllib.parse import urlsplit
+from typing import Callable, Optional
 
 import sqlalchemy as sa
 from flask import current_app
@@ -60,34 +59,21 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def post_text(url: str, text: str, *, timeout: float) -> webhook_http.PostResult:
-    """POST ``{"text": ...}`` to an incoming webhook; never raises for network trouble."""
-    body = json.dumps({"text": escape(text)}, ensure_ascii=False).encode()
+def post_text(url: str, text: str, *, timeout: float,
+              allow_loopback_http: Optional[bool] = None) -> webhook_http.PostResult:
+    """POST ``{"text": ...}`` to an incoming webhook; never raises for network trouble.
+    ``allow_loopback_http``: WEBHOOK_ALLOW_LOOPBACK_HTTP unless given."""
+    if allow_loopback_http is None:
+        allow_loopback_http = bool(current_app.config.get("WEBHOOK_ALLOW_LOOPBACK_HTTP"))
     try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError
-    except ValueError:
+        outbound.parse_url(url)
+    except outbound.Refused:
         return webhook_http.PostResult("final", None, "SLACK_WEBHOOK_URL is not a URL")
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    default_port = 443 if parts.scheme == "https" else 80
-    try:
-        response = outbound.exchange(
-            "POST", scheme=parts.scheme, host=parts.hostname, port=port or default_port,
-            path=path, headers={"Content-Type": "application/json; charset=utf-8",
-                                "User-Agent": "statuspage-slack/1"},
-            body=body, deadline=outbound.Deadline(timeout),
-            max_body=webhook_http.MAX_RESPONSE_BYTES)
-    except TimeoutError:
-        return webhook_http.PostResult("retry", None, "timed out")
-    except (OSError, http.client.HTTPException) as exc:
-        text_ = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        return webhook_http.PostResult("retry", None, text_[:300])
-    status = response.status
-    outcome = webhook_http.classify(status)  # a redirect is "final": never followed
-    return webhook_http.PostResult(outcome, status, "" if outcome == "sent" else
-                                   f"HTTP {status}")
+    body = json.dumps({"text": escape(text)}, ensure_ascii=False).encode()
+    return outbound.post(
+        url, body, {"Content-Type": "application/json; charset=utf-8",
+                    "User-Agent": "statuspage-slack/1"}, timeout=timeout,
+        policy=outbound.public("Slack messages", allow_loopback=allow_loopback_http))
 
 
 def claim_batch(now: datetime) -> list[Claimed]:

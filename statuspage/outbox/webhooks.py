@@ -7,8 +7,8 @@
   active webhook it concerns. The payload is not stored: it is built when it is sent,
   from the state then (``webhook_delivery``), so a redaction before the send reaches it.
 
-Delivery (claims, signature, retries, disabling) is ``webhook_delivery``; the HTTP and the
-address rule are ``webhook_http``.
+Delivery (claims, signature, retries, disabling) is ``webhook_delivery``; a webhook URL's
+form is ``webhook_http``, the address rule and the HTTP ``statuspage.outbound``.
 """
 
 from __future__ import annotations
