@@ -23,11 +23,9 @@ from .errors import ValidationError
 from .extensions import db
 from .forms import parse_id
 from .models import INCIDENT_STATUSES, TEXT_MAX, Component, Incident
+from .severity import API_DEFAULT as DEFAULT_SEVERITY
+from .severity import BY_IMPACT as IMPACT_SEVERITY
 
-#: Statuspage's impact -> our severity (the playbook's SEV levels).
-IMPACT_SEVERITY = {"critical": "SEV-1", "major": "SEV-2", "minor": "SEV-3", "none": "SEV-4"}
-#: Without ``impact_override``: no outage email unless staff raise it.
-DEFAULT_SEVERITY = "SEV-3"
 #: Statuses of Statuspage's incident object that are not an incident's here.
 OTHER_STATUSES = ("postmortem", "scheduled", "in_progress", "verifying", "completed")
 #: The Actions line of an update whose body does not give one, by status.

@@ -72,12 +72,7 @@ except ImportError:  # pragma: no cover - older WTForms
 
 #: The status staff usually give an affected component at each severity (a suggestion the
 #: form's script makes when "affected" is ticked; staff may choose any).
-USUAL_COMPONENT_STATUS = {
-    "SEV-1": "major_outage",
-    "SEV-2": "partial_outage",
-    "SEV-3": "degraded_performance",
-    "SEV-4": "degraded_performance",
-}
+USUAL_COMPONENT_STATUS = {code: info.component_status for code, info in SEVERITY_INFO.items()}
 
 INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
 COMPONENT_STATUS_CHOICES = [(s, COMPONENT_STATUS_LABELS[s]) for s in COMPONENT_STATUSES]

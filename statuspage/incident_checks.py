@@ -13,6 +13,7 @@ from .data_impact import DataImpact
 from .extensions import db
 from .models import COMPONENT_STATUSES, INCIDENT_STATUSES, ISSUE_MAX, SEVERITIES, TEXT_MAX
 from .models import Component
+from .severity import CHOICE_ERROR
 from .text import clean_text
 
 #: How far a backdated start may go (a typo of a year is refused).
@@ -124,7 +125,7 @@ def clean_title(title: str, errors: dict) -> str:
 
 def check_severity(severity: str, errors: dict) -> None:
     if severity not in SEVERITIES:
-        errors["severity"] = "Choose one of SEV-1, SEV-2, SEV-3, SEV-4."
+        errors["severity"] = CHOICE_ERROR
 
 
 def load_components(ids: Iterable[int], errors: dict) -> list[Component]:

@@ -8,6 +8,7 @@ from wtforms import BooleanField, SelectField, StringField
 
 from .forms import CLEAN, select_choices
 from .models import SEVERITIES
+from .severity import MONITOR_DEFAULT
 
 
 class MonitorForm(FlaskForm):
@@ -20,7 +21,8 @@ class MonitorForm(FlaskForm):
                            default="3", filters=CLEAN)
     successes = StringField("Passed checks in a row before it counts as up (1 to 20)",
                             default="2", filters=CLEAN)
-    severity = SelectField("Severity to propose", default="SEV-2", validate_choice=False,
+    severity = SelectField("Severity to propose", default=MONITOR_DEFAULT,
+                           validate_choice=False,
                            choices=select_choices((s, s) for s in SEVERITIES))
     auto_publish = BooleanField("Publish the incident at once (Investigating), without "
                                 "waiting for staff")

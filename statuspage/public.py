@@ -38,8 +38,7 @@ COMPONENT_TONE = {
     "under_maintenance": "maintenance",
 }
 #: Severity -> tone, so a SEV-1 label looks as grave as a major outage.
-SEVERITY_TONE = {code: info.impact if info.impact != "none" else "minor"
-                 for code, info in SEVERITIES.items()}
+SEVERITY_TONE = {code: info.tone for code, info in SEVERITIES.items()}
 
 
 _LOGO_KEY = branding.LOGO_KEY

@@ -32,14 +32,14 @@ from .models import (
 from .models.record import ACTION_ITEM_MAX, RECORD_MAX
 from .outbox.status import staff_notices_sent
 from .present import DATA_STATUS_WORDS, REDACTED, incident_commander, local_time
-from .severity import SEVERITIES
+from .severity import SEVERITIES, codes_where
 from .text import clean_text
 
 #: The playbook's Post-Incident step: the record within 24 h, the review within 72 h.
 RECORD_WITHIN = timedelta(hours=24)
 REVIEW_WITHIN = timedelta(hours=72)
 #: The severities whose record and review the dashboard asks for.
-REVIEWED_SEVERITIES = ("SEV-1", "SEV-2")
+REVIEWED_SEVERITIES = codes_where("reviewed")
 
 
 def site_tz() -> ZoneInfo:

@@ -1,4 +1,5 @@
-"""The playbook's response and resolution targets, and whether each is met (pure rules).
+"""Whether the playbook's response and resolution targets are met (pure rules); the
+targets themselves are the severity table's (``severity``).
 
 Targets count from ``started_at`` (detection), as the playbook's times do. SEV-4's
 resolution target is 3 business days: Monday to Friday in the site's time zone, a weekend
@@ -11,26 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Optional, Union
+from typing import Optional
 from zoneinfo import ZoneInfo
 
+from .severity import SEVERITIES, BusinessDays, Span
 
-@dataclass(frozen=True)
-class BusinessDays:
-    """A span counted in business days (Monday to Friday, in the site's zone)."""
-
-    days: int
-
-
-Span = Union[timedelta, BusinessDays]
-
-#: severity -> (response time, resolution target), the playbook's "Severity Levels".
-TARGETS: dict[str, tuple[Span, Span]] = {
-    "SEV-1": (timedelta(minutes=15), timedelta(hours=2)),
-    "SEV-2": (timedelta(hours=1), timedelta(hours=4)),
-    "SEV-3": (timedelta(hours=4), timedelta(hours=24)),
-    "SEV-4": (timedelta(hours=24), BusinessDays(3)),
-}
 
 STATE_LABELS = {"met": "Met", "on_track": "On track", "close": "Close to being missed",
                 "missed": "Missed"}
@@ -95,7 +81,8 @@ def targets_for(severity: str, started_at: datetime, acknowledged_at: Optional[d
                 resolved_at: Optional[datetime], now: datetime, tz: ZoneInfo
                 ) -> tuple[Target, Target]:
     """The response target (met by the acknowledgement) and the resolution target."""
-    response, resolution = TARGETS[severity]
+    info = SEVERITIES[severity]
+    response, resolution = info.response_span, info.resolution_span
     response_due = deadline(started_at, response, tz)
     resolution_due = deadline(started_at, resolution, tz)
     return (

@@ -66,6 +66,24 @@ def test_the_page_shows_the_playbooks_roles_and_matrix(app, admin_client):
     assert doc.select_one("nav.staff-nav a[href='/staff/contacts']") is not None
 
 
+def test_the_page_says_which_severities_tell_whom(app, admin_client):
+    """The help and the roles' hints name the severities the table gives (issue 22, point
+    5): the same words as before the table."""
+    doc = soup(admin_client.get("/staff/contacts"))
+    text = " ".join(doc.get_text(" ").split())
+    assert ("On declaration, a SEV-1 or SEV-2 incident tells the Primary roles of its type, "
+            "a SEV-1 the Executive column too, and \"health data may be affected\" the "
+            "Clinical Lead. When a SEV-1 or SEV-2 incident's response target passes without "
+            "acknowledgement, the Escalate To roles are told.") in text
+    hints = [p.get_text(strip=True) for p in doc.select("p.help")
+             if p.get_text().startswith("When to contact")]
+    assert sorted(hints) == sorted(["When to contact: Any SEV-1/2", "When to contact: SEV-1 escalation",
+                     "When to contact: Health data issues",
+                     "When to contact: Security incidents",
+                     "When to contact: SEV-1 escalation",
+                     "When to contact: Backup if primary unavailable"])
+
+
 def test_an_admin_saves_contacts_and_a_matrix_cell_audited(app, admin_client):
     page = admin_client.get("/staff/contacts")
     data = changed(form_data(page), oncall_name="Olga Oncall",

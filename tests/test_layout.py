@@ -7,6 +7,7 @@ function-level imports included: an import hidden inside a function still makes 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "statuspage"
@@ -164,10 +165,13 @@ def test_domain_and_outbox_modules_import_no_view_and_mail_and_outbound_no_datab
                 if m.split(".")[1] in ("extensions", "models", "transactions", "outbox")}
     # Every outbound HTTP request's module knows nothing of ours: no database, no Flask.
     assert graph["statuspage.outbound"] == set()
+    # The severity table is a leaf (it imports nothing of ours), so the tables may check
+    # its names without reaching up a floor.
+    assert graph["statuspage.severity"] == set()
     for name in graph:
         if name == "statuspage.models" or name.startswith("statuspage.models."):
             assert {m for m in graph[name] if not m.startswith("statuspage.models")} <= {
-                "statuspage.extensions"}, name
+                "statuspage.extensions", "statuspage.severity"}, name
 
 
 # --- One outbound HTTP module (issue 22, point 4) ------------------------------------------
@@ -392,3 +396,66 @@ def test_the_sending_check_sees_a_module_that_sends_itself(tmp_path):
         "statuspage.channel": {"statuspage.outbox.channels.email"},
         "statuspage.raw": {"smtplib"},
     }
+
+
+# --- Severity in one place ---------------------------------------------------------------
+
+TEMPLATES = PACKAGE.parent / "templates"
+SEVERITY_NAME = re.compile(r"SEV-[1-4]")
+#: The one module that may name a severity: what each means is its table.
+SEVERITY_MODULE = "statuspage.severity"
+#: (module, string) pairs allowed elsewhere, each with its reason. config.py documents every
+#: key with its default, and OUTAGE_EMAIL_SEVERITIES is by nature a list of severity names
+#: operators write; its default is the table's ``outage_email`` (tests/test_severity.py
+#: checks they agree).
+SEVERITY_NAMES_ALLOWED = {("statuspage.config", "SEV-1,SEV-2")}
+
+
+def severity_names_in_code(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of each string constant in the code that names a severity. A string
+    standing alone as a statement (a docstring) says why, not what: it is left out, as are
+    comments (which ``ast`` never sees)."""
+    tree = ast.parse(path.read_text(), str(path))
+    prose = {id(node.value) for node in ast.walk(tree)
+             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    return sorted((node.lineno, node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str)
+                  and id(node) not in prose and SEVERITY_NAME.search(node.value))
+
+
+_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
+
+
+def severity_names_in_template(path: Path) -> list[tuple[int, str]]:
+    """(line, line's text) of each line of a template that names a severity outside a Jinja
+    comment: what a page says about severities comes from the table (``severity_words``)."""
+    text = _JINJA_COMMENT.sub(lambda m: "\n" * m.group(0).count("\n"), path.read_text())
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+            if SEVERITY_NAME.search(line)]
+
+
+def test_no_module_but_severity_names_a_severity():
+    found = {(name, text): line for name, path in modules().items() if name != SEVERITY_MODULE
+             for line, text in severity_names_in_code(path)}
+    assert set(SEVERITY_NAMES_ALLOWED) <= set(found), "an allowance no longer needed"
+    assert {k: v for k, v in found.items() if k not in SEVERITY_NAMES_ALLOWED} == {}
+    assert severity_names_in_code(modules()[SEVERITY_MODULE])  # the check does see strings
+    in_templates = {str(path.relative_to(TEMPLATES)): names for path in sorted(
+        TEMPLATES.rglob("*")) if path.is_file() and path.suffix in (".html", ".txt")
+        if (names := severity_names_in_template(path))}
+    assert in_templates == {}
+
+
+def test_the_severity_check_sees_a_comparison_but_not_prose(tmp_path):
+    fake = tmp_path / "fake.py"
+    fake.write_text(
+        '"""Tells the on-call of a SEV-1."""\n'
+        "# A SEV-2 waits.\n"
+        "def told(incident):\n"
+        '    """Whether a SEV-1 tells them."""\n'
+        '    return incident.severity in ("SEV-1", "SEV-2") or f"{incident.x} SEV-4" == ""\n')
+    assert severity_names_in_code(fake) == [(5, " SEV-4"), (5, "SEV-1"), (5, "SEV-2")]
+    page = tmp_path / "page.html"
+    page.write_text("{# A SEV-1 comment,\nover two lines #}\n<p>Fine.</p>\n"
+                    "<p>Every 15 minutes for SEV-1.</p>\n")
+    assert severity_names_in_template(page) == [(4, "<p>Every 15 minutes for SEV-1.</p>")]

@@ -283,6 +283,24 @@ def test_quick_choices_and_the_suggested_next_update(responder_client, component
     assert only_incident().updates[0].next_update_at is None
 
 
+def test_the_help_texts_name_the_cadence_and_the_notices_of_each_severity(
+        responder_client, components, clock):
+    """Their words come from the severity table (issue 22, point 5), unchanged."""
+    def text(response) -> str:
+        return " ".join(soup(response).get_text(" ").split())
+
+    new = text(responder_client.get("/staff/incidents/new"))
+    assert ("The suggestion is now plus the severity's update cadence: SEV-1 every 15 "
+            "minutes, SEV-2 every 30 minutes (the playbook), SEV-3 and SEV-4 in 60 "
+            "minutes.") in new
+    assert ("a SEV-1 or SEV-2 tells the Primary roles (the On-call Engineer when no type "
+            "is given), a SEV-1 the Executive column too.") in new
+    declare(responder_client, components[:1], severity="SEV-3")
+    page = text(responder_client.get(f"/staff/incidents/{only_incident().id}"))
+    assert ("The playbook asks for an update in #incidents every 15 minutes for SEV-1 and "
+            "every 30 minutes for SEV-2.") in page
+
+
 # --- Updates: any status until Resolved ---------------------------------------------------
 
 

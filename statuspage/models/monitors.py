@@ -12,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .incidents import Component, Incident
+from ..severity import MONITOR_DEFAULT
 from .vocab import NAME_MAX, SEVERITIES, _in
 
 MONITOR_STATES = ("unknown", "up", "down")
@@ -39,7 +40,7 @@ class Monitor(db.Model):
     timeout_seconds: Mapped[int] = mapped_column(default=5)
     failures: Mapped[int] = mapped_column(default=3)
     successes: Mapped[int] = mapped_column(default=2)
-    severity: Mapped[str] = mapped_column(String(8), default="SEV-2")
+    severity: Mapped[str] = mapped_column(String(8), default=MONITOR_DEFAULT)
     auto_publish: Mapped[bool] = mapped_column(default=False)
     muted: Mapped[bool] = mapped_column(default=False)
     state: Mapped[str] = mapped_column(String(8), default="unknown")

@@ -19,13 +19,14 @@ from ..errors import ValidationError
 from ..extensions import db
 from ..models import NAME_MAX, SEVERITIES, Component, Monitor
 from ..numbers import whole_number
+from ..severity import CHOICE_ERROR, MONITOR_DEFAULT
 from ..text import clean_text
 from . import probe
 
 BOUNDS = {"interval": (10, 86400), "timeout": (1, 60), "failures": (1, 20),
           "successes": (1, 20)}
 DEFAULTS = {"interval": 30, "timeout": 5, "failures": 3, "successes": 2,
-            "severity": "SEV-2", "auto_publish": False}
+            "severity": MONITOR_DEFAULT, "auto_publish": False}
 KEYS = ("name", "url", "component", "interval", "timeout", "failures", "successes",
         "severity", "auto_publish")
 
@@ -86,7 +87,7 @@ def clean(raw: Mapping[str, Any], *, component_id: Optional[int],
         errors["timeout"] = "The timeout must be shorter than the interval."
     severity = str(raw.get("severity") or DEFAULTS["severity"])
     if severity not in SEVERITIES:
-        errors["severity"] = "Choose one of SEV-1, SEV-2, SEV-3, SEV-4."
+        errors["severity"] = CHOICE_ERROR
     auto = raw.get("auto_publish", False)
     if not isinstance(auto, bool):
         auto = str(auto).strip().lower() in ("1", "true", "y", "yes", "on")

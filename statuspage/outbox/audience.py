@@ -20,9 +20,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Component, Subscriber, subscriber_components
-
-#: The severity whose outage email reaches everyone, whatever they chose.
-EVERYONE_SEVERITY = "SEV-1"
+from ..severity import SEVERITIES, codes_where
 
 
 def confirmed_subscribers() -> sa.Select:
@@ -46,7 +44,7 @@ def _chose_any_of(component_ids: Iterable[int]) -> sa.ColumnElement[bool]:
 
 def outage_recipients(component_ids: Iterable[int], severity: str) -> sa.Select:
     """Who gets an incident's outage email."""
-    if severity == EVERYONE_SEVERITY:
+    if SEVERITIES[severity].tells_every_subscriber:
         return confirmed_subscribers()
     return confirmed_subscribers().where(_chose_any_of(component_ids))
 
@@ -71,7 +69,7 @@ class Reach:
     def reasons(self) -> str:
         """``everyone (SEV-1)`` or ``everything, or Login, Saving entries``."""
         if self.everyone:
-            return f"everyone ({EVERYONE_SEVERITY})"
+            return f"everyone ({', '.join(codes_where('tells_every_subscriber'))})"
         return ", or ".join(["everything"] + ([", ".join(self.component_names)]
                                               if self.component_names else []))
 
@@ -89,4 +87,4 @@ def outage_reach(component_ids: Iterable[int], severity: str) -> Reach:
         names = tuple(db.session.scalars(
             db.select(Component.name).where(Component.id.in_(ids))
             .order_by(Component.position, Component.name)))
-    return Reach(count, total, severity == EVERYONE_SEVERITY, names)
+    return Reach(count, total, SEVERITIES[severity].tells_every_subscriber, names)

@@ -27,13 +27,12 @@ from .. import contacts, mail, queries
 from ..extensions import db
 from ..models import Incident, SentReminder, StaffUser
 from ..present import local_time
+from ..severity import SEVERITIES
 from ..transactions import write_transaction
 from . import slack
 
 log = logging.getLogger("statuspage.notifier")
 
-#: Severities the playbook sets an update cadence for.
-REMINDED_SEVERITIES = ("SEV-1", "SEV-2")
 #: How long a claimed reminder is this tick's before another may try it again.
 CLAIM = timedelta(minutes=5)
 
@@ -48,7 +47,7 @@ def due_now(now: datetime) -> list[tuple[Incident, datetime]]:
     lead = lead_time()
     found = []
     for incident in queries.open_incidents():
-        if incident.severity not in REMINDED_SEVERITIES:
+        if not SEVERITIES[incident.severity].reminds_commander:
             continue
         due = queries.next_update_due(incident, now)
         if due is not None and due - lead <= now:

@@ -31,6 +31,7 @@ from ..present import (  # incident_commander: also outbox.slack's word for it
     local_time,
     status_update_block,
 )
+from ..severity import SEVERITIES
 
 
 def configured() -> bool:
@@ -60,24 +61,21 @@ def review_text(review_on: Optional[date]) -> str:
 
 
 def declared_text(incident: Incident, update: IncidentUpdate, tz: ZoneInfo) -> str:
-    """The declaration block for the incident's severity (the playbook's words)."""
-    if incident.severity == "SEV-1":
-        return "\n".join([
-            ":rotating_light: SEV-1 INCIDENT DECLARED",
-            f"Description: {incident.title}",
-            f"Time Detected: {local_time(incident.started_at, tz)}",
-            f"Impact: {update.impact}",
-            f"Incident Commander: {incident_commander(incident)}",
-            f"Status: {update.status_label.upper()}",
-        ])
-    if incident.severity == "SEV-2":
-        return "\n".join([
-            ":warning: SEV-2 INCIDENT",
-            f"Description: {incident.title}",
-            f"Impact: {update.impact}",
-            f"Investigating: {incident_commander(incident)}",
-        ])
-    return status_update_block(incident, update, tz)
+    """The declaration block for the incident's severity (the playbook's words: the
+    severity table says which block and which of these lines)."""
+    declared = SEVERITIES[incident.severity].slack_declared
+    if declared is None:
+        return status_update_block(incident, update, tz)
+    heading, labels = declared
+    values = {
+        "Description": incident.title,
+        "Time Detected": local_time(incident.started_at, tz),
+        "Impact": update.impact,
+        "Incident Commander": incident_commander(incident),
+        "Investigating": incident_commander(incident),
+        "Status": update.status_label.upper(),
+    }
+    return "\n".join([heading] + [f"{label}: {values[label]}" for label in labels])
 
 
 def resolved_text(incident: Incident, tz: ZoneInfo) -> str:

@@ -30,13 +30,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from .. import contacts, mail, queries, targets
 from ..extensions import db
 from ..models import Incident, StaffNotice
+from ..severity import SEVERITIES
 from ..transactions import write_transaction
 from .slack import incident_commander
 
 log = logging.getLogger("statuspage.notifier")
 
-#: Severities that tell the matrix (and escalate).
-NOTIFIED_SEVERITIES = ("SEV-1", "SEV-2")
 LEASE = timedelta(minutes=5)
 KIND_LABELS = {"primary": "Declaration notice (Primary)",
                "executive": "Declaration notice (Executive)",
@@ -49,10 +48,8 @@ def required(incident: Incident) -> dict[str, tuple[str, ...]]:
     if incident.is_resolved:
         return {}
     kinds: dict[str, tuple[str, ...]] = {}
-    if incident.severity in NOTIFIED_SEVERITIES:
-        kinds["primary"] = contacts.roles_for(incident.incident_type, "primary")
-    if incident.severity == "SEV-1":
-        kinds["executive"] = contacts.roles_for(incident.incident_type, "executive")
+    for column in SEVERITIES[incident.severity].staff_notices:
+        kinds[column] = contacts.roles_for(incident.incident_type, column)
     if incident.health_data_affected:
         kinds["clinical"] = ("clinical_lead",)
     return kinds
@@ -80,11 +77,11 @@ def queue_for(incident: Incident, *, now: datetime) -> None:
 
 def escalation_due(incident: Incident, now: datetime) -> bool:
     """A SEV-1/2 incident, open and not acknowledged, past its response target."""
-    if (incident.is_resolved or incident.severity not in NOTIFIED_SEVERITIES
+    if (incident.is_resolved or not SEVERITIES[incident.severity].escalates
             or incident.acknowledged_at is not None):
         return False
     tz = ZoneInfo(current_app.config["SITE_TIMEZONE"])
-    response = targets.TARGETS[incident.severity][0]
+    response = SEVERITIES[incident.severity].response_span
     return now > targets.deadline(incident.started_at, response, tz)
 
 
@@ -112,7 +109,7 @@ def message(notice: StaffNotice, incident: Incident, *, sender: str, now: dateti
     site = current_app.config["SITE_NAME"]
     base = current_app.config["PUBLIC_URL"].rstrip("/")
     if notice.kind == "escalation":
-        response = targets.span_text(targets.TARGETS[incident.severity][0])
+        response = targets.span_text(SEVERITIES[incident.severity].response_span)
         opening = (f"{incident.severity} incident: its response target ({response}) passed "
                    "without acknowledgement. The escalation matrix names you to step in.")
         subject = f"{site} {incident.severity} escalation: {incident.title}"

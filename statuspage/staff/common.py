@@ -22,6 +22,7 @@ from ..extensions import db
 from ..forms import COMPONENT_STATUS_PREFIX, USUAL_COMPONENT_STATUS, ActionForm, parse_id
 from ..models import COMPONENT_STATUS_LABELS, Incident, StaffUser, UsedSubmission
 from ..severity import SEVERITIES as SEVERITY_INFO
+from ..severity import STAFF_WORDS
 from ..web.filters import site_tz
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -45,6 +46,7 @@ def _staff_context():
     return {
         "site_timezone": current_app_timezone_name(),
         "severity_info": SEVERITY_INFO,
+        "severity_words": STAFF_WORDS,
         "component_status_labels": COMPONENT_STATUS_LABELS,
         "component_status_prefix": COMPONENT_STATUS_PREFIX,
         "form_submission_id": form_submission_id,

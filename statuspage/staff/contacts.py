@@ -7,6 +7,7 @@ from flask import flash, redirect, render_template, request, url_for
 from .. import contacts
 from ..clock import utcnow
 from ..forms import ActionForm
+from ..severity import KEY_CONTACTS_WHEN
 from .common import INVALID, actor, bp, commit_or_show_errors
 from .gate import admin_required
 
@@ -47,10 +48,10 @@ def _render(people, table, errors, status=200):
     ), status
 
 
-#: The playbook's "When to Contact", shown as each role's hint.
+#: The playbook's "When to Contact", shown as each role's hint (the words that name a
+#: severity are the severity module's).
 WHEN_TO_CONTACT = {
-    "oncall": "Any SEV-1/2", "tech_lead": "SEV-1 escalation",
+    **KEY_CONTACTS_WHEN,
     "clinical_lead": "Health data issues", "security_lead": "Security incidents",
-    "executive_sponsor": "SEV-1 escalation",
     "secondary_oncall": "Backup if primary unavailable",
 }

@@ -11,6 +11,7 @@ from ..clock import utcnow
 from ..forms import ComponentStatusForm
 from ..models import Component
 from ..monitors.outages import monitor_blocks
+from ..severity import SEVERITY_RANK
 from ..web.filters import site_tz
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
 
@@ -42,7 +43,7 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
             }
         )
     # What needs doing first: overdue, then the most severe, then the newest.
-    rows.sort(key=lambda r: (not r["overdue"], r["incident"].severity,
+    rows.sort(key=lambda r: (not r["overdue"], SEVERITY_RANK[r["incident"].severity],
                              -r["incident"].started_at.timestamp()))
     return render_template(
         "staff/dashboard.html",
