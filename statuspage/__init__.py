@@ -99,7 +99,8 @@ def register_event_listeners(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, api_v1, auth, feeds, health, public, staff, subscribe, widgets
+    from .public import api, api_v1, feeds, health, page as public, subscribe, widgets
+    from . import auth, staff
     from .web import converters
 
     converters.init_app(app)  # <int:...> takes ASCII digits only; before the first route
@@ -121,7 +122,7 @@ def register_cli(app: Flask) -> None:
 
 
 def register_public_cache_and_publishing(app: Flask) -> None:
-    from . import publish, render_cache
+    from .serving import publish, render_cache
 
     render_cache.init_app(app)  # app.wsgi_app = PublicCache(app.wsgi_app, app)
     publish.init_app(app)  # flask publish DIR, flask publisher

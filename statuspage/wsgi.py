@@ -1,11 +1,7 @@
-"""The WSGI entry point: ``gunicorn statuspage.wsgi:app`` (or ``granian --interface wsgi``).
+"""``statuspage.wsgi:app`` stays where deployments name it; the code lives in ``statuspage.serving.wsgi``."""
 
-Importing it makes a served process: the rush's pages rendered, the refresher's thread
-started (``statuspage.refresher.prepare_worker``).
-"""
+from .serving import wsgi as _wsgi
 
-from . import create_app
-from .refresher import prepare_worker
 
-app = create_app()
-prepare_worker(app)
+def __getattr__(name: str):
+    return getattr(_wsgi, name)

@@ -427,7 +427,7 @@ def test_resolving_with_notifications_queues_the_resolution_email(
 
 
 def test_the_nginx_configuration_sends_the_write_api_to_the_app(app):
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     text = nginx_locations(app, "/srv/export", "127.0.0.1:8000")
     dynamic = re.search(r"location ~ \^/\(([^)]*)\)\(/\|\$\) \{\s*#\s*sessions", text)

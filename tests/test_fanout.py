@@ -14,7 +14,8 @@ from collections import defaultdict
 
 import pytest
 
-from statuspage import health, heartbeat, tokens
+from statuspage.public import health
+from statuspage import heartbeat, tokens
 from statuspage.config import NOTIFIER_INTERVAL_SECONDS, SMTP_TIMEOUT_SECONDS
 from statuspage.extensions import db
 from statuspage.models import Delivery, Subscriber

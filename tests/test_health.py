@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from statuspage import health, heartbeat
+from statuspage.public import health
+from statuspage import heartbeat
 from statuspage.extensions import db
 
 

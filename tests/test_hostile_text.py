@@ -16,7 +16,7 @@ from lxml import etree
 from statuspage import incidents
 from statuspage.extensions import db
 from statuspage.models import Component, Incident, IncidentUpdate
-from statuspage.widgets import render_badge
+from statuspage.public.widgets import render_badge
 
 from .conftest import soup
 

@@ -147,7 +147,7 @@ def view_modules() -> set[str]:
 
 def test_no_view_module_imports_another_view_module():
     views = view_modules()
-    assert {"statuspage.public", "statuspage.api", "statuspage.staff.incidents"} <= views
+    assert {"statuspage.public.page", "statuspage.public.api", "statuspage.staff.incidents"} <= views
     graph = import_graph()
     crossings = {(v, other) for v in views for other in graph[v] & views}
     assert crossings == set()
@@ -459,3 +459,29 @@ def test_the_severity_check_sees_a_comparison_but_not_prose(tmp_path):
     page.write_text("{# A SEV-1 comment,\nover two lines #}\n<p>Fine.</p>\n"
                     "<p>Every 15 minutes for SEV-1.</p>\n")
     assert severity_names_in_template(page) == [(4, "<p>Every 15 minutes for SEV-1.</p>")]
+
+
+# --- The top floor in rooms (issue 22, point 6) --------------------------------------------
+
+#: The public blueprints live in ``public/``; the serving machinery in ``serving/``. The two
+#: entry points stay where deployments name them, as re-exports (``statuspage.asgi:app``).
+PUBLIC_VIEWS = {"page", "subscribe", "feeds", "api", "api_v1", "widgets", "health"}
+SERVING = {"render_cache", "refresher", "http_caching", "page_store", "site_state", "publish",
+           "nginx", "asgi", "wsgi"}
+
+
+def test_public_views_and_the_serving_machinery_each_live_in_their_room():
+    mods = modules()
+    assert {f"statuspage.public.{m}" for m in PUBLIC_VIEWS} <= set(mods)
+    assert {f"statuspage.serving.{m}" for m in SERVING} <= set(mods)
+    # Nothing named publish… or …refresh… lives outside serving/.
+    stray = {name for name in mods
+             if ("publish" in name.rsplit(".", 1)[-1] or "refresh" in name.rsplit(".", 1)[-1])
+             and not name.startswith("statuspage.serving.")}
+    assert stray == set()
+    # A public blueprint outside public/ (a route on a module at the top) is a stray view.
+    top_views = {v for v in view_modules() if v.count(".") == 1} - {"statuspage.auth"}
+    assert top_views == set()
+    # The entry points at the top only re-export serving's.
+    for leaf in ("asgi", "wsgi"):
+        assert import_graph()[f"statuspage.{leaf}"] == {f"statuspage.serving.{leaf}"}

@@ -316,7 +316,7 @@ def test_the_export_holds_every_window_page_and_the_calendar(app, runner, compon
 
 
 def test_a_window_change_is_published_in_the_next_tick(app, components, clock, tmp_path):
-    from statuspage.publish import Publisher
+    from statuspage.serving.publish import Publisher
 
     window = make_window(clock(), components[:1], title="Database upgrade")
     publisher = Publisher(app, tmp_path / "export")
@@ -332,7 +332,7 @@ def test_a_window_change_is_published_in_the_next_tick(app, components, clock, t
 
 
 def test_nginx_types_the_calendar(app):
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     text = nginx_locations(app, "/srv/export", "127.0.0.1:5050")
     assert "location = /maintenance.ics" in text

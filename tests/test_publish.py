@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.publish import Publisher, file_for, site_paths, write_atomically
+from statuspage.serving.publish import Publisher, file_for, site_paths, write_atomically
 
 #: Served by gunicorn behind the export (see the README's nginx configuration).
 DYNAMIC_PREFIXES = ("/staff", "/subscribe", "/unsubscribe", "/confirm")
@@ -203,7 +203,7 @@ def test_nginx_serves_the_export_with_the_readmes_configuration(app, runner, sit
     import urllib.error
     import urllib.request
 
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
     if nginx is None:

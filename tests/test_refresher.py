@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from statuspage.refresher import Refresher, warm_paths
+from statuspage.serving.refresher import Refresher, warm_paths
 
 from .conftest import soup
 from .test_render_cache import asgi_get, cache_of, outage, post  # noqa: F401 - fixtures
@@ -101,7 +101,7 @@ def test_warm_up_renders_the_rush_s_pages_before_the_first_reader(
 
 def test_while_a_path_is_being_rendered_the_event_loop_serves_its_last_bytes(
         app, served, clock, responder, outage):
-    from statuspage.asgi import PublicCacheASGI
+    from statuspage.serving.asgi import PublicCacheASGI
 
     cache = cache_of(served)
     asgi_app = PublicCacheASGI(served)

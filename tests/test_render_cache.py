@@ -18,9 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from statuspage import incidents, site_state
+from statuspage import incidents
+from statuspage.serving import site_state
 from statuspage.extensions import db
-from statuspage.render_cache import PublicCache, render
+from statuspage.serving.render_cache import PublicCache, render
 from statuspage.web.markers import view_markers
 
 from .conftest import soup
@@ -329,7 +330,7 @@ def test_an_unknown_incident_is_not_found_and_other_query_strings_reach_the_app(
 def test_the_views_markers_decide_what_is_cached_framed_and_left_to_the_app(
         app, outage, components):
     """One declaration on each view: the cache, the headers and nginx read the same."""
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     markers = view_markers(app)
     for path in paths_for(outage, components[0]):
@@ -521,7 +522,7 @@ def asgi_get(asgi_app, path, *, method="GET", headers=(), body=b""):
 
 def test_the_asyncio_entry_serves_the_same_bytes_and_leaves_the_rest_to_flask(
         app, outage, components):
-    from statuspage.asgi import PublicCacheASGI
+    from statuspage.serving.asgi import PublicCacheASGI
 
     asgi_app = PublicCacheASGI(app)
     client = app.test_client()

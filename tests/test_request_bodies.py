@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from statuspage.asgi import PublicCacheASGI
+from statuspage.serving.asgi import PublicCacheASGI
 from statuspage.web.bodies import BoundedBody
 
 from .conftest import form_fields
@@ -172,7 +172,7 @@ def test_a_body_over_the_limit_gets_413_as_soon_as_it_is_known(make_app):
 
 def test_read_body_follows_the_deadline_and_the_limit():
     """The reader alone: what it answers for each way a body arrives."""
-    from statuspage.asgi import LATE, TOO_LARGE, read_body
+    from statuspage.serving.asgi import LATE, TOO_LARGE, read_body
     from statuspage.web.bodies import BodyDeadline
 
     deadline = BodyDeadline(GRACE, RATE)

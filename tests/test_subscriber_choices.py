@@ -285,7 +285,7 @@ def test_unsubscribe_from_the_preferences_page(app, clock, make_subscriber):
 
 
 def test_the_preferences_page_is_served_by_the_app_behind_nginx(app):
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     config = nginx_locations(app, "/srv/status", "127.0.0.1:8000")
     dynamic = re.search(r"location ~ \^/\(([^)]*)\)\(/\|\$\) \{\s*# sessions", config)

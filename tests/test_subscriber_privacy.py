@@ -17,7 +17,7 @@ import re
 from statuspage import subscriptions
 from statuspage.extensions import db
 from statuspage.models import AuditEvent, Delivery, Notification, Subscriber
-from statuspage.subscribe import TOO_MANY
+from statuspage.public.subscribe import TOO_MANY
 
 from .conftest import form_fields, login, soup
 from .smtp import app, make_subscriber, smtp, tick  # noqa: F401  (fixtures)

@@ -7,7 +7,7 @@ from lxml import etree
 
 from statuspage import incidents
 from statuspage.extensions import db
-from statuspage.widgets import BADGE_COLOURS, LABEL_COLOUR, URGENT_LINE, render_badge
+from statuspage.public.widgets import BADGE_COLOURS, LABEL_COLOUR, URGENT_LINE, render_badge
 
 from .conftest import soup
 

@@ -102,7 +102,8 @@ def seed(database_url: str, instance: Path, *, past: int, updates: int, subscrib
     import flask_migrate
     import sqlalchemy as sa
 
-    from statuspage import models, site_state
+    from statuspage import models
+    from statuspage.serving import site_state
     from statuspage.extensions import db
 
     app = make_app(database_url, instance)
@@ -285,7 +286,7 @@ http {{
 
 
 def export_server_body(root: Path, app_port: int, database_url: str, instance: Path) -> str:
-    from statuspage.nginx import nginx_locations
+    from statuspage.serving.nginx import nginx_locations
 
     app = make_app(database_url, instance)
     return nginx_locations(app, str(root), f"127.0.0.1:{app_port}", indent=8)

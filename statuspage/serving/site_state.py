@@ -22,9 +22,9 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from .clock import utcnow
-from .extensions import db
-from .models import (
+from ..clock import utcnow
+from ..extensions import db
+from ..models import (
     Component,
     ComponentChange,
     Incident,

@@ -35,14 +35,15 @@ from typing import Iterable, Optional
 import click
 from flask import Flask, current_app
 
-from . import history, site_state
-from .clock import utcnow
-from .extensions import db
-from .models import Component, Incident, Maintenance
+from .. import history
+from . import site_state
+from ..clock import utcnow
+from ..extensions import db
+from ..models import Component, Incident, Maintenance
 from .render_cache import compressible, gzip_bytes, render
-from .web.markers import view_markers
+from ..web.markers import view_markers
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("statuspage.publish")
 
 _TMP_PREFIX = ".tmp-publish-"
 #: The site version the files on disk show, so a restarted publisher renders only what

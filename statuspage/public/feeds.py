@@ -18,11 +18,11 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, Response, abort, current_app, request
 from markupsafe import escape
 
-from . import ical, queries
-from .clock import utcnow
-from .data_impact import DataImpact, current_data_impact
-from .models import INCIDENT_STATUS_LABELS, IncidentUpdate, MaintenanceUpdate
-from .present import (
+from .. import ical, queries
+from ..clock import utcnow
+from ..data_impact import DataImpact, current_data_impact
+from ..models import INCIDENT_STATUS_LABELS, IncidentUpdate, MaintenanceUpdate
+from ..present import (
     MAINTENANCE_STATUS_LABELS,
     front_page_url,
     impact_lines,
@@ -33,7 +33,7 @@ from .present import (
     public_text,
     template_lines,
 )
-from .web.markers import cacheable
+from ..web.markers import cacheable
 
 bp = Blueprint("feeds", __name__)
 

@@ -21,13 +21,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
-from . import api_keys, api_shape, api_write, queries
-from .api_write import ApiError
-from .clock import utcnow
-from .extensions import csrf, db
-from .forms import parse_id
-from .models import Component, Incident
-from .ratelimit import rate_limit
+from .. import api_keys, api_shape, api_write, queries
+from ..api_write import ApiError
+from ..clock import utcnow
+from ..extensions import csrf, db
+from ..forms import parse_id
+from ..models import Component, Incident
+from ..ratelimit import rate_limit
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1/pages/<page_id>")
 csrf.exempt(bp)

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, jsonify
 
-from . import api_shape as shape
-from . import queries
-from .clock import utcnow
-from .models import Incident, Maintenance
-from .web.markers import cacheable
+from .. import api_shape as shape
+from .. import queries
+from ..clock import utcnow
+from ..models import Incident, Maintenance
+from ..web.markers import cacheable
 
 bp = Blueprint("api", __name__, url_prefix="/api/v2")
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template
 from markupsafe import escape
 
-from . import queries
-from .models import INCIDENT_STATUS_LABELS
-from .present import front_page_url, incident_url
-from .text import clean_text
-from .web.headers import EMBED_CSP
-from .web.markers import cacheable, frameable
+from .. import queries
+from ..models import INCIDENT_STATUS_LABELS
+from ..present import front_page_url, incident_url
+from ..text import clean_text
+from ..web.headers import EMBED_CSP
+from ..web.markers import cacheable, frameable
 
 bp = Blueprint("widgets", __name__)
 

@@ -33,7 +33,7 @@ from flask import Flask
 
 from .render_cache import PublicCache
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("statuspage.refresher")
 
 #: What the rush asks for first (the open incidents' pages are added at start).
 WARM_PATHS = ("/", "/api/v2/summary.json", "/api/v2/status.json",
@@ -116,7 +116,7 @@ class Refresher:
 def warm_paths(app: Flask) -> list[str]:
     """``WARM_PATHS`` and the open incidents' pages (the database may be down: then
     without them)."""
-    from . import queries
+    from .. import queries
 
     paths = list(WARM_PATHS)
     try:

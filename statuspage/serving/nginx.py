@@ -11,8 +11,8 @@ import re
 
 from flask import Flask
 
-from .web.headers import EMBED_CSP, PAGE_CSP, fixed_headers
-from .web.markers import view_markers
+from ..web.headers import EMBED_CSP, PAGE_CSP, fixed_headers
+from ..web.markers import view_markers
 
 
 def _paged_locations(app: Flask) -> list[str]:

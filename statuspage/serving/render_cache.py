@@ -34,8 +34,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from . import site_state
-from .extensions import db
-from .http_caching import (  # noqa: F401 - publish and the tests import them from here
+from ..extensions import db
+from .http_caching import (
     body_etag,
     brotli_bytes,
     choose_encoding,
@@ -47,9 +47,9 @@ from .http_caching import (  # noqa: F401 - publish and the tests import them fr
 )
 from .page_store import FOLDER as STORE_FOLDER
 from .page_store import PageStore, StoredPage
-from .web.markers import view_markers
+from ..web.markers import view_markers
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("statuspage.render_cache")
 
 #: Headers of the app's response that the cache sets itself or never repeats.
 _DROPPED_HEADERS = {"content-length", "etag", "last-modified", "cache-control", "vary",

@@ -21,19 +21,19 @@ from typing import Optional
 from flask import (Blueprint, current_app, make_response, redirect, render_template,
                    request, url_for)
 
-from . import subscriptions
-from .clock import utcnow
-from .extensions import csrf, db
-from .forms import ActionForm, PreferencesForm, SubscribeForm
-from .queries import all_components
-from .ratelimit import rate_limit
-from .errors import ValidationError
-from .outbox.rules import current_settings, format_delay
-from .tokens import ExpiredToken, InvalidToken
-from .web.markers import uses_session
+from .. import subscriptions
+from ..clock import utcnow
+from ..extensions import csrf, db
+from ..forms import ActionForm, PreferencesForm, SubscribeForm
+from ..queries import all_components
+from ..ratelimit import rate_limit
+from ..errors import ValidationError
+from ..outbox.rules import current_settings, format_delay
+from ..tokens import ExpiredToken, InvalidToken
+from ..web.markers import uses_session
 
 bp = Blueprint("subscribe", __name__)
-log = logging.getLogger(__name__)
+log = logging.getLogger("statuspage.subscribe")
 
 #: The honeypot's name: a field robots like to fill. Hidden from people (the "honeypot"
 #: class in site.css, aria-hidden, out of the tab order), so only robots send it filled.

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("statuspage.page_store")
 
 FOLDER = "public-cache"
 _SUFFIX = ".page"

@@ -12,14 +12,14 @@ from typing import Optional
 
 from flask import Blueprint, Response, abort, current_app, render_template, request
 
-from . import branding, heartbeat, queries, uptime
-from .clock import utcnow
-from .history import by_month, page_of
-from .models import COMPONENT_STATUS_LABELS, Maintenance
-from .present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
-from .severity import PUBLIC_IMPACT, SEVERITIES
-from .web.filters import site_tz
-from .web.markers import cacheable
+from .. import branding, heartbeat, queries, uptime
+from ..clock import utcnow
+from ..history import by_month, page_of
+from ..models import COMPONENT_STATUS_LABELS, Maintenance
+from ..present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
+from ..severity import PUBLIC_IMPACT, SEVERITIES
+from ..web.filters import site_tz
+from ..web.markers import cacheable
 
 bp = Blueprint("public", __name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from . import heartbeat
-from .clock import utcnow
-from .extensions import db
+from .. import heartbeat
+from ..clock import utcnow
+from ..extensions import db
 
 bp = Blueprint("health", __name__, url_prefix="/health")
 
@@ -66,7 +66,7 @@ def check_notifier(now: datetime) -> dict[str, Any]:
 def check_monitor(now: datetime) -> dict[str, Any]:
     """``{"monitor": ...}`` when unmuted monitors exist: the newest monitor process
     heartbeat is younger than MONITOR_HEARTBEAT_MAX_AGE_SECONDS; else ``{}``."""
-    from .monitors import runner
+    from ..monitors import runner
 
     max_age = float(current_app.config["MONITOR_HEARTBEAT_MAX_AGE_SECONDS"])
     try:
