@@ -74,23 +74,8 @@ except ImportError:  # pragma: no cover - older WTForms
 #: form's script makes when "affected" is ticked; staff may choose any).
 USUAL_COMPONENT_STATUS = {code: info.component_status for code, info in SEVERITY_INFO.items()}
 
-INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
 COMPONENT_STATUS_CHOICES = [(s, COMPONENT_STATUS_LABELS[s]) for s in COMPONENT_STATUSES]
-SEVERITY_CHOICES = [(s, f"{s}: {SEVERITY_INFO[s].name}") for s in SEVERITIES]
 ROLE_CHOICES = [(r, r.capitalize()) for r in ROLES]
-
-#: Quick choices for the next update; a typed time wins over "suggested" and "".
-NEXT_UPDATE_CHOICES = [
-    ("suggested", "Suggested: the severity's cadence"),
-    ("15", "In 15 minutes"),
-    ("30", "In 30 minutes"),
-    ("60", "In 60 minutes"),
-    ("", "No time promised (or the time typed below)"),
-]
-
-#: The impact block's choices in the words participants read ("" for "what to do": not said).
-DATA_STATUS_CHOICES = [(s, w) for s, w in DATA_STATUS_WORDS.items()]
-USER_ACTION_CHOICES = [("", "Not said yet")] + [(a, w) for a, w in USER_ACTION_WORDS.items()]
 
 INPUT_MAX = 10_000  # longer than any domain limit: the domain gives the exact message
 
@@ -124,53 +109,6 @@ class TwoFactorCodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that POSTs (reopen, redact, delete, reset): the CSRF token only."""
-
-
-class _ImpactFields(FlaskForm):
-    """The participants' impact block: choices and a window, never free text."""
-
-    data_status = RadioField("Your data", choices=select_choices(DATA_STATUS_CHOICES),
-                             default="not_yet_known", validate_choice=False)
-    user_action = RadioField("What you need to do", choices=select_choices(USER_ACTION_CHOICES),
-                             default="", validate_choice=False)
-    data_gap_from = StringField("Entries may be missing from", filters=CLEAN)
-    data_gap_until = StringField("until", filters=CLEAN)
-
-
-class _UpdateFields(_ImpactFields):
-    status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
-                         validate_choice=False)
-    impact = TextAreaField("Impact: what users are experiencing", filters=CLEAN)
-    actions = TextAreaField("Actions: what we're doing", filters=CLEAN)
-    workaround = TextAreaField("Workaround (if available)", filters=CLEAN)
-    next_update_in = SelectField("Next update", choices=select_choices(NEXT_UPDATE_CHOICES),
-                                 default="suggested", validate_choice=False)
-    next_update = StringField("Next update at", filters=CLEAN)
-
-
-class IncidentForm(_UpdateFields):
-    """Declare an incident with its first update."""
-
-    issue = StringField("Issue: a brief description", filters=CLEAN)
-    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
-                          validate_choice=False)
-    started_at = StringField("Started at (leave empty for now)", filters=CLEAN)
-    previous_incident_id = HiddenField(filters=CLEAN)
-
-
-class UpdateForm(_UpdateFields):
-    """The next update of an incident; Resolved takes the staff-only fields too."""
-
-    root_cause = TextAreaField("Root cause (staff only)", filters=CLEAN)
-    resolution = TextAreaField("Resolution: what we did (staff only)", filters=CLEAN)
-    review_on = StringField("Post-incident review on (staff only)", filters=CLEAN)
-
-
-class EditIncidentForm(_ImpactFields):
-    issue = StringField("Issue: a brief description", filters=CLEAN)
-    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
-                          validate_choice=False)
-    started_at = StringField("Started at", filters=CLEAN)
 
 
 class ComponentForm(FlaskForm):
