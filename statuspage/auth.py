@@ -16,13 +16,23 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField
+from wtforms.validators import DataRequired, Length
 
 from . import accounts, two_factor
 from .clock import utcnow
 from .extensions import db, login_manager
 from .ratelimit import rate_limit
-from .forms import LoginForm, TwoFactorCodeForm
-from .models import StaffUser
+from .forms import CLEAN, TwoFactorCodeForm
+from .models import EMAIL_MAX, StaffUser
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", filters=CLEAN,
+                       validators=[DataRequired(), Length(max=EMAIL_MAX)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 

@@ -18,7 +18,7 @@ from .text import clean_text
 
 #: Name prefix of the per-component status selects: ``component_status-<id>``.
 COMPONENT_STATUS_PREFIX = "component_status-"
-#: The minutes of the next update's quick choices (``forms.NEXT_UPDATE_CHOICES``).
+#: The minutes of the next update's quick choices (``staff.incidents.NEXT_UPDATE_CHOICES``).
 QUICK_MINUTES = {"15": 15, "30": 30, "60": 60}
 #: What a ``datetime-local`` input sends (with or without seconds), and a typed fallback.
 _LOCAL_FORMATS = ("%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")

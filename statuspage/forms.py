@@ -1,26 +1,22 @@
-"""Flask-WTF forms (CSRF on every one); the parsing of what the browser sends is in
-``form_parsing`` (re-exported here, where the views import it from).
+"""What more than one view module shares about forms; each form lives beside the views
+that use it (``staff/incidents.py`` holds the incident forms, ``auth.py`` the sign-in
+form, ...), since a view module may not import another.
 
-The forms parse and render; the rules (which statuses, which lengths, which times) live
-in the domain modules, whose ``ValidationError`` messages the views put back at the
-fields. Parsing problems (a date that is not a date) are reported the same way, keyed by
-the form field's name.
+Here: the field filters (``CLEAN``, ``ONE_LINE``), ``select_choices``, the component
+status choices, and the two forms more than one view module shows (``ActionForm``,
+``TwoFactorCodeForm``). The parsing of what the browser sends is in ``form_parsing``,
+re-exported here, where the views import it from.
+
+Every form is a Flask-WTF form (CSRF on every one). The forms parse and render; the rules
+(which statuses, which lengths, which times) live in the domain modules, whose
+``ValidationError`` messages the views put back at the fields. Parsing problems (a date
+that is not a date) are reported the same way, keyed by the form field's name.
 """
 
 from __future__ import annotations
 
-
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    EmailField,
-    HiddenField,
-    PasswordField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
 from .form_parsing import (  # noqa: F401  (the views' words: forms.parse_id, ...)
@@ -44,17 +40,7 @@ from .form_parsing import (  # noqa: F401  (the views' words: forms.parse_id, ..
     same_minute,
     to_local_input,
 )
-from .models import (
-    COMPONENT_STATUS_LABELS,
-    COMPONENT_STATUSES,
-    EMAIL_MAX,
-    INCIDENT_STATUS_LABELS,
-    INCIDENT_STATUSES,
-    ROLES,
-    SEVERITIES,
-)
-from .present import DATA_STATUS_WORDS, USER_ACTION_WORDS
-from .severity import SEVERITIES as SEVERITY_INFO
+from .models import COMPONENT_STATUS_LABELS, COMPONENT_STATUSES
 from .text import clean_text
 
 try:  # WTForms 3.3 deprecates (value, label) tuples
@@ -69,30 +55,8 @@ except ImportError:  # pragma: no cover - older WTForms
         return list(pairs)
 
 
-
-#: The status staff usually give an affected component at each severity (a suggestion the
-#: form's script makes when "affected" is ticked; staff may choose any).
-USUAL_COMPONENT_STATUS = {code: info.component_status for code, info in SEVERITY_INFO.items()}
-
-INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
+#: Both component forms' status choices (the component page's and the dashboard's).
 COMPONENT_STATUS_CHOICES = [(s, COMPONENT_STATUS_LABELS[s]) for s in COMPONENT_STATUSES]
-SEVERITY_CHOICES = [(s, f"{s}: {SEVERITY_INFO[s].name}") for s in SEVERITIES]
-ROLE_CHOICES = [(r, r.capitalize()) for r in ROLES]
-
-#: Quick choices for the next update; a typed time wins over "suggested" and "".
-NEXT_UPDATE_CHOICES = [
-    ("suggested", "Suggested: the severity's cadence"),
-    ("15", "In 15 minutes"),
-    ("30", "In 30 minutes"),
-    ("60", "In 60 minutes"),
-    ("", "No time promised (or the time typed below)"),
-]
-
-#: The impact block's choices in the words participants read ("" for "what to do": not said).
-DATA_STATUS_CHOICES = [(s, w) for s, w in DATA_STATUS_WORDS.items()]
-USER_ACTION_CHOICES = [("", "Not said yet")] + [(a, w) for a, w in USER_ACTION_WORDS.items()]
-
-INPUT_MAX = 10_000  # longer than any domain limit: the domain gives the exact message
 
 
 def _clean(value):
@@ -108,12 +72,8 @@ def _one_line(value):
 
 #: Filters of every text field.
 CLEAN = [_clean]
-
-
-class LoginForm(FlaskForm):
-    email = EmailField("Email", filters=CLEAN,
-                       validators=[DataRequired(), Length(max=EMAIL_MAX)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=256)])
+#: Filters of a field that is one line (an address, a URL, a name, a time zone).
+ONE_LINE = [_one_line]
 
 
 class TwoFactorCodeForm(FlaskForm):
@@ -124,147 +84,3 @@ class TwoFactorCodeForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that POSTs (reopen, redact, delete, reset): the CSRF token only."""
-
-
-class _ImpactFields(FlaskForm):
-    """The participants' impact block: choices and a window, never free text."""
-
-    data_status = RadioField("Your data", choices=select_choices(DATA_STATUS_CHOICES),
-                             default="not_yet_known", validate_choice=False)
-    user_action = RadioField("What you need to do", choices=select_choices(USER_ACTION_CHOICES),
-                             default="", validate_choice=False)
-    data_gap_from = StringField("Entries may be missing from", filters=CLEAN)
-    data_gap_until = StringField("until", filters=CLEAN)
-
-
-class _UpdateFields(_ImpactFields):
-    status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
-                         validate_choice=False)
-    impact = TextAreaField("Impact: what users are experiencing", filters=CLEAN)
-    actions = TextAreaField("Actions: what we're doing", filters=CLEAN)
-    workaround = TextAreaField("Workaround (if available)", filters=CLEAN)
-    next_update_in = SelectField("Next update", choices=select_choices(NEXT_UPDATE_CHOICES),
-                                 default="suggested", validate_choice=False)
-    next_update = StringField("Next update at", filters=CLEAN)
-
-
-class IncidentForm(_UpdateFields):
-    """Declare an incident with its first update."""
-
-    issue = StringField("Issue: a brief description", filters=CLEAN)
-    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
-                          validate_choice=False)
-    started_at = StringField("Started at (leave empty for now)", filters=CLEAN)
-    previous_incident_id = HiddenField(filters=CLEAN)
-
-
-class UpdateForm(_UpdateFields):
-    """The next update of an incident; Resolved takes the staff-only fields too."""
-
-    root_cause = TextAreaField("Root cause (staff only)", filters=CLEAN)
-    resolution = TextAreaField("Resolution: what we did (staff only)", filters=CLEAN)
-    review_on = StringField("Post-incident review on (staff only)", filters=CLEAN)
-
-
-class EditIncidentForm(_ImpactFields):
-    issue = StringField("Issue: a brief description", filters=CLEAN)
-    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
-                          validate_choice=False)
-    started_at = StringField("Started at", filters=CLEAN)
-
-
-class ComponentForm(FlaskForm):
-    name = StringField("Name", filters=CLEAN)
-    description = StringField("Description", filters=CLEAN)
-    group = StringField("Group (optional)", filters=CLEAN)
-    position = StringField("Position (lower comes first)", default="0", filters=CLEAN)
-    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
-                         default="operational", validate_choice=False)
-
-
-class ComponentStatusForm(FlaskForm):
-    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
-                         validate_choice=False)
-
-
-class NewStaffForm(FlaskForm):
-    email = EmailField("Email", filters=CLEAN)
-    role = SelectField("Role", choices=select_choices(ROLE_CHOICES), default="responder",
-                       validate_choice=False)
-
-
-class StaffEditForm(FlaskForm):
-    role = SelectField("Role", choices=select_choices(ROLE_CHOICES),
-                       validate_choice=False)
-    active = BooleanField("Active")
-
-
-class PasswordForm(FlaskForm):
-    current_password = PasswordField("Current password")
-    new_password = PasswordField("New password")
-    confirm_password = PasswordField("New password again")
-
-
-class DeleteSubscriberForm(FlaskForm):
-    email = StringField("Email address of the subscriber to delete")
-
-
-class ExportSubscriberForm(FlaskForm):
-    email = StringField("Email address of the subscriber whose data to export")
-
-
-class MaintenanceForm(FlaskForm):
-    """Schedule a maintenance window, or edit one (its times change by rescheduling)."""
-
-    title = StringField("Title: what the work is", filters=CLEAN)
-    scheduled_for = StringField("Starts", filters=CLEAN)
-    scheduled_until = StringField("Ends", filters=CLEAN)
-    description = TextAreaField("What users will notice", filters=CLEAN)
-    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
-    notify = BooleanField("Email subscribers about this window", default=True)
-    auto_start = BooleanField("Start it automatically at its start time", default=True)
-    auto_complete = BooleanField("Complete it automatically at its end time", default=True)
-
-
-class RescheduleForm(FlaskForm):
-    scheduled_for = StringField("New start", filters=CLEAN)
-    scheduled_until = StringField("New end", filters=CLEAN)
-
-
-class MaintenanceUpdateForm(FlaskForm):
-    actions = TextAreaField("What we're doing", filters=CLEAN)
-    impact = TextAreaField("What users notice now (optional)", filters=CLEAN)
-    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
-
-
-class WebhookForm(FlaskForm):
-    """A new webhook: its URL, and everything or some components (checkboxes
-    ``components``, parsed by ``parse_component_ids``)."""
-
-    url = StringField("URL that receives the notifications", filters=[_one_line])
-    scope = RadioField("Which changes", choices=select_choices([
-        ("all", "Everything: every incident and component change"),
-        ("some", "Only these components:")]), default="all", validate_choice=False)
-
-
-class SubscribeForm(FlaskForm):
-    """The public subscribe form. The ticked ``components`` (checkboxes, one value each)
-    are read from the request as a list."""
-
-    # Checked by the domain (subscriptions.subscribe, check_choices), which gives the
-    # messages.
-    email = StringField("Email address", filters=[_one_line])
-    audience = StringField("I am a")  # radio buttons: participant or coach
-    scope = StringField("Emails about", default="all")  # radio buttons: all or some
-    timezone = StringField("Time zone", filters=[_one_line])  # a select of IANA names
-    website = StringField("Leave this field empty")  # the honeypot (subscribe.HONEYPOT)
-
-
-class PreferencesForm(FlaskForm):
-    """A subscriber's preferences page (/subscription/<token>); ``components`` as in
-    ``SubscribeForm``."""
-
-    audience = StringField("I am a")
-    scope = StringField("Emails about")
-    timezone = StringField("Time zone", filters=[_one_line])
-    maintenance_notices = StringField("Maintenance notices")  # radio buttons: on or off

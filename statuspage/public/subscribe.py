@@ -20,17 +20,43 @@ from typing import Optional
 
 from flask import (Blueprint, current_app, make_response, redirect, render_template,
                    request, url_for)
+from flask_wtf import FlaskForm
+from wtforms import StringField
 
 from .. import subscriptions
 from ..clock import utcnow
 from ..extensions import csrf, db
-from ..forms import ActionForm, PreferencesForm, SubscribeForm
+from ..forms import ONE_LINE, ActionForm
 from ..queries import all_components
 from ..ratelimit import rate_limit
 from ..errors import ValidationError
 from ..outbox.rules import current_settings, format_delay
 from ..tokens import ExpiredToken, InvalidToken
 from ..web.markers import uses_session
+
+
+class SubscribeForm(FlaskForm):
+    """The public subscribe form. The ticked ``components`` (checkboxes, one value each)
+    are read from the request as a list."""
+
+    # Checked by the domain (subscriptions.subscribe, check_choices), which gives the
+    # messages.
+    email = StringField("Email address", filters=ONE_LINE)
+    audience = StringField("I am a")  # radio buttons: participant or coach
+    scope = StringField("Emails about", default="all")  # radio buttons: all or some
+    timezone = StringField("Time zone", filters=ONE_LINE)  # a select of IANA names
+    website = StringField("Leave this field empty")  # the honeypot (subscribe.HONEYPOT)
+
+
+class PreferencesForm(FlaskForm):
+    """A subscriber's preferences page (/subscription/<token>); ``components`` as in
+    ``SubscribeForm``."""
+
+    audience = StringField("I am a")
+    scope = StringField("Emails about")
+    timezone = StringField("Time zone", filters=ONE_LINE)
+    maintenance_notices = StringField("Maintenance notices")  # radio buttons: on or off
+
 
 bp = Blueprint("subscribe", __name__)
 log = logging.getLogger("statuspage.subscribe")

@@ -5,14 +5,37 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_user
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField
 
 from .. import accounts
 from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
-from ..forms import ROLE_CHOICES, ActionForm, NewStaffForm, PasswordForm, StaffEditForm
-from ..models import StaffUser
+from ..forms import CLEAN, ActionForm, select_choices
+from ..models import ROLES, StaffUser
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
+
+
+ROLE_CHOICES = [(r, r.capitalize()) for r in ROLES]
+
+
+class NewStaffForm(FlaskForm):
+    email = EmailField("Email", filters=CLEAN)
+    role = SelectField("Role", choices=select_choices(ROLE_CHOICES), default="responder",
+                       validate_choice=False)
+
+
+class StaffEditForm(FlaskForm):
+    role = SelectField("Role", choices=select_choices(ROLE_CHOICES),
+                       validate_choice=False)
+    active = BooleanField("Active")
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField("Current password")
+    new_password = PasswordField("New password")
+    confirm_password = PasswordField("New password again")
 
 
 def _all_staff() -> list[StaffUser]:

@@ -4,14 +4,21 @@ one's last use, revoke."""
 from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField
 
 from .. import api_keys, api_shape
-from ..api_key_forms import ApiKeyForm
 from ..clock import utcnow
-from ..forms import ActionForm
+from ..forms import ONE_LINE, ActionForm
 from ..models import API_KEY_NAME_MAX, ApiKey
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
 from .gate import admin_required
+
+
+class ApiKeyForm(FlaskForm):
+    """A new write-API key: the name of the tool that will use it."""
+
+    name = StringField("Name (the tool that will use the key)", filters=ONE_LINE)
 
 
 def _render(form=None, errors=None, status=200):

@@ -19,13 +19,17 @@ from .. import queries, submissions
 from ..clock import utcnow
 from ..errors import NotAllowed, ValidationError
 from ..extensions import db
-from ..forms import COMPONENT_STATUS_PREFIX, USUAL_COMPONENT_STATUS, ActionForm, parse_id
+from ..forms import COMPONENT_STATUS_PREFIX, ActionForm, parse_id
 from ..models import COMPONENT_STATUS_LABELS, Incident, StaffUser, UsedSubmission
 from ..severity import SEVERITIES as SEVERITY_INFO
 from ..severity import STAFF_WORDS
 from ..web.filters import site_tz
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+#: The status staff usually give an affected component at each severity (a suggestion the
+#: form's script makes when "affected" is ticked; staff may choose any).
+USUAL_COMPONENT_STATUS = {code: info.component_status for code, info in SEVERITY_INFO.items()}
 
 #: The status of a page re-shown with the domain's messages at its fields.
 INVALID = 422

@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField
 
 from .. import components as component_admin
 from .. import queries
 from .gate import admin_required
 from ..clock import utcnow
-from ..forms import ActionForm, ComponentForm, parse_position
+from ..forms import (
+    CLEAN,
+    COMPONENT_STATUS_CHOICES,
+    ActionForm,
+    parse_position,
+    select_choices,
+)
 from ..models import Component
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
+
+
+class ComponentForm(FlaskForm):
+    name = StringField("Name", filters=CLEAN)
+    description = StringField("Description", filters=CLEAN)
+    group = StringField("Group (optional)", filters=CLEAN)
+    position = StringField("Position (lower comes first)", default="0", filters=CLEAN)
+    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
+                         default="operational", validate_choice=False)
 
 
 def _component_fields(form: ComponentForm, errors: dict) -> component_admin.ComponentFields:

@@ -5,15 +5,22 @@ that overran its end flagged, and upcoming), and the components' quick status.""
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from wtforms import SelectField
 
 from .. import incidents, maintenance, queries, targets
 from ..clock import utcnow
-from ..forms import ComponentStatusForm
+from ..forms import COMPONENT_STATUS_CHOICES, select_choices
 from ..models import Component
 from ..monitors.outages import monitor_blocks
 from ..severity import SEVERITY_RANK
 from ..web.filters import site_tz
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
+
+
+class ComponentStatusForm(FlaskForm):
+    status = SelectField("Status", choices=select_choices(COMPONENT_STATUS_CHOICES),
+                         validate_choice=False)
 
 
 @bp.get("/")

@@ -11,16 +11,26 @@ from __future__ import annotations
 import json
 
 from flask import flash, make_response, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import StringField
 
 from .. import subscriptions
 from ..addresses import parse_subscriber_address
 from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
-from ..forms import DeleteSubscriberForm, ExportSubscriberForm
 from ..models import AUDIENCES, SUBSCRIBER_STATUSES, Incident
 from ..outbox import queue, status
 from .common import actor, bp, get_or_404, confirmed, incident_button, incident_page
+
+
+class DeleteSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber to delete")
+
+
+class ExportSubscriberForm(FlaskForm):
+    email = StringField("Email address of the subscriber whose data to export")
+
 
 STATUS_LABELS = {
     "pending": "Waiting for confirmation",

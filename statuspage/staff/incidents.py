@@ -8,7 +8,9 @@ A domain ``ValidationError`` re-renders the form with its messages at the fields
 from __future__ import annotations
 
 from flask import abort, flash, render_template, request, url_for
+from flask_wtf import FlaskForm
 from werkzeug.routing import BuildError
+from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 
 from .. import contacts, incidents, present, queries, roles
 from ..outbox import slack, staff_notices
@@ -16,12 +18,8 @@ from .gate import admin_required
 from ..clock import utcnow
 from ..extensions import db
 from ..forms import (
-    INCIDENT_STATUS_CHOICES,
-    NEXT_UPDATE_CHOICES,
+    CLEAN,
     ActionForm,
-    EditIncidentForm,
-    IncidentForm,
-    UpdateForm,
     parse_component_ids,
     fill_data_impact,
     parse_component_statuses,
@@ -36,9 +34,19 @@ from ..forms import (
 )
 from ..data_impact import DataImpact, current_data_impact
 from ..incidents import UpdateText
-from ..models import Incident, IncidentUpdate, MonitorProposal, StaffUser
+from ..models import (
+    INCIDENT_STATUS_LABELS,
+    INCIDENT_STATUSES,
+    SEVERITIES,
+    Incident,
+    IncidentUpdate,
+    MonitorProposal,
+    StaffUser,
+)
 from ..monitors import outages
 from ..monitors.prefill import outage_email_at_once, proposal_prefill
+from ..present import DATA_STATUS_WORDS, USER_ACTION_WORDS
+from ..severity import SEVERITIES as SEVERITY_INFO
 from ..severity import suggested_next_update
 from ..web.filters import site_tz
 from .common import (
@@ -53,6 +61,68 @@ from .common import (
     incident_page,
     show_repeat,
 )
+
+INCIDENT_STATUS_CHOICES = [(s, INCIDENT_STATUS_LABELS[s]) for s in INCIDENT_STATUSES]
+SEVERITY_CHOICES = [(s, f"{s}: {SEVERITY_INFO[s].name}") for s in SEVERITIES]
+#: Quick choices for the next update; a typed time wins over "suggested" and "".
+NEXT_UPDATE_CHOICES = [
+    ("suggested", "Suggested: the severity's cadence"),
+    ("15", "In 15 minutes"),
+    ("30", "In 30 minutes"),
+    ("60", "In 60 minutes"),
+    ("", "No time promised (or the time typed below)"),
+]
+
+#: The impact block's choices in the words participants read ("" for "what to do": not said).
+DATA_STATUS_CHOICES = [(s, w) for s, w in DATA_STATUS_WORDS.items()]
+USER_ACTION_CHOICES = [("", "Not said yet")] + [(a, w) for a, w in USER_ACTION_WORDS.items()]
+
+
+class _ImpactFields(FlaskForm):
+    """The participants' impact block: choices and a window, never free text."""
+
+    data_status = RadioField("Your data", choices=select_choices(DATA_STATUS_CHOICES),
+                             default="not_yet_known", validate_choice=False)
+    user_action = RadioField("What you need to do", choices=select_choices(USER_ACTION_CHOICES),
+                             default="", validate_choice=False)
+    data_gap_from = StringField("Entries may be missing from", filters=CLEAN)
+    data_gap_until = StringField("until", filters=CLEAN)
+
+
+class _UpdateFields(_ImpactFields):
+    status = SelectField("Status", choices=select_choices(INCIDENT_STATUS_CHOICES),
+                         validate_choice=False)
+    impact = TextAreaField("Impact: what users are experiencing", filters=CLEAN)
+    actions = TextAreaField("Actions: what we're doing", filters=CLEAN)
+    workaround = TextAreaField("Workaround (if available)", filters=CLEAN)
+    next_update_in = SelectField("Next update", choices=select_choices(NEXT_UPDATE_CHOICES),
+                                 default="suggested", validate_choice=False)
+    next_update = StringField("Next update at", filters=CLEAN)
+
+
+class IncidentForm(_UpdateFields):
+    """Declare an incident with its first update."""
+
+    issue = StringField("Issue: a brief description", filters=CLEAN)
+    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
+                          validate_choice=False)
+    started_at = StringField("Started at (leave empty for now)", filters=CLEAN)
+    previous_incident_id = HiddenField(filters=CLEAN)
+
+
+class UpdateForm(_UpdateFields):
+    """The next update of an incident; Resolved takes the staff-only fields too."""
+
+    root_cause = TextAreaField("Root cause (staff only)", filters=CLEAN)
+    resolution = TextAreaField("Resolution: what we did (staff only)", filters=CLEAN)
+    review_on = StringField("Post-incident review on (staff only)", filters=CLEAN)
+
+
+class EditIncidentForm(_ImpactFields):
+    issue = StringField("Issue: a brief description", filters=CLEAN)
+    severity = RadioField("Severity", choices=select_choices(SEVERITY_CHOICES),
+                          validate_choice=False)
+    started_at = StringField("Started at", filters=CLEAN)
 
 
 def _update_text(form, *, severity, now, tz, errors, affected=(), was=None) -> UpdateText:

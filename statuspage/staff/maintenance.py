@@ -11,15 +11,15 @@ from __future__ import annotations
 from typing import Callable
 
 from flask import flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, StringField, TextAreaField
 
 from .. import maintenance as domain
 from .. import queries
 from ..clock import utcnow
 from ..forms import (
+    CLEAN,
     ActionForm,
-    MaintenanceForm,
-    MaintenanceUpdateForm,
-    RescheduleForm,
     parse_component_ids,
     parse_window_time,
     same_minute,
@@ -28,6 +28,31 @@ from ..forms import (
 from ..models import Maintenance
 from ..web.filters import site_tz
 from .common import INVALID, Outcome, actor, bp, commit_once, get_or_404
+
+
+class MaintenanceForm(FlaskForm):
+    """Schedule a maintenance window, or edit one (its times change by rescheduling)."""
+
+    title = StringField("Title: what the work is", filters=CLEAN)
+    scheduled_for = StringField("Starts", filters=CLEAN)
+    scheduled_until = StringField("Ends", filters=CLEAN)
+    description = TextAreaField("What users will notice", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+    notify = BooleanField("Email subscribers about this window", default=True)
+    auto_start = BooleanField("Start it automatically at its start time", default=True)
+    auto_complete = BooleanField("Complete it automatically at its end time", default=True)
+
+
+class RescheduleForm(FlaskForm):
+    scheduled_for = StringField("New start", filters=CLEAN)
+    scheduled_until = StringField("New end", filters=CLEAN)
+
+
+class MaintenanceUpdateForm(FlaskForm):
+    actions = TextAreaField("What we're doing", filters=CLEAN)
+    impact = TextAreaField("What users notice now (optional)", filters=CLEAN)
+    workaround = TextAreaField("Workaround (optional)", filters=CLEAN)
+
 
 #: What a repeated submission of a maintenance form is told.
 ALREADY_DONE = {

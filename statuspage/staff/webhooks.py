@@ -4,15 +4,27 @@ attempts, disable, enable, delete."""
 from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from wtforms import RadioField, StringField
 
 from .. import queries
 from ..clock import utcnow
 from ..extensions import db
-from ..forms import ActionForm, WebhookForm, parse_component_ids
+from ..forms import ONE_LINE, ActionForm, parse_component_ids, select_choices
 from ..models import Webhook
 from ..outbox import webhooks
 from .common import INVALID, actor, bp, commit_or_show_errors, confirmed, get_or_404
 from .gate import admin_required
+
+
+class WebhookForm(FlaskForm):
+    """A new webhook: its URL, and everything or some components (checkboxes
+    ``components``, parsed by ``parse_component_ids``)."""
+
+    url = StringField("URL that receives the notifications", filters=ONE_LINE)
+    scope = RadioField("Which changes", choices=select_choices([
+        ("all", "Everything: every incident and component change"),
+        ("some", "Only these components:")]), default="all", validate_choice=False)
 
 
 def _render(form=None, errors=None, status=200, chosen=()):
