@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 from flask import Flask, current_app
 
-from .models import Component, Incident, IncidentUpdate, Maintenance, Subscriber
+from .models import Component, Incident, IncidentUpdate, Maintenance, MonitorProposal, Subscriber
 
 EXTENSION = "statuspage.events"
 
@@ -108,6 +108,17 @@ class ComponentChanged(Event):
     old_status: str
     new_status: str
     source: str
+
+
+# --- Monitors ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProposalOpened(Event):
+    """A monitor found its component down and proposes an incident (a new outage: not a
+    flap within MONITOR_FLAP_WINDOW_SECONDS), after publishing it if it auto-publishes."""
+
+    proposal: MonitorProposal
 
 
 # --- Maintenance windows -----------------------------------------------------------------

@@ -485,3 +485,58 @@ def test_public_views_and_the_serving_machinery_each_live_in_their_room():
     # The entry points at the top only re-export serving's.
     for leaf in ("asgi", "wsgi"):
         assert import_graph()[f"statuspage.{leaf}"] == {f"statuspage.serving.{leaf}"}
+
+
+# --- Claims and leases: the engine's alone -------------------------------------------------
+
+#: The columns a claim writes. Only the engine sets them (models and migrations declare them).
+CLAIM_COLUMNS = {"lease_until", "claim_token", "claimed_until", "notice_claimed_until"}
+ENGINE = "statuspage.outbox.engine"
+#: Modules that may take rows with SKIP LOCKED for work that is not a message, each with its
+#: reason: the monitors' runner shares the due checks between check loops.
+SKIP_LOCKED_ALLOWED = {"statuspage.monitors.runner"}
+
+
+def claims_itself(path: Path) -> set[str]:
+    """What of a claim a module writes: a claim column set by keyword (``.values(lease_until
+    =...)``, a model built with one) or a ``with_for_update(skip_locked=...)``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            for keyword in node.keywords:
+                if keyword.arg in CLAIM_COLUMNS:
+                    found.add(keyword.arg)
+                if keyword.arg == "skip_locked":
+                    found.add("skip_locked")
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Attribute) and target.attr in CLAIM_COLUMNS:
+                    found.add(target.attr)
+    return found
+
+
+def claiming_outside_the_engine(mods: dict[str, Path]) -> dict[str, set[str]]:
+    return {name: found for name, path in mods.items()
+            if name != ENGINE and not name.startswith("statuspage.models")
+            and (found := claims_itself(path) - ({"skip_locked"} if name in
+                                                 SKIP_LOCKED_ALLOWED else set()))}
+
+
+def test_only_the_engine_claims_and_leases():
+    assert claiming_outside_the_engine(modules()) == {}
+
+
+def test_the_claim_check_sees_a_module_that_claims_for_itself(tmp_path):
+    update = tmp_path / "update.py"
+    update.write_text("def f(t, now):\n    return t.update().values(lease_until=now)\n")
+    attribute = tmp_path / "attribute.py"
+    attribute.write_text("def f(row, now):\n    row.claimed_until = now\n")
+    locked = tmp_path / "locked.py"
+    locked.write_text("def f(q):\n    return q.with_for_update(skip_locked=True)\n")
+    reading = tmp_path / "reading.py"
+    reading.write_text("def f(t, now):\n    return t.c.lease_until < now\n")
+    mods = {"statuspage.update": update, "statuspage.attribute": attribute,
+            "statuspage.locked": locked, "statuspage.reading": reading}
+    assert claiming_outside_the_engine(mods) == {
+        "statuspage.update": {"lease_until"}, "statuspage.attribute": {"claimed_until"},
+        "statuspage.locked": {"skip_locked"}}

@@ -14,7 +14,7 @@ import pytest
 
 from statuspage import contacts, incidents, roles
 from statuspage.extensions import db
-from statuspage.models import StaffNotice
+from statuspage.models import StaffEmail, StaffNotice
 from tests.smtp import MAIL_CONFIG, smtp, tick  # noqa: F401  (fixtures)
 
 PEOPLE = {
@@ -149,8 +149,9 @@ def test_a_notice_claimed_by_a_notifier_that_crashed_goes_once_the_lease_ran_out
         app, clock, smtp, people, responder, components):  # noqa: F811
     declare(responder, components, clock, severity="SEV-2")
     # A notifier claimed it and died before sending: its lease stands for 5 minutes.
-    db.session.execute(db.update(StaffNotice).values(lease_until=clock() + timedelta(
-        minutes=5)))
+    db.session.execute(db.update(StaffEmail).values(
+        status="sending", claim_token="a-notifier-that-died",
+        lease_until=clock() + timedelta(minutes=5)))
     db.session.commit()
     tick()
     assert notices(smtp) == []
@@ -172,7 +173,7 @@ def test_a_second_notice_row_for_the_same_address_is_refused(
     db.session.rollback()
 
 
-def test_a_refused_send_is_tried_again_next_tick(
+def test_a_refused_send_is_tried_again_after_its_backoff(
         app, clock, smtp, people, responder, components):  # noqa: F811
     declare(responder, components, clock, severity="SEV-2")
     smtp.refuse_all()
@@ -180,6 +181,9 @@ def test_a_refused_send_is_tried_again_next_tick(
     assert notices(smtp) == []
     smtp.reset()
     clock.advance(seconds=10)
+    tick()
+    assert notices(smtp) == []  # the first retry waits about NOTIFIER_RETRY_BASE_SECONDS
+    clock.advance(seconds=30)
     tick()
     tick()
     assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]

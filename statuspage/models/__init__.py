@@ -18,6 +18,8 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``uptime``: components' status history, the page's running coverage, daily rollups.
 - ``monitors``: checks of the tracked app, their daily rollups and proposed incidents.
 - ``api_keys``: the keys of the write API (``/api/v1``).
+- ``staff_emails``: the staff's email (notices, reminders, a monitor's proposal), one row
+  per message.
 """
 
 from __future__ import annotations
@@ -118,6 +120,10 @@ from .monitors import (  # noqa: F401
     MonitorDay,
     MonitorHeartbeat,
     MonitorProposal,
+)
+from .staff_emails import (  # noqa: F401
+    STAFF_EMAIL_KINDS,
+    StaffEmail,
 )
 from .api_keys import (  # noqa: F401
     API_KEY_NAME_MAX,

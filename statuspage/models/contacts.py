@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -76,14 +76,13 @@ class EscalationCell(db.Model):
 class StaffNotice(db.Model):
     """One email to one contact about one incident: unique on (incident, kind, address),
     so a notice goes once whatever the notifiers do. Written in the transaction of the
-    change that calls for it (escalations: by the notifier's tick); ``lease_until`` lets a
-    tick claim it, ``sent_at`` says it is done (``outcome``: sent, permanent, resolved)."""
+    change that calls for it (escalations: by the notifier's tick), with its email (a
+    ``StaffEmail`` of kind "notice"), which says whether it went."""
 
     __tablename__ = "staff_notices"
     __table_args__ = (
         UniqueConstraint("incident_id", "kind", "email"),
         CheckConstraint(f"kind IN {_in(NOTICE_KINDS)}", name="kind"),
-        Index("ix_staff_notices_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -93,6 +92,3 @@ class StaffNotice(db.Model):
     #: The role names this address holds in the notice (for the email and the record).
     roles: Mapped[str] = mapped_column(String(400))
     created_at: Mapped[datetime]
-    lease_until: Mapped[Optional[datetime]]
-    sent_at: Mapped[Optional[datetime]]
-    outcome: Mapped[Optional[str]] = mapped_column(String(16))

@@ -104,7 +104,8 @@ class MonitorDay(db.Model):
 
 class MonitorProposal(db.Model):
     """A proposed incident: one per outage (unique on the monitor and the first failed
-    check), its notice to the on-call contact sent once (``notice_sent_at``)."""
+    check), told once, when it opens: the on-call contact's email (``StaffEmail`` rows of
+    kind "monitor") and, with Slack set, a #incidents message."""
 
     __tablename__ = "monitor_proposals"
     __table_args__ = (
@@ -127,9 +128,6 @@ class MonitorProposal(db.Model):
     auto_published: Mapped[bool] = mapped_column(default=False)
     #: When the monitor came back up (cleared when it fails again within the flap window).
     recovered_at: Mapped[Optional[datetime]]
-    notice_claimed_until: Mapped[Optional[datetime]]
-    notice_sent_at: Mapped[Optional[datetime]]
-    slack_sent_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

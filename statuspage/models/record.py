@@ -70,8 +70,8 @@ class ActionItem(db.Model):
 
 class ActionItemReminder(db.Model):
     """The one email to an action item's owner when it falls due: one row per item and
-    due date (the unique constraint makes it once, even with two notifiers); ``sent_at``
-    once the SMTP server took it (or refused it for good: ``outcome`` says which)."""
+    due date (the unique constraint makes it once, even with two notifiers); its email (a
+    ``StaffEmail`` of kind "action_item") says whether it went."""
 
     __tablename__ = "action_item_reminders"
     __table_args__ = (UniqueConstraint("action_item_id", "due_on"),)
@@ -81,6 +81,3 @@ class ActionItemReminder(db.Model):
         ForeignKey("action_items.id", ondelete="CASCADE"))
     due_on: Mapped[date]
     created_at: Mapped[datetime]
-    lease_until: Mapped[Optional[datetime]]
-    sent_at: Mapped[Optional[datetime]]
-    outcome: Mapped[Optional[str]] = mapped_column(String(16))

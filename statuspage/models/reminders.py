@@ -16,9 +16,9 @@ REMINDER_KINDS = ("cadence",)
 
 
 class SentReminder(db.Model):
-    """A reminder claimed for one due time of one incident. The unique key is what makes it
-    one email per due time, whatever the notifiers do; ``sent_at`` is set once it went,
-    and ``claimed_until`` lets the next tick try again after a failure or a crash."""
+    """A reminder queued for one due time of one incident. The unique key is what makes it
+    one email per due time, whatever the notifiers do; its email (a ``StaffEmail`` of kind
+    "cadence") says whether it went."""
 
     __tablename__ = "sent_reminders"
     __table_args__ = (
@@ -31,6 +31,4 @@ class SentReminder(db.Model):
     due_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(16))
     recipient_id: Mapped[Optional[int]] = mapped_column(ForeignKey("staff_users.id"))
-    claimed_until: Mapped[datetime]
-    sent_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime]

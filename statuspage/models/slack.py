@@ -12,8 +12,9 @@ from ..extensions import db
 from .vocab import DELIVERY_STATUSES, _in
 
 #: declared (the declaration block), update (the status update block), resolved,
-#: reminder (an update is due: names the commander).
-SLACK_MESSAGE_KINDS = ("declared", "update", "resolved", "reminder")
+#: reminder (an update is due: names the commander), monitor (a monitor proposes an
+#: incident: no incident yet, so ``incident_id`` is empty).
+SLACK_MESSAGE_KINDS = ("declared", "update", "resolved", "reminder", "monitor")
 
 
 class SlackMessage(db.Model):
@@ -30,7 +31,8 @@ class SlackMessage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    incident_id: Mapped[Optional[int]] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")

@@ -4,8 +4,8 @@ check and all it caused in one write transaction).
 
 - Down after ``failures`` failed checks in a row, up after ``successes`` passed ones.
 - Down: one proposal per outage (unique on the monitor and its first failed check), with
-  its notice queued (``notice_sent_at`` unset: the notifier sends it, see
-  ``outbox/monitor_notices``). Down again within MONITOR_FLAP_WINDOW_SECONDS of coming back
+  its notice queued (the event ``ProposalOpened``: the outbox queues the on-call email and
+  the Slack message, see ``outbox/monitor_notices``). Down again within MONITOR_FLAP_WINDOW_SECONDS of coming back
   up: the same proposal again, no second notice.
 - ``auto_publish``: the incident is opened at once by the monitor (a SystemActor, audited)
   as Investigating, its component in major_outage, ``started_at`` at the first failed check,
@@ -25,7 +25,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Optional
 
-from .. import audit, incidents
+from .. import audit, events, incidents
 from ..audit import Actor
 from ..errors import ValidationError
 from ..extensions import db
@@ -88,11 +88,15 @@ def apply_result(monitor: Monitor, result: probe.Result, *, now: datetime,
         return
     proposal = db.session.get(MonitorProposal, monitor.proposal_id) if monitor.proposal_id \
         else None
-    if proposal is None:
+    opened = proposal is None
+    if opened:
         if under_maintenance(monitor.component_id):
             return
         proposal = _propose(monitor, now, flap_window)
+        opened = proposal.created_at == now and not proposal.last_errors
     _keep_error(proposal, now, result.error or "failed", now)
+    if opened:  # a new outage (not a flap): told, with the error that opened it
+        events.record(events.ProposalOpened(proposal), now=now)
 
 
 def _keep_error(proposal: MonitorProposal, at: datetime, error: str, now: datetime) -> None:

@@ -1,15 +1,16 @@
 """Action-item reminders: the owner of an action item is emailed once when it falls due.
 
-Sent by the notifier's tick through its SMTP session, as ``webhook_delivery`` emails the
-admins (staff are not subscribers). One ``ActionItemReminder`` row per item and due date
-(a unique constraint: two notifiers cannot both add it); the row is leased before the
-send, and marked sent after, so a failed send is tried again next tick.
+Each notifier tick queues the reminders that fell due: one ``ActionItemReminder`` row per
+item and due date (a unique constraint: two notifiers cannot both add it) and, in the same
+transaction, its email (``staff_email``, kind "action_item"), which the delivery engine
+sends (the staff email channel), retrying a failed send. An item done, moved to another
+date or whose owner left before it went is not reminded about (the email is cancelled).
 """
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Optional
 
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
@@ -19,12 +20,12 @@ from ..extensions import db
 from ..models import ActionItem, ActionItemReminder
 from ..record import today
 from ..transactions import write_transaction
-
-log = logging.getLogger(__name__)
-LEASE = timedelta(minutes=5)
+from . import staff_email
 
 
-def _add_due_rows(now: datetime) -> None:
+def queue_due_reminders(now: datetime) -> int:
+    """Commits: queue the reminder of each action item that fell due and was not reminded
+    of for that date (once); the number queued."""
     day = today(now)
     have = db.select(ActionItemReminder.id).where(
         ActionItemReminder.action_item_id == ActionItem.id,
@@ -33,25 +34,34 @@ def _add_due_rows(now: datetime) -> None:
         db.select(ActionItem.id, ActionItem.due_on)
         .where(ActionItem.done_at.is_(None), ActionItem.due_on <= day, ~have)).all())
     db.session.rollback()
+    queued = 0
     for item_id, due_on in due:
         try:
             with write_transaction():
-                db.session.add(ActionItemReminder(action_item_id=item_id, due_on=due_on,
-                                                  created_at=now))
+                reminder = ActionItemReminder(action_item_id=item_id, due_on=due_on,
+                                              created_at=now)
+                db.session.add(reminder)
+                db.session.flush()
+                item = db.session.get(ActionItem, item_id)
+                if item.owner.active:
+                    staff_email.queue("action_item", reminder.id, [item.owner.email],
+                                      now=now)
+                    queued += 1
         except IntegrityError:
             db.session.rollback()  # another notifier added it: once
+    return queued
 
 
-def _claim(reminder_id: int, now: datetime) -> bool:
-    with write_transaction():
-        claimed = db.session.execute(
-            db.update(ActionItemReminder)
-            .where(ActionItemReminder.id == reminder_id,
-                   ActionItemReminder.sent_at.is_(None),
-                   (ActionItemReminder.lease_until.is_(None))
-                   | (ActionItemReminder.lease_until < now))
-            .values(lease_until=now + LEASE)).rowcount
-    return claimed == 1
+def render(reminder_id: int, recipient: str, *, sender: str,
+           now: datetime) -> Optional[bytes]:
+    """The owner's email (the staff email channel), or None when the item is done, was
+    moved to another date, or its owner left."""
+    reminder = db.session.get(ActionItemReminder, reminder_id)
+    item = reminder and db.session.get(ActionItem, reminder.action_item_id)
+    if (item is None or item.done or not item.owner.active
+            or item.due_on != reminder.due_on):
+        return None
+    return reminder_message(item, sender=sender, now=now)
 
 
 def reminder_message(item: ActionItem, *, sender: str, now: datetime) -> bytes:
@@ -70,36 +80,3 @@ def reminder_message(item: ActionItem, *, sender: str, now: datetime) -> bytes:
             f"{base}/staff/incidents/{item.incident_id}/record\n"
         ),
     )
-
-
-def remind_due_action_items(smtp: mail.SMTPSession, now: datetime) -> int:
-    """Commits: email each owner whose action item fell due, once; the number sent."""
-    _add_due_rows(now)
-    pending = list(db.session.scalars(
-        db.select(ActionItemReminder.id).where(ActionItemReminder.sent_at.is_(None))
-        .order_by(ActionItemReminder.id)))
-    db.session.rollback()
-    sent = 0
-    sender = mail.smtp_settings(current_app._get_current_object()).sender
-    for reminder_id in pending:
-        if not _claim(reminder_id, now):
-            continue
-        reminder = db.session.get(ActionItemReminder, reminder_id)
-        item = db.session.get(ActionItem, reminder.action_item_id)
-        if item.done or not item.owner.active or item.due_on != reminder.due_on:
-            outcome = "not needed"
-        else:
-            message = reminder_message(item, sender=sender, now=now)
-            db.session.rollback()  # no transaction stays open over the send
-            result = smtp.send(item.owner.email, message)
-            if not (result.sent or result.outcome == "permanent"):
-                log.warning("action item %s: reminder not sent (%s); next tick",
-                            reminder.action_item_id, result.error)
-                continue  # the lease runs out and the next tick tries again
-            outcome = result.outcome
-            sent += result.sent
-        with write_transaction():
-            db.session.execute(
-                db.update(ActionItemReminder).where(ActionItemReminder.id == reminder_id)
-                .values(sent_at=now, outcome=outcome[:16]))
-    return sent

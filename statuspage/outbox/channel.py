@@ -55,6 +55,10 @@ class Channel:
     name: str = ""
     #: The rows it sends: an ``engine.Queue``.
     queue: Any
+    #: Channels that send through the same provider share one pace in a process (its
+    #: MAIL_MAX_PER_SECOND, its slow-down): "smtp" for the subscribers' and the staff's
+    #: email. Empty: a pace of the channel's own.
+    pace_group: str = ""
 
     def policy(self, config: Mapping) -> Any:
         """Its ``engine.Policy``: workers, pace, lease, batch and retries (from the

@@ -134,6 +134,7 @@ class Queue:
         c = table.c
         self._ours = sa.and_(c.id == sa.bindparam("row_id"),
                              c.claim_token == sa.bindparam("token"), c.status == "sending")
+        self._sent = sent_statement(table)
 
     # --- hooks ---------------------------------------------------------------------------
 
@@ -149,16 +150,10 @@ class Queue:
                   following: Any) -> Optional[State]:
         """Commits on ``conn``: ``item`` was accepted; what is true of ``following`` now
         if the queue asks it in the same transaction (None: the engine asks later)."""
-        values: dict[str, Any] = dict(
-            status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
-            attempts=self.table.c.attempts + 1, lease_until=None, claim_token=None,
-            last_error=None)
-        if "last_status_code" in self.table.c:
-            values["last_status_code"] = answer.code
         with conn.begin():
             done = conn.execute(
-                sa.update(self.table).where(self._ours).values(**values),
-                {"row_id": item.delivery_id, "token": item.claim_token, "now": now}).rowcount
+                self._sent, {"row_id": item.delivery_id, "token": item.claim_token,
+                             "now": now, "code": answer.code}).rowcount
             if done != 1:
                 lease_lost(item)
             self.after_sent(conn, item, now, done == 1)
@@ -180,6 +175,24 @@ class Queue:
         c = self.table.c
         return sa.and_(c.id == item.delivery_id, c.claim_token == item.claim_token,
                        c.status == "sending")
+
+
+def sent_statement(table: sa.Table, *, count_attempt: bool = True) -> sa.Update:
+    """The mark, for every queue: the row claimed under this token, still ``sending``,
+    becomes ``sent`` (binds ``row_id``, ``token``, ``now``, and ``code`` where the table
+    keeps the last status code); its claim is cleared. ``count_attempt``: the sent try
+    counts as an attempt (the subscribers' email counts only failures)."""
+    c = table.c
+    values: dict[str, Any] = dict(
+        status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()), lease_until=None,
+        claim_token=None, last_error=None)
+    if count_attempt:
+        values["attempts"] = c.attempts + 1
+    if "last_status_code" in c:
+        values["last_status_code"] = sa.bindparam("code", required=False)
+    return sa.update(table).where(
+        c.id == sa.bindparam("row_id"), c.claim_token == sa.bindparam("token"),
+        c.status == "sending").values(**values)
 
 
 def lease_lost(item: Any) -> None:
@@ -232,6 +245,21 @@ def claim(queue: Queue, now: datetime, *, limit: int, lease: timedelta) -> list:
                 sa.update(table).where(table.c.id.in_(cancel))
                 .values(status="cancelled", lease_until=None, claim_token=None))
     return items
+
+
+def cancel_unsent(table: sa.Table, *where: Any, now: datetime,
+                  expired_claims: bool = True) -> int:
+    """In the caller's transaction: cancel the rows of ``table`` matching ``where`` that
+    are not sent yet: pending, and (``expired_claims``) those claimed under a lease that ran
+    out (their notifier died). A live claim is left to its worker's recheck. The number
+    cancelled."""
+    unsent = table.c.status == "pending"
+    if expired_claims:
+        unsent = sa.or_(unsent, sa.and_(table.c.status == "sending",
+                                        table.c.lease_until < now))
+    return db.session.execute(
+        sa.update(table).where(*where, unsent)
+        .values(status="cancelled", lease_until=None, claim_token=None)).rowcount
 
 
 def settle(queue: Queue, item: Any, action: str, conn: sa.Connection) -> None:

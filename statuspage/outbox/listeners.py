@@ -17,7 +17,7 @@ from datetime import datetime
 from flask import Flask
 
 from .. import events as ev
-from . import maintenance_notices, queue, slack, staff_notices, webhooks
+from . import maintenance_notices, monitor_notices, queue, slack, staff_notices, webhooks
 from ..errors import ValidationError
 
 
@@ -79,6 +79,14 @@ def component_webhook(event: ev.ComponentChanged, now: datetime) -> None:
     webhooks.queue_event("component", now=now, component_id=event.component.id,
                          detail={"old_status": event.old_status,
                                  "new_status": event.new_status})
+
+
+# --- Monitors ----------------------------------------------------------------------------
+
+
+def on_call_told(event: ev.ProposalOpened, now: datetime) -> None:
+    """The on-call email and, with Slack set, the #incidents message."""
+    monitor_notices.queue_notice(event.proposal, now=now)
 
 
 # --- Maintenance windows -----------------------------------------------------------------
@@ -149,6 +157,7 @@ LISTENERS: dict[type[ev.Event], tuple] = {
     ev.UpdateRedacted: (slack_redacted, incident_webhook),
     ev.NotificationsDeclined: (subscribers_declined,),
     ev.ComponentChanged: (component_webhook,),
+    ev.ProposalOpened: (on_call_told,),
     ev.WindowScheduled: (window_webhook, window_announced, window_reminders),
     ev.WindowEdited: (window_webhook, window_notices_switched),
     ev.WindowRescheduled: (window_webhook, _follow_up("rescheduled"), window_reminders),

@@ -31,7 +31,7 @@ from sqlalchemy.orm import aliased
 from ..extensions import db
 from ..models import Delivery, Maintenance, Notification, Subscriber
 from ..transactions import write_transaction
-from . import audience
+from . import audience, engine
 from .queue import _insert_deliveries
 from .rules import reminder_offsets
 
@@ -171,25 +171,14 @@ def _cancel_stale_announcements(maintenance: Maintenance, now: datetime) -> None
     right now is caught by ``owed_follow_up``)."""
     stale = db.select(Notification.id).where(
         Notification.maintenance_id == maintenance.id, Notification.notice.in_(ANNOUNCEMENTS))
-    db.session.execute(
-        db.update(Delivery)
-        .where(Delivery.notification_id.in_(stale),
-               sa.or_(Delivery.status == "pending",
-                      sa.and_(Delivery.status == "sending", Delivery.lease_until < now)))
-        .values(status="cancelled", lease_until=None, claim_token=None)
-    )
+    engine.cancel_unsent(Delivery.__table__, Delivery.notification_id.in_(stale), now=now)
 
 
 def cancel_unsent(maintenance: Maintenance, *, now: datetime) -> None:
     """The window's notices were turned off: nothing more of it goes out."""
-    db.session.execute(
-        db.update(Delivery)
-        .where(Delivery.notification_id.in_(db.select(Notification.id).where(
-                   Notification.maintenance_id == maintenance.id)),
-               sa.or_(Delivery.status == "pending",
-                      sa.and_(Delivery.status == "sending", Delivery.lease_until < now)))
-        .values(status="cancelled", lease_until=None, claim_token=None)
-    )
+    engine.cancel_unsent(Delivery.__table__, Delivery.notification_id.in_(
+        db.select(Notification.id).where(Notification.maintenance_id == maintenance.id)),
+        now=now)
 
 
 # --- The tick's step ---------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..extensions import UTCDateTime
 from ..models import Delivery, Maintenance, Notification, Subscriber
 from .maintenance_notices import owed_follow_up
-from .engine import lease_lost
+from .engine import lease_lost, sent_statement
 from .recheck import CURRENT, CURRENT_TIMES, Current, current_state_on, state_of
 from .rules import Claimed
 
@@ -32,14 +32,7 @@ _LOCK_OUTAGE = (
     .where(_notification.c.id == sa.bindparam("notification_id"))
     .with_for_update(read=True)
 )
-_MARK_SENT = (
-    sa.update(_delivery)
-    .where(_delivery.c.id == sa.bindparam("delivery_id"),
-           _delivery.c.claim_token == sa.bindparam("token"),
-           _delivery.c.status == "sending")
-    .values(status="sent", sent_at=sa.bindparam("now", type_=UTCDateTime()),
-            lease_until=None, claim_token=None, last_error=None)
-)
+_MARK_SENT = sent_statement(_delivery, count_attempt=False)
 _LOCK_WINDOW = (
     sa.select(Maintenance.__table__.c.id)
     .where(Maintenance.__table__.c.id == sa.bindparam("maintenance_id"))
@@ -129,7 +122,7 @@ class _Statements:
             self.pipeline = psycopg.Pipeline.is_supported()
         ids = ("delivery_id", "subscriber_id", "incident_id", "now")
         self.lock = _Compiled(_LOCK_OUTAGE, dialect, ("notification_id",))
-        self.mark = _Compiled(_MARK_SENT, dialect, ("delivery_id", "token", "now"))
+        self.mark = _Compiled(_MARK_SENT, dialect, ("row_id", "token", "now"))
         self.owe = _Compiled(_owe_resolution_statement(dialect.name), dialect, ids)
         self.current = _Compiled(CURRENT, dialect, ("delivery_id",))
         utc = UTCDateTime().dialect_impl(dialect)
@@ -147,7 +140,7 @@ class _Statements:
             # all-clear. (SQLite has no row locks: BEGIN IMMEDIATE excludes the resolving
             # transaction.) The all-clear owed is asked after it, in its own snapshot.
             jobs.append((self.lock, {"notification_id": item.notification_id}))
-        jobs.append((self.mark, {"delivery_id": item.delivery_id, "token": item.claim_token,
+        jobs.append((self.mark, {"row_id": item.delivery_id, "token": item.claim_token,
                                  "now": at}))
         if outage:
             jobs.append((self.owe, {"delivery_id": item.delivery_id, "now": at,
@@ -185,7 +178,7 @@ def _mark_window_notice_sent(conn: sa.Connection, item: Claimed, now: datetime) 
         # Shared lock on the window: a reschedule or cancellation (which locks it for
         # update before it picks those told) waits for us, or we for it.
         conn.execute(_LOCK_WINDOW, {"maintenance_id": item.maintenance_id})
-    done = conn.execute(_MARK_SENT, {"delivery_id": item.delivery_id,
+    done = conn.execute(_MARK_SENT, {"row_id": item.delivery_id,
                                      "token": item.claim_token, "now": now}).rowcount
     if done != 1:
         lease_lost(item)

@@ -10,10 +10,10 @@
    each message, marking each result the moment the server answers, at most one message
    in flight each), writing the heartbeat when it is a few seconds old, and stopping if
    asked to (``request_stop``: SIGTERM, SIGINT), releasing the rest of its claims;
-4. meanwhile the webhooks go in their own run (``http_channels``), so that a slow
-   receiver delays neither the email nor the heartbeat; the responders' emails follow
-   the subscribers' (``responders.deliver``), then Slack's run starts (with the Slack
-   messages those steps queued).
+4. queues the responders' emails time has made due (escalations, cadence reminders,
+   action items: ``responders.queue_due``); meanwhile the webhooks, the staff's email and
+   Slack go in runs of their own (``http_channels``), so that a slow receiver delays
+   neither the email nor the heartbeat, and an escalation never waits behind a fan-out.
 
 Each step commits its own short transaction (the docstrings say so): no send holds one
 open.
@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 from flask import current_app
 
-from .. import heartbeat, mail, maintenance
+from .. import heartbeat, maintenance
 from ..clock import utcnow
 from ..transactions import write_transaction
 from . import channels, responders, workers
@@ -63,19 +63,23 @@ def clear_stop() -> None:
 class TickReport(workers.Report):
     """What one tick did, counted (the subscribers' email: ``workers.Report``'s counts)."""
 
-    #: The HTTP channels' runs (``responders``), when the tick waited for them.
+    #: The runs beside the subscribers' email (``responders``), when the tick waited.
     webhooks: Optional[workers.Report] = None
+    staff_email: Optional[workers.Report] = None
     slack: Optional[workers.Report] = None
     #: Maintenance windows the tick started and completed; reminders it queued.
     windows_started: int = 0
     windows_completed: int = 0
     reminders: int = 0
     enqueued: int = 0
+    #: Reminders queued: action items' (outbox/action_reminders.py), commanders' cadence
+    #: reminders (outbox/reminders.py); the staff email run sends them.
     action_reminders: int = 0
-    #: Cadence reminders emailed to incident commanders (outbox/reminders.py).
     cadence_reminders: int = 0
-    staff_notices: int = 0  # to the key contacts (outbox/staff_notices.py)
-    monitor_notices: int = 0  # a monitor's proposal told on call (outbox/monitor_notices.py)
+
+
+#: A channel's run -> the report's field for it.
+REPORTS = {"webhook": "webhooks", "staff_email": "staff_email", "slack": "slack"}
 
 
 class Pulse:
@@ -116,19 +120,17 @@ def tick(*, rng: Optional[Callable[[], float]] = None,
         report.windows_started, report.windows_completed = maintenance.advance_windows(now)
     report.reminders = enqueue_due_reminders_and_commit(now)
     report.enqueued = enqueue_due_outage_emails_and_commit(now, settings)
+    responders.queue_due(report, stop=stop_requested)
     app = current_app._get_current_object()
-    # Webhooks and Slack go in their own runs, beside the email: no email waits on them.
-    http = dict(stop=stop_requested, beat=pulse.beat_if_due, rng=rng)
-    runs = {"webhooks": responders.start_webhooks(app, **http)}
+    # Webhooks, the staff's email and Slack go in runs of their own, beside the
+    # subscribers' email: no email waits on a slow receiver, no escalation on a fan-out.
+    beside = dict(stop=stop_requested, beat=pulse.beat_if_due, rng=rng)
+    runs = {REPORTS[name]: responders.start(app, name, **beside)
+            for name in responders.BESIDE}
     # The subscribers' email: the engine's workers (OUTBOX_CONCURRENCY), each with an
-    # SMTP connection of its own; the responders' emails then go over the tick's.
+    # SMTP connection of its own.
     report.add(workers.run(app, channels.get("email"), stop=stop_requested,
                            beat=pulse.beat_if_due, rng=rng))
-    with mail.SMTPSession(mail.smtp_settings(app)) as smtp:
-        # The responders' emails (reminders, notices): no hold stops them.
-        responders.deliver(report, smtp, stop=stop_requested)
-        runs["slack"] = responders.start_slack(app, **http)
-        if wait_for_http:
-            responders.wait_http(runs, report)
-        responders.tell_admins_of_disabled_webhooks(smtp, stop_requested)
+    if wait_for_http:
+        responders.wait_http(runs, report)
     return report

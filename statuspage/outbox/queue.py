@@ -26,7 +26,7 @@ from ..errors import NotAllowed, ValidationError
 from ..extensions import UTCDateTime, db
 from ..models import Delivery, Incident, Notification, StaffUser, Subscriber
 from ..transactions import write_transaction
-from . import audience
+from . import audience, engine
 from .rules import Settings, outage_email_due
 
 log = logging.getLogger("statuspage.notifier")
@@ -180,17 +180,7 @@ def on_incident_resolved(incident: Incident, *, now: datetime,
     outage = incident_notification(incident.id, "outage", lock=True)
     if outage is None or outage.enqueued_at is None:
         return
-    db.session.execute(
-        db.update(Delivery)
-        .where(
-            Delivery.notification_id == outage.id,
-            sa.or_(
-                Delivery.status == "pending",
-                sa.and_(Delivery.status == "sending", Delivery.lease_until < now),
-            ),
-        )
-        .values(status="cancelled", lease_until=None, claim_token=None)
-    )
+    engine.cancel_unsent(Delivery.__table__, Delivery.notification_id == outage.id, now=now)
     if not notify_subscribers:
         db.session.flush()
         log.info("incident %s resolved without a resolution email (deliver_notifications "

@@ -4,14 +4,14 @@ Each tick, for every open SEV-1 or SEV-2 incident whose next update
 (``queries.next_update_due``) falls within CADENCE_REMINDER_LEAD_SECONDS or has passed, the
 Incident Commander gets one email per due time, and #incidents one Slack message naming
 them when Slack is configured. "One" is the database's: a SentReminder row unique on
-(incident, due time, kind) is claimed before sending, so two notifiers or two ticks never
-send it twice; its ``sent_at`` says it went, and a failed or interrupted send is claimed
-again after ``CLAIM`` and retried, as long as that due time is still the incident's.
+(incident, due time, kind), written with its email (``staff_email``, kind "cadence") and
+its Slack message in one transaction, so two notifiers or two ticks never queue it twice.
+The delivery engine sends the email (the staff email channel), retrying a failed send, as
+long as that due time is still the incident's: once the update is posted or the incident
+resolved, an unsent reminder is cancelled.
 
-Emails go through the tick's SMTP session (staff are not subscribers: as
-``webhook_delivery.tell_admins``). A resolved incident is never reminded about. An incident
-without an active commander reminds the On-call Engineer contact (``contacts``) instead;
-with no address set for that role either, it is skipped (logged).
+An incident without an active commander reminds the On-call Engineer contact
+(``contacts``) instead; with no address set for that role either, it is skipped (logged).
 """
 
 from __future__ import annotations
@@ -29,13 +29,9 @@ from ..models import Incident, SentReminder, StaffUser
 from ..present import local_time
 from ..severity import SEVERITIES
 from ..transactions import write_transaction
-from . import slack
+from . import slack, staff_email
 
 log = logging.getLogger("statuspage.notifier")
-
-#: How long a claimed reminder is this tick's before another may try it again.
-CLAIM = timedelta(minutes=5)
-
 
 def lead_time() -> timedelta:
     return timedelta(seconds=int(current_app.config["CADENCE_REMINDER_LEAD_SECONDS"]))
@@ -66,34 +62,26 @@ def slack_text(incident: Incident, due: datetime, now: datetime) -> str:
     ])
 
 
-def claim(incident: Incident, due: datetime, now: datetime) -> Optional[int]:
-    """Commits: claim the reminder for this due time (its id), or None when it was sent or
-    another tick holds it. The first claim also queues the Slack message (once)."""
-    key = (SentReminder.incident_id == incident.id, SentReminder.due_at == due,
-           SentReminder.kind == "cadence")
+def queue_one(incident: Incident, due: datetime, recipient: str, now: datetime) -> bool:
+    """Commits: queue the reminder for this due time (its row, its email, its Slack
+    message), unless it was queued before; whether it was queued now."""
     try:
         with write_transaction():
             if incident.is_resolved:  # read afresh in this transaction
-                return None
-            row = db.session.scalar(db.select(SentReminder).where(*key))
-            if row is None:
-                row = SentReminder(incident_id=incident.id, due_at=due, kind="cadence",
-                                   recipient_id=incident.commander_id,
-                                   claimed_until=now + CLAIM, created_at=now)
-                db.session.add(row)
-                db.session.flush()
-                slack.queue_reminder(incident, slack_text(incident, due, now), now=now)
-                return row.id
-            if row.sent_at is not None or row.claimed_until > now:
-                return None
-            taken = db.session.execute(
-                db.update(SentReminder)
-                .where(SentReminder.id == row.id,
-                       SentReminder.claimed_until == row.claimed_until)
-                .values(claimed_until=now + CLAIM))
-            return row.id if taken.rowcount == 1 else None
-    except sa.exc.IntegrityError:  # another notifier claimed it first
-        return None
+                return False
+            if db.session.scalar(db.select(SentReminder.id).where(
+                    SentReminder.incident_id == incident.id, SentReminder.due_at == due,
+                    SentReminder.kind == "cadence")) is not None:
+                return False
+            row = SentReminder(incident_id=incident.id, due_at=due, kind="cadence",
+                               recipient_id=incident.commander_id, created_at=now)
+            db.session.add(row)
+            db.session.flush()
+            slack.queue_reminder(incident, slack_text(incident, due, now), now=now)
+            staff_email.queue("cadence", row.id, [recipient], now=now)
+            return True
+    except sa.exc.IntegrityError:  # another notifier queued it first
+        return False
 
 
 def recipient_for(incident: Incident) -> Optional[str]:
@@ -128,35 +116,31 @@ def message(incident: Incident, due: datetime, recipient: str, *, sender: str,
     )
 
 
-def send_due_reminders(smtp: mail.SMTPSession, now: datetime) -> int:
-    """Commits: email each commander whose incident's update is due (see the module
-    docstring); the number sent."""
+def queue_due_reminders(now: datetime) -> int:
+    """Commits: queue the reminder of each incident whose update is due (see the module
+    docstring); the number queued."""
     if not current_app.config.get("CADENCE_REMINDERS", True):
         return 0
-    sent = 0
-    sender = mail.smtp_settings(current_app._get_current_object()).sender
+    queued = 0
     for incident, due in due_now(now):
         recipient = recipient_for(incident)
         if recipient is None:
             log.info("incident %s: update due, no commander nor On-call Engineer address",
                      incident.id)
             continue
-        reminder_id = claim(incident, due, now)
-        if reminder_id is None:
-            continue
-        incident = db.session.get(Incident, incident.id)
-        if incident is None or incident.is_resolved:
-            continue
-        result = smtp.send(recipient,
-                           message(incident, due, recipient, sender=sender, now=now))
-        with write_transaction():
-            values = ({"sent_at": now} if result.sent or result.outcome == "permanent"
-                      else {"claimed_until": now})  # not sent: the next tick tries again
-            db.session.execute(db.update(SentReminder)
-                               .where(SentReminder.id == reminder_id).values(**values))
-        if result.sent:
-            sent += 1
-        else:
-            log.warning("incident %s: the reminder could not be sent (%s)", incident.id,
-                        result.error or result.outcome)
-    return sent
+        queued += queue_one(incident, due, recipient, now)
+    return queued
+
+
+def render(reminder_id: int, recipient: str, *, sender: str,
+           now: datetime) -> Optional[bytes]:
+    """The reminder's email (the staff email channel), or None once its due time is no
+    longer the incident's (the update was posted, or the incident resolved)."""
+    reminder = db.session.get(SentReminder, reminder_id)
+    incident = reminder and db.session.get(Incident, reminder.incident_id)
+    if incident is None or incident.is_resolved:
+        return None
+    due = queries.next_update_due(incident, now)
+    if due is None or abs((due - reminder.due_at).total_seconds()) >= 1:
+        return None
+    return message(incident, reminder.due_at, recipient, sender=sender, now=now)

@@ -93,10 +93,12 @@ def resolved_text(incident: Incident, tz: ZoneInfo) -> str:
 # --- Queueing (the domain calls these; flush, never commit) -------------------------------
 
 
-def _queue(incident: Incident, kind: str, text: str, now: datetime) -> Optional[SlackMessage]:
+def _queue(incident: Optional[Incident], kind: str, text: str, now: datetime
+           ) -> Optional[SlackMessage]:
     if not configured():
         return None
-    message = SlackMessage(incident_id=incident.id, kind=kind, text=text, status="pending",
+    message = SlackMessage(incident_id=incident and incident.id, kind=kind, text=text,
+                           status="pending",
                            attempts=0, next_attempt_at=now, created_at=now)
     db.session.add(message)
     db.session.flush()
@@ -124,6 +126,11 @@ def queue_reminder(incident: Incident, text: str, *, now: datetime
                    ) -> Optional[SlackMessage]:
     """Queue a cadence reminder naming the commander (flushes; ``outbox.reminders``)."""
     return _queue(incident, "reminder", text, now)
+
+
+def queue_monitor(text: str, *, now: datetime) -> Optional[SlackMessage]:
+    """Queue a monitor's proposal (no incident yet; flushes; ``outbox.monitor_notices``)."""
+    return _queue(None, "monitor", text, now)
 
 
 def redact_unsent(incident_id: int, texts: list[str]) -> None:

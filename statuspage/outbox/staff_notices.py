@@ -9,18 +9,19 @@ response target (``targets``) passes without acknowledgement, the notifier's tic
 the matrix's Escalate To roles (``queue_due_escalations``).
 
 "Once": a ``StaffNotice`` row per (incident, kind, address), unique in the database,
-inserted with ON CONFLICT DO NOTHING; a person in several roles is one address, one email.
-The tick leases a row before its send and marks it after, so two notifiers never both send
-it, and a send cut short (a crash) is tried again once the lease ran out. Like the cadence
-reminders these are the responders' mail: a hold (subscriber emails) does not stop them. A
-resolved incident is told nothing more: rows still unsent when it resolves are closed as
-"resolved". The email says only the title, severity, type, commander and the staff link.
+inserted with ON CONFLICT DO NOTHING, and its email (``staff_email``, kind "notice"),
+queued in the same transaction; a person in several roles is one address, one email. The
+delivery engine sends it (the staff email channel) and says whether it went. Like the
+cadence reminders these are the responders' mail: a hold (subscriber emails) does not stop
+them. A resolved incident is told nothing more: an email still unsent when it resolves is
+cancelled. The email says only the title, severity, type, commander and the staff link.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -29,14 +30,13 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import contacts, mail, queries, targets
 from ..extensions import db
-from ..models import Incident, StaffNotice
+from ..models import Incident, StaffEmail, StaffNotice
 from ..severity import SEVERITIES
 from ..transactions import write_transaction
+from . import staff_email
 from .slack import incident_commander
 
 log = logging.getLogger("statuspage.notifier")
-
-LEASE = timedelta(minutes=5)
 KIND_LABELS = {"primary": "Declaration notice (Primary)",
                "executive": "Declaration notice (Executive)",
                "clinical": "Health data notice (Clinical Lead)",
@@ -65,6 +65,10 @@ def _insert_once(incident_id: int, kind: str, roles: tuple[str, ...], now: datet
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(insert(StaffNotice).values(rows).on_conflict_do_nothing(
         index_elements=["incident_id", "kind", "email"]))
+    for notice_id, email in db.session.execute(
+            db.select(StaffNotice.id, StaffNotice.email)
+            .where(StaffNotice.incident_id == incident_id, StaffNotice.kind == kind)):
+        staff_email.queue("notice", notice_id, [email], now=now)
 
 
 def queue_for(incident: Incident, *, now: datetime) -> None:
@@ -103,6 +107,15 @@ def queue_due_escalations(now: datetime) -> None:
                              contacts.roles_for(incident.incident_type, "escalate"), now)
 
 
+def render(notice_id: int, recipient: str, *, sender: str, now: datetime) -> Optional[bytes]:
+    """The notice's email (the staff email channel), or None once its incident resolved."""
+    notice = db.session.get(StaffNotice, notice_id)
+    incident = notice and db.session.get(Incident, notice.incident_id)
+    if incident is None or incident.is_resolved:
+        return None
+    return message(notice, incident, sender=sender, now=now)
+
+
 def message(notice: StaffNotice, incident: Incident, *, sender: str, now: datetime) -> bytes:
     """The contact's email: the incident's title, severity, type, commander and staff
     link; no update text, nothing of any participant."""
@@ -134,66 +147,18 @@ def message(notice: StaffNotice, incident: Incident, *, sender: str, now: dateti
     )
 
 
-def _claim(notice_id: int, now: datetime) -> bool:
-    with write_transaction():
-        return db.session.execute(
-            db.update(StaffNotice)
-            .where(StaffNotice.id == notice_id, StaffNotice.sent_at.is_(None),
-                   StaffNotice.lease_until.is_(None) | (StaffNotice.lease_until < now))
-            .values(lease_until=now + LEASE)).rowcount == 1
-
-
-def _close(notice_id: int, now: datetime, outcome: str) -> None:
-    with write_transaction():
-        db.session.execute(db.update(StaffNotice).where(StaffNotice.id == notice_id)
-                           .values(sent_at=now, outcome=outcome[:16]))
-
-
-def send_due_notices(smtp: mail.SMTPSession, now: datetime) -> int:
-    """Commits: queue the due escalations, then send every notice not yet sent, each once
-    (see the module docstring); the number sent."""
-    queue_due_escalations(now)
-    pending = list(db.session.scalars(
-        db.select(StaffNotice.id).where(StaffNotice.sent_at.is_(None))
-        .order_by(StaffNotice.id)))
-    db.session.rollback()
-    sender = mail.smtp_settings(current_app._get_current_object()).sender
-    sent = 0
-    for notice_id in pending:
-        if not _claim(notice_id, now):
-            continue  # another notifier holds it, or it went
-        notice = db.session.get(StaffNotice, notice_id)
-        incident = db.session.get(Incident, notice.incident_id)
-        if incident.is_resolved:
-            _close(notice_id, now, "resolved")
-            continue
-        body = message(notice, incident, sender=sender, now=now)
-        email = notice.email
-        db.session.rollback()  # no transaction stays open over the send
-        result = smtp.send(email, body)
-        if not (result.sent or result.outcome == "permanent"):
-            log.warning("incident %s: a %s notice was not sent (%s); next tick",
-                        incident.id, notice.kind, result.error or result.outcome)
-            with write_transaction():  # the next tick tries again
-                db.session.execute(db.update(StaffNotice).where(StaffNotice.id == notice_id)
-                                   .values(lease_until=now))
-            continue
-        _close(notice_id, now, result.outcome)
-        sent += bool(result.sent)
-    return sent
-
-
 def summary(incident_id: int) -> list[tuple[datetime, str]]:
     """(time, text) per kind of notice sent, for the record: how many contacts and which
     roles, never the addresses."""
-    rows = list(db.session.scalars(
-        db.select(StaffNotice).where(StaffNotice.incident_id == incident_id,
-                                     StaffNotice.sent_at.is_not(None),
-                                     StaffNotice.outcome == "sent")
-        .order_by(StaffNotice.sent_at, StaffNotice.id)))
+    rows = db.session.execute(
+        db.select(StaffNotice, StaffEmail.sent_at)
+        .join(StaffEmail, (StaffEmail.kind == "notice")
+              & (StaffEmail.subject_id == StaffNotice.id))
+        .where(StaffNotice.incident_id == incident_id, StaffEmail.status == "sent")
+        .order_by(StaffEmail.sent_at, StaffNotice.id)).all()
     found: dict[str, tuple[datetime, int, list[str]]] = {}
-    for row in rows:
-        at, count, roles = found.get(row.kind, (row.sent_at, 0, []))
+    for row, sent_at in rows:
+        at, count, roles = found.get(row.kind, (sent_at, 0, []))
         roles += [r for r in row.roles.split(", ") if r not in roles]
         found[row.kind] = (at, count + 1, roles)
     return [(at, f"{KIND_LABELS[kind]} emailed to {count} contact"

@@ -15,8 +15,9 @@ receiver holds up only one):
    WEBHOOK_MAX_ATTEMPTS), or failed for good (any other answer). A notifier killed
    mid-send loses nothing: its claim is taken again once the lease ends, so at most the
    one POST in flight is made twice (its ``Webhook-Id`` lets a receiver see that).
-3. WEBHOOK_MAX_FAILURES deliveries in a row failed for good disable the webhook; then
-   the tick emails the admins about every webhook so disabled (``tell_admins``).
+3. WEBHOOK_MAX_FAILURES deliveries in a row failed for good disable the webhook, and
+   queue, in the same transaction, an email to every active admin (``tell_admins``; the
+   staff email channel sends it, and the audit trail says so once all went).
 
 Not held: a hold on an incident stops its subscriber emails only; webhooks report what
 the public page already shows.
@@ -36,18 +37,19 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app
 
-from .. import api_shape, audit, mail, queries
+from .. import api_shape, mail, queries
 from ..extensions import db
 from ..models import (
     AuditEvent,
     Component,
     Maintenance,
+    StaffEmail,
     StaffUser,
     Webhook,
     WebhookDelivery,
     WebhookEvent,
 )
-from ..transactions import write_transaction
+from . import staff_email
 from .channel import Answer
 from .engine import Queue
 from .rules import current_settings
@@ -225,6 +227,7 @@ class WebhookDeliveries(Queue):
         max_failures = max(1, int(current_app.config["WEBHOOK_MAX_FAILURES"]))
         if webhook.active and webhook.consecutive_failures >= max_failures:
             set_active(webhook, False, actor=None, now=now, action="webhook.auto_disable")
+            tell_admins(webhook, now)
             return "disabled"
         return status
 
@@ -240,22 +243,54 @@ WEBHOOK_DELIVERIES = WebhookDeliveries(
 # --- Telling the admins ------------------------------------------------------------------
 
 
-def webhooks_to_tell_admins_of() -> list[Webhook]:
-    """Disabled webhooks whose automatic disabling admins have not been emailed about
-    yet (the audit trail says which: nothing is lost when the email cannot go now)."""
-    inactive = list(db.session.scalars(db.select(Webhook).where(Webhook.active.is_(False))))
-    if not inactive:
-        return []
-    last: dict[str, str] = {}
-    for target_id, action in db.session.execute(
-        db.select(AuditEvent.target_id, AuditEvent.action)
-        .where(AuditEvent.target_type == "webhooks",
-               AuditEvent.target_id.in_([str(w.id) for w in inactive]),
-               AuditEvent.action.in_(("webhook.auto_disable", "webhook.admins_emailed")))
-        .order_by(AuditEvent.id)
-    ):
-        last[target_id] = action
-    return [w for w in inactive if last.get(str(w.id)) == "webhook.auto_disable"]
+def tell_admins(webhook: Webhook, now: datetime) -> None:
+    """In the failure's transaction, as the webhook is disabled automatically: an email to
+    every active admin (``staff_email``, kind "webhook", about the audit event of the
+    disabling: once per disabling)."""
+    event_id = db.session.scalar(
+        db.select(AuditEvent.id).where(AuditEvent.target_type == "webhooks",
+                                       AuditEvent.target_id == str(webhook.id),
+                                       AuditEvent.action == "webhook.auto_disable")
+        .order_by(AuditEvent.id.desc()).limit(1))
+    admins = db.session.scalars(
+        db.select(StaffUser.email).where(StaffUser.role == "admin",
+                                         StaffUser.active.is_(True)))
+    staff_email.queue("webhook", event_id, admins, now=now)
+
+
+def render_admin_email(event_id: int, recipient: str, *, sender: str,
+                       now: datetime) -> Optional[bytes]:
+    """The admins' email (the staff email channel), or None once the webhook is enabled
+    again (or gone)."""
+    event = db.session.get(AuditEvent, event_id)
+    webhook = event and db.session.get(Webhook, int(event.target_id))
+    if webhook is None or webhook.active:
+        return None
+    max_failures = max(1, int(current_app.config["WEBHOOK_MAX_FAILURES"]))
+    return admin_message(webhook, recipient, sender=sender, now=now,
+                         max_failures=max_failures)
+
+
+def admins_told(execute: Any, event_id: int, now: datetime) -> None:
+    """In the transaction of the last of a disabling's emails to finish: the audit trail
+    says the admins were emailed (as it always has), once none is left to send."""
+    emails = StaffEmail.__table__
+    left = execute(sa.select(sa.func.count()).select_from(emails).where(
+        emails.c.kind == "webhook", emails.c.subject_id == event_id,
+        emails.c.status.in_(("pending", "sending")))).scalar()
+    if left:
+        return
+    events = AuditEvent.__table__
+    target, sent = execute(sa.select(events.c.target_id, sa.select(sa.func.count())
+                                     .select_from(emails)
+                                     .where(emails.c.kind == "webhook",
+                                            emails.c.subject_id == event_id,
+                                            emails.c.status == "sent")
+                                     .scalar_subquery())
+                           .where(events.c.id == event_id)).one()
+    execute(sa.insert(events).values(
+        at=now, actor_id=None, actor_label="system", action="webhook.admins_emailed",
+        target_type="webhooks", target_id=target, before=None, after={"admins": sent}))
 
 
 def admin_message(webhook: Webhook, recipient: str, *, sender: str, now: datetime,
@@ -272,32 +307,3 @@ def admin_message(webhook: Webhook, recipient: str, *, sender: str, now: datetim
             f"{base}/staff/webhooks\n"
         ),
     )
-
-
-def tell_admins(smtp: mail.SMTPSession, now: datetime, settings: WebhookSettings) -> int:
-    """Commits: email every active admin about each webhook disabled automatically (via
-    the tick's SMTP session: staff are not subscribers, so the subscriber outbox's rows
-    do not fit them); recorded in the audit trail once all went, retried next tick if
-    not."""
-    told = 0
-    webhooks = webhooks_to_tell_admins_of()
-    if not webhooks:
-        return 0
-    admins = list(db.session.scalars(
-        db.select(StaffUser.email).where(StaffUser.role == "admin",
-                                         StaffUser.active.is_(True))))
-    sender = mail.smtp_settings(current_app._get_current_object()).sender
-    for webhook in webhooks:
-        ok = True
-        for email in admins:
-            result = smtp.send(email, admin_message(webhook, email, sender=sender, now=now,
-                                                    max_failures=settings.max_failures))
-            ok = ok and (result.sent or result.outcome == "permanent")
-        if not ok:
-            log.warning("could not email the admins about webhook %s; next tick", webhook.id)
-            continue
-        with write_transaction():
-            audit.record(None, "webhook.admins_emailed", db.session.get(Webhook, webhook.id),
-                         now=now, after={"admins": len(admins)})
-        told += 1
-    return told

@@ -31,7 +31,7 @@ from ..models import (
     WebhookEvent,
     webhook_components,
 )
-from . import webhook_http
+from . import engine, webhook_http
 
 #: How many components one webhook may name (the form sends at most MAX_FORM_PARTS).
 COMPONENTS_MAX = 100
@@ -112,11 +112,9 @@ def set_active(webhook: Webhook, active: bool, *, actor: Optional[StaffUser],
         webhook.consecutive_failures = 0
     else:
         webhook.disabled_at = now
-        db.session.execute(
-            db.update(WebhookDelivery)
-            .where(WebhookDelivery.webhook_id == webhook.id,
-                   WebhookDelivery.status == "pending")
-            .values(status="cancelled", lease_until=None, claim_token=None))
+        engine.cancel_unsent(WebhookDelivery.__table__,
+                             WebhookDelivery.webhook_id == webhook.id, now=now,
+                             expired_claims=False)
     audit.record(actor, action or ("webhook.enable" if active else "webhook.disable"),
                  webhook, now=now, before=before, after=_state(webhook))
     db.session.flush()

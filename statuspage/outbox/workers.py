@@ -165,13 +165,27 @@ def work(app: Flask, ctx: Context, report: Report) -> None:
                 break
 
 
+_paces_lock = threading.Lock()
+
+
+def pace_for(app: Flask, channel: Channel, policy: engine.Policy) -> Pace:
+    """The channel's pace: shared, in this app, with the channels of its ``pace_group``
+    (one provider, one limit), from run to run."""
+    if not channel.pace_group:
+        return Pace(policy.max_per_second)
+    with _paces_lock:
+        paces = app.extensions.setdefault("statuspage.paces", {})
+        return paces.setdefault((channel.pace_group, policy.max_per_second),
+                                Pace(policy.max_per_second))
+
+
 def send_claimed(app: Flask, channel: Channel, batch: list, *,
                  stop: Callable[[], bool] = lambda: False,
                  rng: Callable[[], float] = lambda: 0.5) -> Report:
     """Commits each result: send a batch already claimed (``engine.claim``) in this
     thread, as one worker would."""
     policy = channel.policy(app.config)
-    ctx = Context(channel, policy, Pace(policy.max_per_second), stop, lambda: None, rng)
+    ctx = Context(channel, policy, pace_for(app, channel, policy), stop, lambda: None, rng)
     report = Report()
     with channel.connect(app) as connection, marking_connection() as marks:
         send_batch(ctx, batch, report, connection, marks)
@@ -184,7 +198,7 @@ def run(app: Flask, channel: Channel, *, stop: Callable[[], bool],
     """Commits step by step: send everything of ``channel`` that is due, with its workers
     (the module docstring); what they did, added up."""
     policy = channel.policy(app.config)
-    ctx = Context(channel, policy, Pace(policy.max_per_second), stop, beat, rng)
+    ctx = Context(channel, policy, pace_for(app, channel, policy), stop, beat, rng)
     reports = [Report() for _ in range(policy.workers)]
     errors: list[BaseException] = []
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from ..channel import Answer, Channel, Outcome
 from .email import EmailChannel
 from .slack import SlackChannel
+from .staff_email import StaffEmailChannel
 from .webhook import WebhookChannel
 
 #: name -> channel. The notifier's tick runs each of them (``notifier.tick``: the email in
 #: the tick, the HTTP channels in runs of their own beside it, ``responders``).
 REGISTRY: dict[str, Channel] = {channel.name: channel for channel in (
     EmailChannel(),
+    StaffEmailChannel(),
     WebhookChannel(),
     SlackChannel(),
 )}

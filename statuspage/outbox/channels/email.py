@@ -52,6 +52,7 @@ class Connection:
 class EmailChannel(Channel):
     name = "email"
     queue = DELIVERIES
+    pace_group = "smtp"
 
     def policy(self, config: Mapping) -> engine.Policy:
         return engine.Policy.from_config(
