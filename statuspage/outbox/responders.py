@@ -19,7 +19,8 @@ from typing import Any, Callable, Optional
 from flask import Flask
 
 from ..clock import utcnow
-from . import action_reminders, channels, http_channels, reminders, staff_notices, workers
+from . import (action_reminders, channels, engine, http_channels, reminders, staff_notices,
+               workers)
 
 #: The channels that run beside the subscribers' email, in the order they start.
 BESIDE = ("webhook", "staff_email", "slack")
@@ -44,6 +45,8 @@ def start(app: Flask, name: str, *, stop: Callable[[], bool], beat: Callable[[],
     configured = getattr(channel, "configured", None)
     if stop() or (configured is not None and not configured(app.config)):
         return None
+    if not engine.anything_due(channel.queue, utcnow()):
+        return None  # an idle tick starts no thread
     return http_channels.start(
         app, name, lambda: workers.run(app, channel, stop=stop, beat=beat, rng=rng))
 

@@ -196,7 +196,9 @@ def run(app: Flask, channel: Channel, *, stop: Callable[[], bool],
         beat: Callable[[], None] = lambda: None,
         rng: Callable[[], float] = lambda: 0.5) -> Report:
     """Commits step by step: send everything of ``channel`` that is due, with its workers
-    (the module docstring); what they did, added up."""
+    (the module docstring); what they did, added up. Nothing due: no worker starts."""
+    if not engine.anything_due(channel.queue, utcnow()):
+        return Report()
     policy = channel.policy(app.config)
     ctx = Context(channel, policy, pace_for(app, channel, policy), stop, beat, rng)
     reports = [Report() for _ in range(policy.workers)]
