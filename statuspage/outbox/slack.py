@@ -10,6 +10,9 @@ is fixed then, in the playbook's words (plain text: Slack renders the emoji code
 - resolution: ":white_check_mark: INCIDENT RESOLVED" with the duration and the staff-only
   root cause, resolution and review date.
 
+Also a cadence reminder naming the commander (``outbox.reminders``) and a monitor's
+proposal (``outbox.monitor_notices``: no incident yet, so none is named on the row).
+
 Times are in SITE_TIMEZONE with its name. The notifier sends them (``slack_delivery``).
 Not held: a hold on an incident stops its subscriber emails only.
 """
