@@ -323,43 +323,102 @@ class SMTPSession:
                 pass
         self._smtp = None
 
+    def _ensure_connected(self) -> Optional[SendResult]:
+        """Connect if need be; the failure's result (the server is down), or None."""
+        if self._smtp is not None:
+            return None
+        try:
+            self._connect()
+        except smtplib.SMTPResponseException as exc:
+            return SendResult("temporary", exc.smtp_code,
+                              describe(exc.smtp_code, exc.smtp_error), server_down=True)
+        except (OSError, smtplib.SMTPException) as exc:
+            return SendResult("temporary", None, describe(None, _exc_text(exc)),
+                              server_down=True)
+        return None
+
     def send(self, recipient: str, msg: bytes) -> SendResult:
-        if self._smtp is None:
-            try:
-                self._connect()
-            except smtplib.SMTPResponseException as exc:
-                return SendResult("temporary", exc.smtp_code,
-                                  describe(exc.smtp_code, exc.smtp_error), server_down=True)
-            except (OSError, smtplib.SMTPException) as exc:
-                return SendResult("temporary", None, describe(None, _exc_text(exc)),
-                                  server_down=True)
+        down = self._ensure_connected()
+        if down is not None:
+            return down
+        try:
+            self._smtp.sendmail(self.settings.envelope_from, [recipient], msg)
+        except (OSError, smtplib.SMTPException) as exc:
+            return self._failure(exc, recipient)
+        return SENT
+
+    # A message in two steps, so that its envelope can go while the one before is being
+    # marked sent (``outbox.workers``): nothing is delivered before ``finish`` ends the
+    # DATA, so a process that dies in between has delivered nothing.
+
+    def begin(self, recipient: str) -> Optional[SendResult]:
+        """The envelope (MAIL FROM, RCPT TO) of a message whose body ``finish`` sends;
+        its failure's result (the envelope is then closed), or None."""
+        down = self._ensure_connected()
+        if down is not None:
+            return down
         smtp = self._smtp
         try:
-            smtp.sendmail(self.settings.envelope_from, [recipient], msg)
-        except smtplib.SMTPRecipientsRefused as exc:
+            smtp.ehlo_or_helo_if_needed()
+            code, text = smtp.mail(self.settings.envelope_from)
+            if code != 250:
+                smtp.close() if code == 421 else smtp.rset()
+                raise smtplib.SMTPSenderRefused(code, text, self.settings.envelope_from)
+            code, text = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                smtp.close() if code == 421 else smtp.rset()
+                raise smtplib.SMTPRecipientsRefused({recipient: (code, text)})
+        except (OSError, smtplib.SMTPException) as exc:
+            return self._failure(exc, recipient)
+        return None
+
+    def finish(self, recipient: str, msg: bytes) -> SendResult:
+        """The body of the message ``begin`` opened, and the server's answer to it."""
+        smtp = self._smtp
+        if smtp is None:  # (begin's connection was lost meanwhile)
+            return SendResult("temporary", None, "connection lost")
+        try:
+            code, text = smtp.data(msg)
+            if code != 250:
+                smtp.close() if code == 421 else smtp.rset()
+                raise smtplib.SMTPDataError(code, text)
+        except (OSError, smtplib.SMTPException) as exc:
+            return self._failure(exc, recipient)
+        return SENT
+
+    def cancel(self) -> None:
+        """Close the envelope ``begin`` opened, unsent (RSET; the connection is dropped if
+        that fails)."""
+        if self._smtp is not None:
+            try:
+                self._smtp.rset()
+            except (OSError, smtplib.SMTPException):
+                self._discard()
+
+    def _failure(self, exc: BaseException, recipient: str) -> SendResult:
+        """What a send's exception means (never raises)."""
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
             code, text = next(iter(exc.recipients.values()), (None, b""))
             self._drop_if_closed()
             return SendResult("permanent" if is_permanent(code) else "temporary", code,
                               describe(code, text, recipient))
-        except smtplib.SMTPSenderRefused as exc:
+        if isinstance(exc, smtplib.SMTPSenderRefused):
             # Not this recipient's fault: our sender is refused, so is everyone's.
             self._drop_if_closed()
             return SendResult("temporary", exc.smtp_code,
                               describe(exc.smtp_code, exc.smtp_error, recipient),
                               server_down=True)
-        except smtplib.SMTPResponseException as exc:  # DATA refused, 421, ...
+        if isinstance(exc, smtplib.SMTPResponseException):  # DATA refused, 421, ...
             self._drop_if_closed()
             code = exc.smtp_code
             if code == 421:
                 self._discard()
             return SendResult("permanent" if is_permanent(code) else "temporary", code,
                               describe(code, exc.smtp_error, recipient))
-        except (OSError, smtplib.SMTPException) as exc:
-            # Dropped connection or timeout: the server may or may not have the message.
-            # We retry; our Message-ID lets a mailbox recognise a duplicate.
-            self._discard()
-            return SendResult("temporary", None, describe(None, _exc_text(exc), recipient))
-        return SENT
+        # Dropped connection or timeout: the server may or may not have the message.
+        # We retry; our Message-ID lets a mailbox recognise a duplicate.
+        self._discard()
+        return SendResult("temporary", None, describe(None, _exc_text(exc), recipient))
 
     def _drop_if_closed(self) -> None:
         if self._smtp is not None and getattr(self._smtp, "sock", None) is None:

@@ -90,9 +90,13 @@ class _Handler:
                 self.server.refusals.append((address, time.monotonic()))
             return reply
         envelope.rcpt_tos.append(address)
+        with self.server.lock:
+            self.server.envelope_log.append(("rcpt", address))
         return "250 OK"
 
     async def handle_RSET(self, smtp, session, envelope):
+        with self.server.lock:
+            self.server.envelope_log.append(("rset", ""))
         return "250 OK"
 
     async def handle_DATA(self, smtp, session, envelope):
@@ -152,6 +156,9 @@ class SMTPServer:
         self.refusals: list[tuple[str, float]] = []
         #: One id per SMTP connection that sent DATA.
         self.sessions: set[int] = set()
+        #: Each RCPT TO accepted, and each RSET, in the order they came (("rcpt", address)
+        #: or ("rset", "")).
+        self.envelope_log: list[tuple[str, str]] = []
         #: DATA commands received so far, and the messages to hold (by that count).
         self.data_seen = 0
         self.gates: dict[int, Gate] = {}

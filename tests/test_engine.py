@@ -165,6 +165,40 @@ def test_a_worker_held_by_a_slow_answer_does_not_hold_the_others(app, smtp, outa
     assert len(smtp.sessions) == 2
 
 
+def test_the_next_envelope_opens_while_the_last_message_is_marked(
+        app, smtp, outage, make_subscriber, monkeypatch):
+    """While a message is being marked sent, the next one's envelope (MAIL FROM, RCPT TO)
+    goes, and its body only once the mark is committed and the recheck riding with it says
+    it is still wanted: a subscriber who left meanwhile gets nothing (the envelope is
+    closed with RSET), and the one after still gets the email."""
+    from statuspage.extensions import db
+    from statuspage.models import Subscriber
+    from statuspage.outbox.deliveries import DELIVERIES
+
+    app.config.update(OUTBOX_CONCURRENCY=1, NOTIFIER_BATCH_SIZE=3)
+    first, leaving, last = (make_subscriber() for _ in range(3))
+    original = DELIVERIES.mark_sent
+    opened_during_marks = []
+
+    def mark_sent(item, answer, now, conn, following):
+        # The marker thread: the worker opens the next envelope meanwhile.
+        if following is not None:
+            wait_until(lambda: ("rcpt", following.email) in smtp.envelope_log)
+            opened_during_marks.append(following.email)
+            if following.email == leaving.email:  # they unsubscribe at that moment
+                with db.engine.begin() as other:
+                    other.execute(db.update(Subscriber).where(Subscriber.id == leaving.id)
+                                  .values(status="unsubscribed"))
+        return original(item, answer, now, conn, following)
+
+    monkeypatch.setattr(DELIVERIES, "mark_sent", mark_sent)
+    report = tick()
+    assert opened_during_marks == [leaving.email]  # then closed; the last opened after it
+    assert smtp.recipients() == sorted([first.email, last.email])
+    assert ("rset", "") in smtp.envelope_log[smtp.envelope_log.index(("rcpt", leaving.email)):]
+    assert report.sent == 2 and report.settled == 1
+
+
 def wait_until(condition, timeout: float = 60.0) -> None:
     """Wait for what another thread does (the timeout only turns a hang into a failure)."""
     deadline = time.monotonic() + timeout

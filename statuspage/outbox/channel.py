@@ -78,6 +78,27 @@ class Channel:
         """Send; never raises for the target's or the network's trouble."""
         raise NotImplementedError
 
+    # --- Optional: opening a message while the one before is being marked ---------------
+
+    #: A channel whose message opens in a step that delivers nothing (the SMTP envelope)
+    #: sets this and writes the three methods below: the engine then opens the next
+    #: message while it marks the one just sent, and sends its body once the mark is
+    #: committed, so a crash still resends at most the one message in flight per worker.
+    overlaps: bool = False
+
+    def prepare(self, connection: Any, item: Any) -> Optional[Answer]:
+        """Open ``item``'s message (nothing delivered yet); a failure's ``Answer`` (the
+        message is then closed), or None."""
+        raise NotImplementedError
+
+    def finish(self, connection: Any, item: Any, payload: Any) -> Answer:
+        """Send the payload of the message ``prepare`` opened, and read the answer."""
+        raise NotImplementedError
+
+    def cancel(self, connection: Any, item: Any) -> None:
+        """Close the message ``prepare`` opened, unsent (never raises)."""
+        raise NotImplementedError
+
     def describe(self, item: Any) -> str:
         """The row, for the log (never an address)."""
         return f"{self.name} {item.delivery_id}"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterator, Optional
@@ -25,7 +26,7 @@ from flask import Flask
 from ..clock import utcnow
 from ..extensions import db
 from . import engine
-from .channel import Channel
+from .channel import Answer, Channel
 from .pace import Pace
 
 log = logging.getLogger("statuspage.notifier")
@@ -81,20 +82,29 @@ def marking_connection() -> Iterator[sa.Connection]:
 
 
 def send_batch(ctx: Context, batch: list, report: Report, connection: Any,
-               marks: sa.Connection) -> bool:
+               marks: sa.Connection, marker: Optional[Executor] = None) -> bool:
     """Commits each result: send a claimed batch, one message at a time (the engine's
     steps 2 to 6). Returns False when the worker should stop (the server is down, time ran
-    short, or the process is stopping)."""
+    short, or the process is stopping).
+
+    With a ``marker`` (a thread of the worker's) and a channel that ``overlaps``, the next
+    message is opened (``prepare``: the SMTP envelope, nothing delivered) while the one
+    just sent is being marked; its body goes once the mark is committed and the recheck
+    that rides with it says it is still wanted (else it is closed unsent)."""
     channel, queue = ctx.channel, ctx.channel.queue
     deadline = time.monotonic() + ctx.policy.lease.total_seconds() / 2
     state: Optional[engine.State] = None  # the item's, if asked with the previous mark
+    opened: Optional[tuple[Any, Optional[Answer]]] = None  # (item, its opening's failure)
+    overlap = marker is not None and channel.overlaps
     for index, item in enumerate(batch):
         if ctx.stop() or time.monotonic() > deadline:
+            _close(channel, connection, opened)
             return _give_back(ctx, batch[index:], report)
         ctx.beat()
         if state is None:
             state = queue.recheck(item)
         if state.action != "send":
+            opened = _close(channel, connection, opened)
             if state.action != "gone":
                 engine.settle(queue, item, state.action, marks)
                 report.settled += 1
@@ -103,16 +113,29 @@ def send_batch(ctx: Context, batch: list, report: Report, connection: Any,
         payload = channel.render(connection, item, state.version)
         state = None
         if payload is None:  # what it reported is gone
+            opened = _close(channel, connection, opened)
             engine.settle(queue, item, "cancel", marks)
             report.settled += 1
             continue
-        if not ctx.pace.wait(deadline, ctx.stop):
-            return _give_back(ctx, batch[index:], report)
-        answer = channel.send(connection, item, payload)
+        if opened is not None:  # opened while the one before was being marked
+            failed, opened = opened[1], None
+            answer = failed if failed is not None else channel.finish(connection, item,
+                                                                      payload)
+        else:
+            if not ctx.pace.wait(deadline, ctx.stop):
+                return _give_back(ctx, batch[index:], report)
+            answer = channel.send(connection, item, payload)
         ctx.pace.answered(answer)
         if answer.sent:
             following = batch[index + 1] if index + 1 < len(batch) else None
-            state = queue.mark_sent(item, answer, utcnow(), marks, following)
+            if overlap and following is not None:
+                marking = marker.submit(queue.mark_sent, item, answer, utcnow(), marks,
+                                        following)
+                if ctx.pace.wait(deadline, ctx.stop):
+                    opened = (following, channel.prepare(connection, following))
+                state = marking.result()
+            else:
+                state = queue.mark_sent(item, answer, utcnow(), marks, following)
             report.count("sent")
             log.info("%s sent", channel.describe(item))
             continue
@@ -137,6 +160,13 @@ def send_batch(ctx: Context, batch: list, report: Report, connection: Any,
     return True
 
 
+def _close(channel: Channel, connection: Any, opened: Optional[tuple]) -> None:  # noqa
+    """Close a message opened ahead, unsent (its row is settled or given back)."""
+    if opened is not None and opened[1] is None:
+        channel.cancel(connection, opened[0])
+    return None
+
+
 def _give_back(ctx: Context, rest: list, report: Report) -> bool:
     engine.release(ctx.channel.queue, rest)
     report.released += len(rest)
@@ -150,6 +180,11 @@ def work(app: Flask, ctx: Context, report: Report) -> None:
     with ExitStack() as stack:
         connection = stack.enter_context(ctx.channel.connect(app))
         marks = stack.enter_context(marking_connection())
+        marker = None
+        if ctx.channel.overlaps:  # marks while the next message opens (send_batch)
+            marker = stack.enter_context(ThreadPoolExecutor(
+                1, thread_name_prefix=f"{ctx.channel.name}-marks",
+                initializer=lambda: app.app_context().push()))
         while not ctx.stop():
             batch = engine.claim(ctx.channel.queue, utcnow(), limit=ctx.policy.batch_size,
                                  lease=ctx.policy.lease)
@@ -159,7 +194,7 @@ def work(app: Flask, ctx: Context, report: Report) -> None:
                 log.warning("NOTIFIER_TEST_PAUSE_AFTER_CLAIM: pausing %.1f s after "
                             "claiming %d", ctx.policy.pause_after_claim, len(batch))
                 time.sleep(ctx.policy.pause_after_claim)
-            keep_going = send_batch(ctx, batch, report, connection, marks)
+            keep_going = send_batch(ctx, batch, report, connection, marks, marker)
             ctx.beat()
             if not keep_going:
                 break

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Hashable, Iterator, Mapping
+from typing import Hashable, Iterator, Mapping, Optional
 
 from flask import Flask
 
@@ -73,6 +73,19 @@ class EmailChannel(Channel):
 
     def send(self, connection: Connection, item: Claimed, payload: bytes) -> Answer:
         return answer_of(connection.smtp.send(item.email, payload))
+
+    # The envelope opens while the message before is being marked sent (``overlaps``).
+    overlaps = True
+
+    def prepare(self, connection: Connection, item: Claimed) -> Optional[Answer]:
+        result = connection.smtp.begin(item.email)
+        return None if result is None else answer_of(result)
+
+    def finish(self, connection: Connection, item: Claimed, payload: bytes) -> Answer:
+        return answer_of(connection.smtp.finish(item.email, payload))
+
+    def cancel(self, connection: Connection, item: Claimed) -> None:
+        connection.smtp.cancel()
 
     def describe(self, item: Claimed) -> str:
         return (f"delivery {item.delivery_id} ({item.kind} to subscriber "
