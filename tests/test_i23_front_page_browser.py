@@ -133,9 +133,10 @@ def test_on_a_desktop_all_90_days_and_no_button(new_install, new_page):
     assert not page.get_by_role("button", name="Show all 90 days").first.is_visible()
 
 
-def test_without_script_a_phone_shows_all_days_in_rows_of_30(new_install, new_page):
+def test_without_script_a_phone_shows_all_days_in_rows_of_30(new_install, new_page, tmp_path):
     page = new_page(viewport=PHONE, java_script_enabled=False)
     page.goto("/")
+    page.screenshot(path=str(tmp_path / "front-375-no-script.png"), full_page=True)
     shown = bar_boxes(page)
     assert len(shown) == 90 and min(b["width"] for b in shown) >= 8
     assert horizontal_overflow(page) <= 0
