@@ -8,6 +8,12 @@ which the component existed (its history had begun) and this page was running (a
 heartbeat covered them, ``coverage``). A day without a known minute has no percentage: it
 says "No data", never 100 %.
 
+A percentage over a few known minutes misleads (79 % after a 5-minute outage on a page
+running for 9 minutes reads as "down a fifth of the time"): a day, and the 90-day figure,
+show one only once they hold ``ENOUGH_KNOWN_MINUTES`` of known time; before that they say
+in words what happened ("Since 11:08 UTC today: 5 minutes of partial outage"). The 90-day
+figure names the days it is over when it is not all 90 ("over the 1 day we have data for").
+
 Days are days in SITE_TIMEZONE, so a day is 23, 24 or 25 hours long. Finished days are
 stored in ``uptime_days`` by the notifier's round (``roll_up``, idempotent: one row per
 component and day, a unique key); ``/`` reads at most ``DAYS`` stored rows per component
@@ -36,11 +42,21 @@ from .models import (
     UptimeDay,
     incident_components,
 )
+from .present import duration_words
 
 #: How many days the bars show (today is the last).
 DAYS = 90
 #: Minutes down per minute in each status.
 DOWN_WEIGHT = {"major_outage": 1.0, "partial_outage": 0.3}
+#: The known time a day (or the 90-day figure) needs before it shows a percentage: half a
+#: day. Less than that, a few minutes of outage would read as a large share of the time.
+ENOUGH_KNOWN_MINUTES = 12 * 60
+#: How many days (the latest) a phone shows; the others are a tap away (static/js/uptime.js).
+PHONE_DAYS = 30
+#: What a day's words call the time spent in each status but operational, worst first.
+SPENT_IN = {"major_outage": "of major outage", "partial_outage": "of partial outage",
+            "degraded_performance": "of degraded performance",
+            "under_maintenance": "under maintenance"}
 
 
 # --- The arithmetic ----------------------------------------------------------------------
@@ -53,6 +69,14 @@ def uptime_percent(minutes: Mapping[str, float]) -> Optional[float]:
         return None
     down = sum(minutes.get(s, 0.0) * w for s, w in DOWN_WEIGHT.items())
     return 100 - down / known * 100
+
+
+def what_happened(minutes: Mapping[str, float]) -> str:
+    """"5 minutes of partial outage", "1 hour of major outage, 20 minutes under
+    maintenance", "operational throughout": the time in each status but operational."""
+    spent = [f"{duration_words(minutes[s] * 60)} {words}" for s, words in SPENT_IN.items()
+             if minutes.get(s, 0) > 0]
+    return ", ".join(spent) if spent else "operational throughout"
 
 
 def format_percent(percent: Optional[float]) -> str:
@@ -73,6 +97,10 @@ class Day:
     minutes: dict[str, float] = field(default_factory=dict)
     no_data: float = 0.0
     incident_ids: list[int] = field(default_factory=list)
+    #: Its first known moment in SITE_TIMEZONE (days worked out from history, not stored).
+    first_known: Optional[datetime] = None
+    #: The day is today: its known time runs until now.
+    until_now: bool = False
 
     @property
     def known(self) -> float:
@@ -100,11 +128,27 @@ class Day:
                    list(row.incident_ids or ()))
 
     @property
+    def enough(self) -> bool:
+        """Whether it holds enough known time to show a percentage."""
+        return self.known >= ENOUGH_KNOWN_MINUTES
+
+    @property
     def words(self) -> str:
-        """What its tooltip says after the date: "96.67 %, Major Outage", "No data"."""
+        """What its tooltip says after the date: "96.67 %, Major Outage", "No data", and
+        with too little known time "Since 11:08 UTC: 5 minutes of partial outage"."""
         worst = self.worst
-        percent = format_percent(self.percent)
-        return f"{percent}, {COMPONENT_STATUS_LABELS[worst]}" if worst else percent
+        if worst is None:
+            return format_percent(None)
+        if not self.enough:
+            return f"{self.lead}: {what_happened(self.minutes)}"
+        return f"{format_percent(self.percent)}, {COMPONENT_STATUS_LABELS[worst]}"
+
+    @property
+    def lead(self) -> str:
+        """"Since 11:08 UTC" (today, from its first known moment), else "2 hours of data"."""
+        if self.until_now and self.first_known is not None:
+            return f"Since {self.first_known:%H:%M %Z}"
+        return f"{duration_words(self.known * 60)} of data"
 
     @property
     def date_words(self) -> str:
@@ -244,8 +288,25 @@ def compute_days(components: Iterable[Component], days: Iterable[date], *, now: 
                         seconds[status] = seconds.get(status, 0.0) + got
             result.minutes = {s: v / 60 for s, v in seconds.items()}
             result.no_data = max(0.0, span - sum(seconds.values())) / 60
+            result.until_now = d1 == now
+            result.first_known = _first_known(line, covered, cover_starts, d0, d1, tz)
             found[(c.id, d)] = result
     return found
+
+
+def _first_known(line: list[tuple[datetime, str]], covered, cover_starts, d0: datetime,
+                 d1: datetime, tz: ZoneInfo) -> Optional[datetime]:
+    """The first moment of [d0, d1) that is known: the component existed (its timeline had
+    begun) and a heartbeat covered it; in ``tz``."""
+    if not line:
+        return None
+    begun = max(d0, line[0][0])
+    for a, b in covered[max(0, bisect.bisect_right(cover_starts, begun) - 1):]:
+        if a >= d1:
+            break
+        if b > begun:
+            return max(a, begun).astimezone(tz)
+    return None
 
 
 # --- The rollup (the notifier's round) ---------------------------------------------------
@@ -298,20 +359,40 @@ class Bars:
 
     days: list[Day]
     percent: Optional[float] = None
-    #: "99.95 % uptime over the last 90 days", for every reader (screen readers too).
+    #: "99.95 % uptime over the last 90 days", "... over the 2 days we have data for",
+    #: "Since 11:08 UTC today: 5 minutes of partial outage": for every reader.
     summary: str = ""
     #: Per day: (css class, date, words), worked out once for the template.
     shown: list[tuple[str, str, str, list[int]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         known = sum(d.known for d in self.days)
-        if known > 0:
-            self.percent = 100 - sum(d.down for d in self.days) / known * 100
-            self.summary = f"{format_percent(self.percent)} uptime over the last {DAYS} days"
-        else:
+        with_data = sum(1 for d in self.days if d.known > 0)
+        if known <= 0:
             self.summary = f"No uptime data for the last {DAYS} days"
+        elif known < ENOUGH_KNOWN_MINUTES:
+            minutes: dict[str, float] = {}
+            for d in self.days:
+                for status, m in d.minutes.items():
+                    minutes[status] = minutes.get(status, 0.0) + m
+            self.summary = f"{self._lead(known)}: {what_happened(minutes)}"
+        else:
+            self.percent = 100 - sum(d.down for d in self.days) / known * 100
+            over = (f"the last {DAYS} days" if with_data == len(self.days) else
+                    f"the {with_data} day{'s' if with_data != 1 else ''} we have data for")
+            self.summary = f"{format_percent(self.percent)} uptime over {over}"
         self.shown = [(d.worst or "none", d.date_words, d.words, d.incident_ids)
                       for d in self.days]
+
+    def _lead(self, known: float) -> str:
+        """"Since 11:08 UTC today" (or yesterday, or on 6 Dec) from the first known moment;
+        "In the 3 hours we have data for" when the day it falls in was stored."""
+        first = next(d for d in self.days if d.known > 0)
+        if first.first_known is None:
+            return f"In the {duration_words(known * 60)} we have data for"
+        back = (self.days[-1].day - first.day).days
+        when = {0: "today", 1: "yesterday"}.get(back, f"on {first.date_words}")
+        return f"Since {first.first_known:%H:%M %Z} {when}"
 
 
 def front_page_bars(components: Iterable[Component], *, now: datetime, tz: ZoneInfo,

@@ -226,8 +226,11 @@ def test_maintenance_updates_are_feed_entries(client, admin, components, clock, 
     for fmt in ("rss", "atom"):
         feed = feedparser.parse(client.get(f"/feed.{fmt}").data)
         titles = [e.title for e in feed.entries]
+        # The window's scheduling is an entry too (issue 23), before the update posted
+        # while it was scheduled.
         assert titles == ["[Maintenance in progress] Database upgrade",
                           "[Investigating] Login not working",
+                          "[Maintenance scheduled] Database upgrade",
                           "[Maintenance scheduled] Database upgrade"], fmt
         entry = feed.entries[0]
         assert entry.link == f"https://status.example.test/maintenance/{window.id}"
@@ -236,7 +239,8 @@ def test_maintenance_updates_are_feed_entries(client, admin, components, clock, 
     # The component's feed has the window taking it, the other's has not.
     taken = feedparser.parse(client.get(f"/components/{components[1].id}/feed.atom").data)
     assert [e.title for e in taken.entries] == [
-        "[Maintenance in progress] Database upgrade", "[Maintenance scheduled] Database upgrade"]
+        "[Maintenance in progress] Database upgrade", "[Maintenance scheduled] Database upgrade",
+        "[Maintenance scheduled] Database upgrade"]
     other = feedparser.parse(client.get(f"/components/{components[0].id}/feed.atom").data)
     assert [e.title for e in other.entries] == ["[Investigating] Login not working"]
 
@@ -249,7 +253,8 @@ def test_maintenance_entry_ids_are_stable(client, components, clock):
     clock.advance(minutes=5)
     add_update(window, clock(), "scheduled", impact="Moved three hours later.")
     ids = [e.id for e in feedparser.parse(client.get("/feed.atom").data).entries]
-    assert before in ids and len(set(ids)) == 2
+    # Two updates and the window's scheduling (issue 23), each its own id.
+    assert before in ids and len(set(ids)) == 3
 
 
 # --- Queries per render -------------------------------------------------------------------

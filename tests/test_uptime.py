@@ -281,12 +281,12 @@ def test_the_page_shows_90_bars_per_component_with_words(app, client, admin, com
     known = (2 * 24 + 2) * 60
     expected = uptime.format_percent(100 - 0.3 * 120 / known * 100)
     assert first.select_one(".uptime-summary").get_text(strip=True) == \
-        f"{expected} uptime over the last 90 days"
+        f"{expected} uptime over the 3 days we have data for"
     today = first.select("ol.bars > li")[-1]
     assert "u-partial_outage" in today["class"] and today["tabindex"] == "0"
     assert "Partial Outage" in today.get_text()
     assert rows[1].select_one(".uptime-summary").get_text(strip=True) == \
-        "100.00 % uptime over the last 90 days"
+        "100.00 % uptime over the 3 days we have data for"
     assert first.select_one("details.uptime-days[open] > summary")
     assert "Major outage" in page.select_one(".uptime-legend").get_text()
 
@@ -342,6 +342,6 @@ def test_the_notifiers_round_beats_and_rolls_up(app, client, admin, clock):
     assert len(by_day) == uptime.DAYS - 1  # every finished day, once
     yesterday = by_day[clock().date() - timedelta(days=1)]
     assert yesterday.worst_status is None and yesterday.no_data_minutes == 1440
-    # Today: the minute it ran is known, at 100 %.
+    # Today: the minute it ran is known, said in words (issue 23: too little for a %).
     today = soup(client.get("/")).select("ol.bars > li")[-1].get_text(" ", strip=True)
-    assert today == "26 Nov 2026 100.00 %, Operational"
+    assert today == "26 Nov 2026 Since 12:00 UTC: operational throughout"

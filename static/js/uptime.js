@@ -1,29 +1,72 @@
-/* Uptime bars: one tab stop per component (arrow keys, Home and End move between days),
-   Escape hides a tooltip, a tap opens or closes one.
+/* Uptime bars: one tab stop per component (arrow keys, Home and End move between the days
+   shown), Escape hides a tooltip, a tap opens or closes one. On a phone only the last
+   ``data-phone-days`` days are shown, wider, with a button for all of them (the CSS keeps
+   the others hidden on a phone only).
    Without this script every bar is focusable and its tooltip still opens on focus. */
 (function () {
   "use strict";
+  function shown(bars) {
+    return Array.prototype.filter.call(bars, function (bar) {
+      return bar.getClientRects().length > 0;
+    });
+  }
+  function addToggle(list, bars) {
+    var recent = parseInt(list.getAttribute("data-phone-days"), 10);
+    var all = parseInt(list.getAttribute("data-all-days"), 10) || bars.length;
+    if (!recent || recent >= bars.length) { return; }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "bars-toggle";
+    if (list.id) { button.setAttribute("aria-controls", list.id); }
+    function show(everything) {
+      list.classList.toggle("recent", !everything);
+      // The tab stop stays on a day that is shown (today, when its day was hidden).
+      for (var i = 0; i < bars.length; i++) {
+        if (bars[i].tabIndex === 0 && !shown([bars[i]]).length) {
+          bars[i].tabIndex = -1;
+          bars[bars.length - 1].tabIndex = 0;
+        }
+      }
+      button.setAttribute("aria-expanded", everything ? "true" : "false");
+      button.textContent = everything ? "Show the last " + recent + " days"
+                                      : "Show all " + all + " days";
+    }
+    button.addEventListener("click", function () {
+      show(list.classList.contains("recent"));
+    });
+    show(false);
+    list.parentNode.insertBefore(button, list.nextSibling);
+  }
   function setUp(list) {
     var bars = list.querySelectorAll(":scope > li");
     if (!bars.length) { return; }
     for (var i = 0; i < bars.length; i++) { bars[i].tabIndex = -1; }
     bars[bars.length - 1].tabIndex = 0;
+    addToggle(list, bars);
     function move(from, to) {
-      to = Math.max(0, Math.min(bars.length - 1, to));
-      bars[from].tabIndex = -1;
-      bars[from].classList.remove("open", "dismissed");
-      bars[to].tabIndex = 0;
-      bars[to].focus();
+      var visible = shown(bars);
+      var at = visible.indexOf(from);
+      to = visible[Math.max(0, Math.min(visible.length - 1, to(at, visible.length)))];
+      if (!to) { return; }
+      from.tabIndex = -1;
+      from.classList.remove("open", "dismissed");
+      to.tabIndex = 0;
+      to.focus();
     }
     list.addEventListener("keydown", function (event) {
-      var at = Array.prototype.indexOf.call(bars, event.target);
-      if (at < 0) { return; }
-      var keys = { ArrowLeft: at - 1, ArrowRight: at + 1, Home: 0, End: bars.length - 1 };
+      var bar = event.target;
+      if (Array.prototype.indexOf.call(bars, bar) < 0) { return; }
+      var keys = {
+        ArrowLeft: function (at) { return at - 1; },
+        ArrowRight: function (at) { return at + 1; },
+        Home: function () { return 0; },
+        End: function (at, count) { return count - 1; }
+      };
       if (event.key === "Escape") {
-        event.target.classList.add("dismissed");
+        bar.classList.add("dismissed");
       } else if (event.key in keys) {
         event.preventDefault();
-        move(at, keys[event.key]);
+        move(bar, keys[event.key]);
       }
     });
     list.addEventListener("click", function (event) {

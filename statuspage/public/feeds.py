@@ -1,7 +1,9 @@
 """RSS 2.0 and Atom 1.0 feeds of incident and maintenance updates, site-wide and per
 component; and the maintenance calendar (``/maintenance.ics``, written by ``ical``).
 
-Each incident update and each maintenance update is one entry. The data is read in a fixed number of queries into
+Each incident update and each maintenance update is one entry (a window's start, its
+completion and its cancellation are updates); so is a window's scheduling and each move of
+it (``window_events``). The data is read in a fixed number of queries into
 plain ``FeedEntry`` values; ``render_rss`` and ``render_atom`` turn those into bytes and
 are pure, so a cache can keep what they return. The views only add conditional GET.
 """
@@ -34,6 +36,7 @@ from ..present import (
     template_lines,
 )
 from ..web.markers import cacheable
+from . import window_events
 
 bp = Blueprint("feeds", __name__)
 
@@ -73,6 +76,12 @@ class FeedEntry:
     #: The incident's impact block, on its newest entry only: the block says what is true
     #: now, which an older update did not say.
     data_impact: Optional[DataImpact] = None
+    #: What the entry tells of a window: an ``update``, that it was ``scheduled`` (for
+    #: ``window``) or ``rescheduled`` (to ``window``, from ``moved_from``).
+    event: str = "update"
+    moved_from: Optional[tuple[datetime, datetime]] = None
+    #: A window's "What you will notice", said when it is scheduled.
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,9 +124,37 @@ def entry_from_maintenance_update(update: MaintenanceUpdate) -> FeedEntry:
                   window=(window.scheduled_for, window.scheduled_until))
 
 
+def entry_from_announced(found: window_events.Announced) -> FeedEntry:
+    """A window scheduled: its id is the window's (one such entry per window)."""
+    window = found.window
+    return FeedEntry(
+        update_id=window.id, parent_id=window.id, issue=window.title, status="scheduled",
+        impact="", actions="", workaround=window.workaround, next_update_at=None,
+        posted_at=window.created_at, updated_at=window.created_at,
+        parent_updated_at=window.updated_at, redacted=False, kind="maintenance",
+        window=found.times, event="scheduled", description=window.description)
+
+
+def entry_from_move(found: window_events.Moved) -> FeedEntry:
+    """A window moved: its id is the audit event's."""
+    window = found.window
+    return FeedEntry(
+        update_id=found.event_id, parent_id=window.id, issue=window.title,
+        status=window.status, impact="", actions="", workaround="", next_update_at=None,
+        posted_at=found.at, updated_at=found.at, parent_updated_at=window.updated_at,
+        redacted=False, kind="maintenance", window=found.after, event="rescheduled",
+        moved_from=found.before)
+
+
+def _newest_first(entries: list[FeedEntry]) -> list[FeedEntry]:
+    """Newest first; at one instant, a window's scheduling before what followed it."""
+    return sorted(entries, key=lambda e: (e.posted_at, e.event != "scheduled",
+                                          e.kind == "incident", e.update_id), reverse=True)
+
+
 def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> list[FeedEntry]:
-    """The newest incident and maintenance updates (of those of one component, if given),
-    newest first: four queries."""
+    """The newest incident and maintenance updates, windows scheduled and windows moved (of
+    those of one component, if given), newest first: six queries."""
     entries, seen = [], set()
     for update in queries.newest_updates(limit, component_id):
         # Newest first: an incident's first entry here is its newest update.
@@ -125,8 +162,13 @@ def load_entries(component_id: Optional[int] = None, limit: int = FEED_SIZE) -> 
         seen.add(update.incident_id)
     entries += [entry_from_maintenance_update(u)
                 for u in queries.newest_maintenance_updates(limit, component_id)]
-    entries.sort(key=lambda e: (e.posted_at, e.kind == "incident", e.update_id), reverse=True)
-    return entries[:limit]
+    entries += [entry_from_announced(w) for w in window_events.announced(limit, component_id)]
+    entries = _newest_first(entries)
+    # A move older than the oldest of these that the feed keeps could not be shown: the
+    # audit trail is read no further back (its cost follows the feed's, not the history's).
+    since = entries[limit - 1].posted_at if len(entries) >= limit else queries.NEVER
+    entries += [entry_from_move(m) for m in window_events.moves(limit, since, component_id)]
+    return _newest_first(entries)[:limit]
 
 
 # --- Rendering (pure) ------------------------------------------------------------------
@@ -141,11 +183,17 @@ def entry_page(public_url: str, entry: FeedEntry) -> str:
 
 def entry_id(public_url: str, entry: FeedEntry) -> str:
     """Never changes: neither a new update nor an edit or redaction moves it."""
+    if entry.event == "scheduled":
+        return f"{entry_page(public_url, entry)}#scheduled"
+    if entry.event == "rescheduled":
+        return f"{entry_page(public_url, entry)}#rescheduled-{entry.update_id}"
     return f"{entry_page(public_url, entry)}#update-{entry.update_id}"
 
 
 def entry_title(entry: FeedEntry) -> str:
-    if entry.kind == "maintenance":
+    if entry.event == "rescheduled":
+        label = "Maintenance rescheduled"
+    elif entry.kind == "maintenance":
         label = "Maintenance " + MAINTENANCE_STATUS_LABELS[entry.status].lower()
     else:
         label = INCIDENT_STATUS_LABELS.get(entry.status, entry.status.capitalize())
@@ -155,12 +203,21 @@ def entry_title(entry: FeedEntry) -> str:
 def entry_lines(entry: FeedEntry, tz: ZoneInfo) -> list[tuple[str, str]]:
     lines = template_lines(entry.impact, entry.actions, entry.workaround,
                            entry.next_update_at, tz)
+    if entry.event == "scheduled" and entry.description:
+        lines.insert(0, ("What you will notice", plain(entry.description)))
+    if entry.moved_from is not None:
+        lines.insert(0, ("Moved from", _span(entry.moved_from, tz)))
     if entry.window is not None:
-        start, end = entry.window
-        lines.insert(0, ("Window", f"{local_time(start, tz)} to {local_time(end, tz)}"))
+        cancelled = entry.event == "update" and entry.status == "cancelled"
+        label = "Was planned" if cancelled else "Window"
+        lines.insert(0, (label, _span(entry.window, tz)))
     if entry.data_impact is not None:
         lines += impact_lines(entry.data_impact, tz, told_at=entry.posted_at)
     return lines
+
+
+def _span(times: tuple[datetime, datetime], tz: ZoneInfo) -> str:
+    return f"{local_time(times[0], tz)} to {local_time(times[1], tz)}"
 
 
 def entry_html(entry: FeedEntry, tz: ZoneInfo) -> str:

@@ -16,7 +16,14 @@ from .. import branding, heartbeat, queries, uptime
 from ..clock import utcnow
 from ..history import by_month, page_of
 from ..models import COMPONENT_STATUS_LABELS, Maintenance
-from ..present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
+from ..present import (
+    GAP_LABEL,
+    MAINTENANCE_STATUS_LABELS,
+    duration_words,
+    iso,
+    public_text,
+    window_text,
+)
 from ..severity import PUBLIC_IMPACT, SEVERITIES
 from ..web.filters import site_tz
 from ..web.markers import cacheable
@@ -76,7 +83,19 @@ def _public_helpers():
     return {"component_tone": COMPONENT_TONE, "component_labels": COMPONENT_STATUS_LABELS,
             "severity_info": SEVERITIES, "severity_tone": SEVERITY_TONE,
             "public_impact": PUBLIC_IMPACT, "maintenance_labels": MAINTENANCE_STATUS_LABELS,
-            "public_text": public_text, "is_maintenance": _is_maintenance}
+            "public_text": public_text, "is_maintenance": _is_maintenance,
+            "gap_label": GAP_LABEL, "data_gap": _data_gap}
+
+
+def _data_gap(incident, told_at) -> Optional[dict]:
+    """The impact block's data-gap window for localtime.js: its instants, and its words in
+    SITE_TIMEZONE (the text without script) as ``impact_lines`` says them."""
+    if incident.data_gap_from is None or incident.data_gap_until is None:
+        return None
+    return {"from": iso(incident.data_gap_from), "until": iso(incident.data_gap_until),
+            "told": iso(told_at) if told_at is not None else "",
+            "text": window_text(incident.data_gap_from, incident.data_gap_until, site_tz(),
+                                told_at=told_at)}
 
 
 def _is_maintenance(row) -> bool:
@@ -110,6 +129,8 @@ def index():
         bars=bars,
         bar_titles=bar_titles,
         uptime_zone=current_app.config["SITE_TIMEZONE"],
+        phone_days=uptime.PHONE_DAYS,
+        enough_hours=uptime.ENOUGH_KNOWN_MINUTES // 60,
         indicator=indicator,
         description=description,
         groups=queries.group_components(components),

@@ -17,16 +17,13 @@ def site_tz() -> ZoneInfo:
     return ZoneInfo(current_app.config["SITE_TIMEZONE"])
 
 
-def format_utc(value: datetime) -> str:
-    """``2026-01-31 14:05 UTC``."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
 def time_tag(value: datetime | None, fmt: str = "datetime") -> Markup:
     """``<time>`` with the UTC instant, the one way every page shows a time.
 
-    Public pages: the text is the time in UTC, labelled as such, and static/js/localtime.js
-    shows it in the reader's zone (``fmt``: ``datetime``, ``date`` or ``time``).
+    Public pages: the text is the time in ``SITE_TIMEZONE`` with the zone's name (the
+    zone every time on the page is in without script, the data-gap window's too), and
+    static/js/localtime.js shows it in the reader's zone (``fmt``: ``datetime``, ``date``
+    or ``time``).
 
     Staff pages: the text is the status block's own format, 24 hours with the date and the
     zone, in ``SITE_TIMEZONE`` (``2026-11-26 13:12 CET``), whatever ``fmt`` says: the zone
@@ -42,7 +39,7 @@ def time_tag(value: datetime | None, fmt: str = "datetime") -> Markup:
             iso, local_time(value, site_tz())
         )
     return Markup('<time datetime="{}" data-format="{}">{}</time>').format(
-        iso, fmt, format_utc(value)
+        iso, fmt, local_time(value, site_tz())
     )
 
 
