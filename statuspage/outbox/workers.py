@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from queue import SimpleQueue
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Iterator, Optional
 
@@ -81,8 +81,56 @@ def marking_connection() -> Iterator[sa.Connection]:
         yield conn
 
 
+class _Job:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: Optional[BaseException] = None
+
+    def result(self) -> Any:
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+class Marker:
+    """A worker's second thread: it runs the marks (one at a time, in the worker's app
+    context) while the worker opens the next message. A thread of its own rather than an
+    executor's: the notifier stopping on a signal must still mark the message in flight,
+    and an executor refuses work once the interpreter starts shutting down."""
+
+    def __init__(self, app: Flask, name: str) -> None:
+        self._jobs: "SimpleQueue[Optional[tuple]]" = SimpleQueue()
+        self._thread = threading.Thread(target=self._main, args=(app,), name=name,
+                                        daemon=True)
+        self._thread.start()
+
+    def _main(self, app: Flask) -> None:
+        with app.app_context():
+            while (job := self._jobs.get()) is not None:
+                task, fn, args = job
+                try:
+                    task.value = fn(*args)
+                except BaseException as exc:  # raised in the worker, by result()
+                    task.error = exc
+                task.done.set()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> _Job:
+        task = _Job()
+        self._jobs.put((task, fn, args))
+        return task
+
+    def __enter__(self) -> "Marker":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+
 def send_batch(ctx: Context, batch: list, report: Report, connection: Any,
-               marks: sa.Connection, marker: Optional[Executor] = None) -> bool:
+               marks: sa.Connection, marker: Optional[Marker] = None) -> bool:
     """Commits each result: send a claimed batch, one message at a time (the engine's
     steps 2 to 6). Returns False when the worker should stop (the server is down, time ran
     short, or the process is stopping).
@@ -182,9 +230,7 @@ def work(app: Flask, ctx: Context, report: Report) -> None:
         marks = stack.enter_context(marking_connection())
         marker = None
         if ctx.channel.overlaps:  # marks while the next message opens (send_batch)
-            marker = stack.enter_context(ThreadPoolExecutor(
-                1, thread_name_prefix=f"{ctx.channel.name}-marks",
-                initializer=lambda: app.app_context().push()))
+            marker = stack.enter_context(Marker(app, f"{ctx.channel.name}-marks"))
         while not ctx.stop():
             batch = engine.claim(ctx.channel.queue, utcnow(), limit=ctx.policy.batch_size,
                                  lease=ctx.policy.lease)
