@@ -18,6 +18,7 @@ from ..history import by_month, page_of
 from ..models import COMPONENT_STATUS_LABELS, Maintenance
 from ..present import MAINTENANCE_STATUS_LABELS, duration_words, public_text
 from ..severity import PUBLIC_IMPACT, SEVERITIES
+from ..subscriber_words import what_you_get
 from ..web.filters import site_tz
 from ..web.markers import cacheable
 
@@ -162,7 +163,8 @@ def history():
 @cacheable
 def get_updates():
     """Every way to hear of a change: email, the feeds (site-wide and per component)."""
-    return render_template("public/updates.html", components=queries.all_components())
+    return render_template("public/updates.html", components=queries.all_components(),
+                           promise=what_you_get(current_app.config))
 
 
 @bp.route("/theme.css")
