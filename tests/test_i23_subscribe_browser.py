@@ -30,12 +30,16 @@ DESKTOP = {"width": 1280, "height": 800}
 _CHOICES = """
 (selector) => [...document.querySelectorAll(selector)].map((input) => {
   const label = input.closest('label');
-  const text = label.querySelector('span');
+  // The label's words: its text, wherever it is (a span, or text beside the input).
+  const words = [...label.childNodes].filter((n) => n !== input && n.textContent.trim());
+  const range = document.createRange();
+  range.setStartBefore(words[0]);
+  range.setEndAfter(words[words.length - 1]);
   const box = (el) => { const r = el.getBoundingClientRect();
                         return {left: r.left, right: r.right, top: r.top, bottom: r.bottom,
                                 width: r.width, height: r.height}; };
-  return {name: text.textContent.trim(), forMatches: label.htmlFor === input.id,
-          input: box(input), label: box(label), text: box(text)};
+  return {name: range.toString().trim(), forMatches: !label.htmlFor || label.htmlFor === input.id,
+          input: box(input), label: box(label), text: box(range)};
 })
 """
 
