@@ -3,6 +3,7 @@ loader, and the ``next`` check."""
 
 from __future__ import annotations
 
+import time
 from urllib.parse import unquote, urlsplit
 
 from flask import (
@@ -23,7 +24,7 @@ from wtforms.validators import DataRequired, Length
 from . import accounts, two_factor
 from .clock import utcnow
 from .extensions import db, login_manager
-from .ratelimit import rate_limit
+from .ratelimit import limiter_for, rate_limit
 from .forms import CLEAN, TwoFactorCodeForm
 from .models import EMAIL_MAX, StaffUser
 
@@ -40,8 +41,6 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 #: account, too many attempts from this address. It tells an attacker nothing.
 LOGIN_FAILED = ("That email and password did not work, or there were too many attempts: "
                 "wait a few minutes and try again.")
-CODE_FAILED = ("That code did not work, or there were too many attempts: wait a few "
-               "minutes and try again.")
 #: The session key of a sign-in whose password was right and whose code is awaited.
 PENDING = "pending_2fa"
 #: Seconds the code may be given after the password.
@@ -96,7 +95,14 @@ def _failed(response) -> bool:
 
 @bp.errorhandler(429)
 def too_many_attempts(error):
-    """The address's limit (LOGIN_RATE_LIMIT): the same answer as any failed sign-in."""
+    """The address's limit (LOGIN_RATE_LIMIT). The password step: the same answer as any
+    failed sign-in. The code step (whoever is there gave a right password): that page
+    again, saying for how long."""
+    if request.endpoint == "auth.login_code" and _pending_user() is not None:
+        limit = limiter_for(current_app).current_limit
+        left = limit.reset_at - time.time() if limit is not None else 60
+        return render_template("staff/login_code.html", form=TwoFactorCodeForm(formdata=None),
+                               error=two_factor.limited(left)), 429
     form = LoginForm(formdata=None)
     return render_template("staff/login.html", form=form, error=LOGIN_FAILED), 429
 
@@ -169,10 +175,15 @@ def login_code():
     if request.method == "POST" and not form.validate():
         error, status = "Enter the code from your authenticator app.", 400
     elif form.is_submitted():
-        kind = accounts.authenticate_code(user, form.code.data, now=utcnow())
+        now = utcnow()
+        kind = accounts.authenticate_code(user, form.code.data, now=now)
         db.session.commit()  # keep the failure counter, or the used step or code
-        if kind is None:
-            error, status = CODE_FAILED, 401
+        if kind is None and user.locked_until is not None and user.locked_until > now:
+            # A real lockout (this code's failure, or earlier ones): say for how long.
+            error = two_factor.locked_out((user.locked_until - now).total_seconds())
+            status = 401
+        elif kind is None:  # a wrong code, nothing locked: nothing about waiting
+            error, status = two_factor.WRONG_SIGN_IN_CODE, 401
         else:
             next_url = session.get(PENDING, {}).get("next")
             response = _sign_in(user, safe_next(next_url))

@@ -122,6 +122,28 @@ def _apply(subscriber: Subscriber, choices: Choices) -> None:
     subscriber.maintenance_notices = choices.maintenance_notices
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A subscriber's choices as the "You are subscribed" page and the confirmation email
+    list them back (``templates/_what_you_get.html`` words them)."""
+
+    #: The features chosen, in the page's order; empty: everything.
+    features: tuple[str, ...]
+    maintenance_notices: bool
+    #: The zone of the times in their emails (SITE_TIMEZONE when they chose none).
+    timezone: str
+
+
+def listed_choices(subscriber: Subscriber, site_timezone: Optional[str] = None) -> Listed:
+    """``site_timezone``: SITE_TIMEZONE (read from the app's config when not given)."""
+    chosen = sorted(subscriber.components, key=lambda c: (c.position, c.name, c.id))
+    return Listed(
+        features=tuple(c.name for c in chosen) if subscriber.scope == "some" else (),
+        maintenance_notices=bool(subscriber.maintenance_notices),
+        timezone=(subscriber.timezone or site_timezone
+                  or current_app.config["SITE_TIMEZONE"]))
+
+
 # --- Finding subscribers ---------------------------------------------------------------------------
 
 

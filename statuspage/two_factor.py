@@ -32,6 +32,32 @@ DIGITS = 6
 DRIFT_STEPS = 1
 RECOVERY_CODES = 10
 WRONG_CODE = "That code did not work. Enter the current code from your app."
+#: A wrong code at sign-in (an app code or a recovery code is asked for): nothing about
+#: waiting, as nothing is locked (issue 23, point 6).
+WRONG_SIGN_IN_CODE = ("That code did not work. Enter the current code from your app, or "
+                      "one of your recovery codes.")
+
+
+def wait_words(seconds: float) -> str:
+    """How long a lockout has left, rounded up: "30 seconds", "90 seconds", "15 minutes"
+    (seconds under two minutes, so that 61 seconds is not "2 minutes")."""
+    seconds = max(1, int(-(-seconds // 1)))
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def locked_out(seconds: float) -> str:
+    """This account is locked (too many failed sign-ins): what to do, and for how long."""
+    return (f"Too many failed sign-ins to this account: wait {wait_words(seconds)}, then "
+            "enter the current code from your app.")
+
+
+def limited(seconds: float) -> str:
+    """Too many attempts came from this address (LOGIN_RATE_LIMIT), and for how long."""
+    return (f"Too many sign-in attempts came from your network: try again in "
+            f"{wait_words(seconds)}.")
 
 
 def new_secret() -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
 from zoneinfo import ZoneInfo
 
 from ..clock import utcnow
 from ..forms import to_local_input
 from ..models import MonitorProposal
-from ..outbox.rules import current_settings
+from ..outbox.rules import current_settings, format_delay, outage_email_due_at
 from .outages import title_for
 
 
@@ -26,9 +29,26 @@ def proposal_prefill(form, proposal: MonitorProposal, tz: ZoneInfo
     return [component.id], {component.id: "major_outage"}
 
 
-def outage_email_at_once(proposal: MonitorProposal) -> bool:
-    """Publishing now sends the outage email at once: the severity is one emailed, and the
-    first failed check is more than the delay (30 minutes) ago."""
+@dataclass(frozen=True)
+class OutageEmailWhen:
+    """When the outage email of the incident a proposal publishes will go, as the form
+    says it: the configured delay (OUTAGE_EMAIL_DELAY_SECONDS) after the first failed
+    check, when the incident starts."""
+
+    due_at: datetime
+    #: Publishing now sends it at once: its time is past.
+    at_once: bool
+    #: The delay in words ("30 minutes").
+    delay_text: str
+
+
+def outage_email_when(proposal: MonitorProposal) -> Optional[OutageEmailWhen]:
+    """When publishing ``proposal`` makes the outage email go, or None when its severity
+    gets none."""
     settings = current_settings()
-    return (proposal.severity in settings.severities
-            and utcnow() - proposal.first_failed_at > settings.delay)
+    due_at = outage_email_due_at(proposal.severity, proposal.first_failed_at,
+                                 severities=settings.severities, delay=settings.delay)
+    if due_at is None:
+        return None
+    return OutageEmailWhen(due_at, utcnow() > due_at, format_delay(settings.delay))
+

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask import current_app
 from jinja2 import Environment
 
-from .. import mail, present, queries, tokens
+from .. import mail, present, queries, subscriptions, tokens
 from ..clock import utcnow
 from ..extensions import db
-from ..models import Incident, Maintenance, Notification
+from ..models import Incident, Maintenance, Notification, Subscriber
+from ..subscriber_words import what_you_get
 from .rules import Claimed, format_delay
 
 NO_WORKAROUND = "No workaround is available yet."
@@ -193,10 +194,15 @@ class Renderer:
         if item.maintenance_id is not None:
             ctx.update(maintenance_email_context(item.notification_id, self.public_url,
                                                  ZoneInfo(self._zone_name(item))))
+        if item.kind == "confirm":  # what they chose, listed back to them
+            ctx["what_you_get"] = subscriber_promise(item.subscriber_id, cfg)
         ctx["subject"] = subject_for(item.kind, cfg["SITE_NAME"], ctx.get("notice"))
         return ctx
 
     def _entry(self, item: Claimed, version: Hashable) -> _Rendered:
+        if item.kind == "confirm":  # one subscriber's own choices: rendered for them only
+            return _Rendered(version, render_email(self.app.jinja_env, item.kind,
+                                                   self._context(item)))
         key = self._key(item)
         found = self._cache.get(key)
         if found is None or found.version != version:
@@ -330,6 +336,17 @@ def maintenance_email_context(notification_id: int, public_url: str, tz: ZoneInf
             "incident_url": f"{public_url}/maintenance/{m.id}",
             "page_url": f"{public_url}/",
         }
+
+
+def subscriber_promise(subscriber_id: int, config: Mapping):
+    """What the confirmation email says this subscriber will get: their choices as they
+    are when it is sent. Reads only (like ``incident_email_context``)."""
+    with _own_read():
+        subscriber = db.session.get(Subscriber, subscriber_id)
+        if subscriber is None:  # deleted meanwhile: what anyone gets
+            return what_you_get(config)
+        return what_you_get(config, subscriptions.listed_choices(
+            subscriber, config["SITE_TIMEZONE"]))
 
 
 @contextmanager

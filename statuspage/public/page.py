@@ -25,6 +25,7 @@ from ..present import (
     window_text,
 )
 from ..severity import PUBLIC_IMPACT, SEVERITIES
+from ..subscriber_words import what_you_get
 from ..web.filters import site_tz
 from ..web.markers import cacheable
 
@@ -183,7 +184,8 @@ def history():
 @cacheable
 def get_updates():
     """Every way to hear of a change: email, the feeds (site-wide and per component)."""
-    return render_template("public/updates.html", components=queries.all_components())
+    return render_template("public/updates.html", components=queries.all_components(),
+                           promise=what_you_get(current_app.config))
 
 
 @bp.route("/theme.css")

@@ -25,12 +25,12 @@ from wtforms import StringField
 
 from .. import subscriptions
 from ..clock import utcnow
+from ..subscriber_words import what_you_get
 from ..extensions import csrf, db
 from ..forms import ONE_LINE, ActionForm
 from ..queries import all_components
 from ..ratelimit import rate_limit
 from ..errors import ValidationError
-from ..outbox.rules import current_settings, format_delay
 from ..tokens import ExpiredToken, InvalidToken
 from ..web.markers import uses_session
 
@@ -74,8 +74,10 @@ def _private(response):
     return response
 
 
-def _delay_text() -> str:
-    return format_delay(current_settings().delay)
+def _promise(subscriber=None):
+    """What the page says a subscriber gets (this one's choices, listed back, if given)."""
+    listed = subscriptions.listed_choices(subscriber) if subscriber is not None else None
+    return what_you_get(current_app.config, listed)
 
 
 def _choice_lists(form) -> dict:
@@ -97,7 +99,7 @@ def _choices(form, maintenance_notices: Optional[str] = "on"):
 def _subscribe_page(form, errors: dict[str, str], status: int):
     response = make_response(
         render_template("public/subscribe.html", form=form, errors=errors,
-                        delay_text=_delay_text(), **_choice_lists(form)),
+                        promise=_promise(), **_choice_lists(form)),
         status,
     )
     response.headers["Cache-Control"] = "no-store"
@@ -151,7 +153,8 @@ def confirm_page(token: str):
         return _private((render_template("public/confirm_invalid.html", expired=False), 400))
     return _private(render_template("public/confirm.html", token=token,
                                     already=subscriber.status == "confirmed",
-                                    audience=subscriber.audience))
+                                    audience=subscriber.audience,
+                                    promise=_promise(subscriber)))
 
 
 @bp.post("/confirm/<token>")
@@ -165,7 +168,7 @@ def confirm(token: str):
                                          expired=isinstance(exc, ExpiredToken)), 400))
     db.session.commit()
     return _private(render_template("public/confirm_done.html", audience=subscriber.audience,
-                                    delay_text=_delay_text()))
+                                    promise=_promise(subscriber)))
 
 
 @bp.get("/unsubscribe/<token>")

@@ -18,6 +18,7 @@ from . import (  # noqa: F401 (routes)
     incidents,
     maintenance,
     monitors,
+    phi,
     record,
     two_factor,
     webhooks,

@@ -44,7 +44,7 @@ from ..models import (
     StaffUser,
 )
 from ..monitors import outages
-from ..monitors.prefill import outage_email_at_once, proposal_prefill
+from ..monitors.prefill import outage_email_when, proposal_prefill
 from ..present import DATA_STATUS_WORDS, USER_ACTION_WORDS
 from ..severity import SEVERITIES as SEVERITY_INFO
 from ..severity import suggested_next_update
@@ -216,7 +216,7 @@ def _render_new(form, errors, checked, chosen_statuses, previous, status=200, pr
         declaration=_declaration() if request.method == "POST"
         else contacts.Declaration(None, False), incident_types=contacts.INCIDENT_TYPES,
         proposal=proposal,
-        outage_email_at_once=proposal is not None and outage_email_at_once(proposal),
+        outage_email=proposal and outage_email_when(proposal),
     ), status
 
 
