@@ -177,18 +177,23 @@ def _status(data: Mapping) -> Optional[str]:
     return status
 
 
-def _severity(data: Mapping) -> Optional[str]:
+def impact_override(data: Mapping) -> Optional[str]:
+    """``incident[impact_override]`` as sent (checked), or None: the answer echoes it."""
     impact = _string(data, "impact_override", "incident", limit=40)
-    if impact is None:
-        return None
-    if impact not in IMPACT_SEVERITY:
+    if impact is not None and impact not in IMPACT_SEVERITY:
         raise ApiError("incident[impact_override] must be none, minor, major or critical.")
-    return IMPACT_SEVERITY[impact]
+    return impact
+
+
+def _severity(data: Mapping) -> Optional[str]:
+    impact = impact_override(data)
+    return IMPACT_SEVERITY[impact] if impact is not None else None
 
 
 def parse_body(body: str) -> Optional[dict[str, str]]:
     """The template's fields when ``body`` holds its lines (``Impact:``, ``Actions:``,
-    ``Workaround:``), else None. A line without a label continues the field above it."""
+    ``Workaround:``), else None. A line without a label continues the field above it;
+    lines before the first label are the update's text, its Actions."""
     fields: dict[str, list[str]] = {}
     current = None
     for line in body.splitlines():
@@ -199,7 +204,7 @@ def parse_body(body: str) -> Optional[dict[str, str]]:
         elif current is not None:
             fields[current].append(line)
         elif line.strip():
-            fields.setdefault("impact", []).append(line)
+            fields.setdefault("actions", []).append(line)
     if not any(_LABEL_LINE.match(line) for line in body.splitlines()):
         return None
     return {name: "\n".join(lines).strip() for name, lines in fields.items()}
@@ -207,17 +212,21 @@ def parse_body(body: str) -> Optional[dict[str, str]]:
 
 def _update_text(status: str, body: Optional[str], statuses: dict[int, str],
                  fallback_impact: str, notify: bool) -> incidents.UpdateText:
+    """The update a request makes. ``body`` is the update's text as Statuspage shows it
+    ("Saving meals works again."): its Actions line, where the status's own sentence
+    stands otherwise; only the template's labelled lines set the Impact or Workaround.
+    Without them the Impact is ``fallback_impact`` (the last update's, or the name), and
+    none on Resolved: an all-clear does not repeat what was experienced."""
     parsed = parse_body(body) if body else None
-    if parsed is not None:
-        impact = parsed.get("impact") or fallback_impact
-        actions = parsed.get("actions") or DEFAULT_ACTIONS[status]
-        workaround = parsed.get("workaround", "")
-    else:
-        impact, actions, workaround = (body or "").strip() or fallback_impact, \
-            DEFAULT_ACTIONS[status], ""
-    return incidents.UpdateText(status=status, impact=impact, actions=actions,
-                                workaround=workaround, component_statuses=statuses,
-                                notify_subscribers=notify)
+    if parsed is None:
+        parsed = {"actions": (body or "").strip()}
+    if status == "resolved":
+        fallback_impact = ""
+    return incidents.UpdateText(
+        status=status, impact=parsed.get("impact") or fallback_impact,
+        actions=parsed.get("actions") or DEFAULT_ACTIONS[status],
+        workaround=parsed.get("workaround", ""), component_statuses=statuses,
+        notify_subscribers=notify)
 
 
 # --- Operations -------------------------------------------------------------------------
@@ -270,9 +279,11 @@ def update_incident(incident: Incident, data: Mapping, *, actor: SystemActor,
                 started_at=incident.started_at)
     if status is not None or body is not None or statuses:
         latest = incident.latest_update
+        if latest is not None and latest.is_redacted:
+            latest = None  # "[redacted]" is never carried into a new update
         fallback = latest.impact if latest is not None else incident.title
         text = _update_text(status or incident.status, body, statuses, fallback, notify)
-        if body is None and latest is not None:
+        if body is None and latest is not None and text.status != "resolved":
             text.workaround = latest.workaround
         _domain(incidents.post_update, incident, text, actor=actor, now=now)
     if not notify and not incident.is_resolved:

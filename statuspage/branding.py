@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import url_for
+from flask import Response, url_for
 
 from . import config
 
@@ -85,3 +85,27 @@ def logo_url(app) -> str:
     logo = app.extensions.get(LOGO_KEY)
     return (url_for("public.logo") if logo is not None
             else url_for("static", filename="img/mark.svg"))
+
+
+#: The default icon (the mark at 16, 32 and 48 px, in the static folder), served at
+#: /favicon.ico.
+FAVICON = "favicon.ico"
+FAVICON_TYPE = "image/vnd.microsoft.icon"
+
+
+def icon_link(app) -> tuple[str, str]:
+    """The <head>'s icon as (address, type): the SITE_LOGO when set, else /favicon.ico."""
+    logo = app.extensions.get(LOGO_KEY)
+    if logo is not None:
+        return url_for("public.logo"), logo[2]
+    return url_for("public.favicon"), FAVICON_TYPE
+
+
+def favicon_response(app) -> Response:
+    """/favicon.ico, which browsers and feed readers ask for unprompted: the SITE_LOGO's
+    bytes when set (as its own type), else the default mark's icon."""
+    logo = app.extensions.get(LOGO_KEY)
+    if logo is not None:
+        return Response(logo[0], content_type=logo[2])
+    return Response((Path(app.static_folder) / FAVICON).read_bytes(),
+                    content_type=FAVICON_TYPE)

@@ -64,7 +64,8 @@ def clean_update(text: UpdateText, now: datetime, errors: dict) -> UpdateText:
         errors["status"] = "Choose one of Investigating, Identified, Monitoring, Resolved."
     for name in ("impact", "actions"):
         value = getattr(cleaned, name)
-        if not value:
+        if not value and not (name == "impact" and cleaned.status == "resolved"):
+            # A Resolved update's Impact may be empty: nothing left to experience.
             errors[name] = "This field is required."
         elif len(value) > TEXT_MAX:
             errors[name] = f"At most {TEXT_MAX} characters."

@@ -129,7 +129,22 @@ def post_update(
         check_data_impact(cleaned.data_impact, current_data_impact(incident), now, errors)
     if errors:
         raise ValidationError(errors)
+    if cleaned.status == "resolved":
+        _drop_carried(cleaned, incident.latest_update)
     return _add_update(incident, cleaned, actor=actor, now=now)
+
+
+def _drop_carried(text: UpdateText, latest: Optional[IncidentUpdate]) -> None:
+    """A Resolved update says nothing of what the open incident said: an Impact or a
+    Workaround the same as the last update's is the one the form (or a tool) carried
+    over, not one written for the all-clear, and is left empty. Participants read
+    "Participants cannot save meals" under Resolved otherwise."""
+    if latest is None or latest.is_redacted:
+        return
+    if text.impact == latest.impact:
+        text.impact = ""
+    if text.workaround and text.workaround == latest.workaround:
+        text.workaround = ""
 
 
 def _add_update(

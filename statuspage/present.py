@@ -181,7 +181,8 @@ def status_update_block(incident: Incident, update: IncidentUpdate, tz: ZoneInfo
             f"Status: {update.status_label}",
             "",
             f"Issue: {incident.title}",
-            f"Impact: {update.impact}",
+            # A Resolved update may leave the Impact empty: nothing is experienced now.
+            f"Impact: {update.impact or 'None (resolved)'}",
             f"Next Update: {next_update}",
             "",
             f"Actions: {update.actions}",

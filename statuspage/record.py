@@ -20,10 +20,12 @@ from .errors import NotAllowed, ValidationError
 from .extensions import db
 from .models import (
     COMPONENT_STATUS_LABELS,
+    INCIDENT_STATUSES,
     ActionItem,
     AuditEvent,
     Delivery,
     Incident,
+    IncidentUpdate,
     Notification,
     RecordRevision,
     SlackMessage,
@@ -107,7 +109,7 @@ def timeline(incident: Incident) -> list[tuple[datetime, str]]:
             text = (f"Incident declared ({incident.severity}, {update.status_label}){who}: "
                     f"{update.impact}")
         else:
-            text = f"Update posted ({update.status_label}){who}: {update.impact}"
+            text = _update_event(update, updates[index - 1], who)
         events.append((update.posted_at, 0, text))
         for change in update.component_changes:
             events.append((update.posted_at, 1, (
@@ -136,6 +138,22 @@ def timeline(incident: Incident) -> list[tuple[datetime, str]]:
     return [(at, text) for at, _, text in events]
 
 
+def _update_event(update: IncidentUpdate, previous: IncidentUpdate, who: str) -> str:
+    """A later update as what it changed: its status (forward, unchanged, or "Back to
+    Identified"), its Actions, and its Impact only when that changed."""
+    was, now = previous.status, update.status
+    if INCIDENT_STATUSES.index(now) < INCIDENT_STATUSES.index(was):
+        head = f"Back to {update.status_label}{who}"
+    elif now == was:
+        head = f"Update posted (still {update.status_label}){who}"
+    else:
+        head = f"Update posted ({update.status_label}){who}"
+    text = f"{head}: {update.actions}"
+    if update.impact and update.impact != previous.impact:
+        text += f" Impact now: {update.impact}"
+    return text
+
+
 def _roles_events(incident: Incident) -> list[tuple[datetime, str]]:
     """The acknowledgement and each change of commander (from the audit log)."""
     found = []
@@ -156,6 +174,11 @@ def _roles_events(incident: Incident) -> list[tuple[datetime, str]]:
             found.append((event.at, "Incident Commander: "
                           + (user.shown_name if user else "none")))
     return found
+
+
+def _people(count: int, noun: str) -> str:
+    """``1 subscriber``, ``3 subscribers``: a count of people with its noun right."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _status(value: str) -> str:
@@ -187,7 +210,8 @@ def draft(incident: Incident) -> str:
         f"- **Incident Commander:** {record_commander(incident)}",
         "",
         "## Impact",
-        f"- Users affected: {subscribers_emailed(incident.id)} subscribers emailed",
+        f"- Users affected: {_people(subscribers_emailed(incident.id), 'subscriber')} "
+        "emailed",
         f"- Data affected: {data}",
         f"- Features affected: {features}",
         "",

@@ -63,6 +63,7 @@ def test_an_admin_makes_a_key_sees_it_once_and_revokes_it(app, admin, components
     assert_accessible(page, "/staff/api-keys with a key")
     assert_keyboard_reachable_with_visible_focus(page, "/staff/api-keys with a key")
 
+    row.get_by_label("Yes, revoke this key for good").check()  # it cannot be undone
     row.get_by_role("button", name="Revoke Uptime monitor").click()
     page.get_by_text("API key revoked: Uptime monitor.").wait_for()
     assert "Revoked" in page.locator("table.api-keys .api-key-state").first.inner_text()

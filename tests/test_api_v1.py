@@ -121,7 +121,7 @@ def test_a_statuspage_client_opens_resolves_and_sets_a_component(
     page = admin_client.get("/staff/api-keys")
     token = soup(page).select_one(f"#api-key-{row.id} input[name=csrf_token]")["value"]
     assert admin_client.post(f"/staff/api-keys/{row.id}/revoke",
-                             data={"csrf_token": token}).status_code == 302
+                             data={"csrf_token": token, "confirm": "yes"}).status_code == 302
     before = snapshot()
     for bad in (None, "mtsp_not-a-key", revoked):
         api, comps = _client_library(live_url, bad)
@@ -162,7 +162,8 @@ def test_a_key_is_shown_once_stored_hashed_listed_with_its_last_use_and_revocabl
 
     page = admin_client.get("/staff/api-keys")
     token = soup(page).select_one(f"#api-key-{row.id} input[name=csrf_token]")["value"]
-    admin_client.post(f"/staff/api-keys/{row.id}/revoke", data={"csrf_token": token})
+    admin_client.post(f"/staff/api-keys/{row.id}/revoke",
+                      data={"csrf_token": token, "confirm": "yes"})  # the tick (issue 23)
     assert audit_events("api_key.revoke")[0].target_id == str(row.id)
     response = client.get(f"/api/v1/pages/{page_id}/components", headers=oauth(key))
     assert response.status_code == 401 and response.get_json()["error"]
@@ -258,8 +259,9 @@ def test_a_patch_renames_and_posts_an_update_keeping_the_status(
     assert response.status_code == 200
     incident = db.session.get(Incident, int(created["id"]))
     assert incident.title == "Slow dashboard" and incident.status == "investigating"
-    assert [u.impact for u in incident.updates] == ["Still slow, cause found.",
-                                                    "Pages load slowly."]
+    # The body is the update's text (its Actions); the Impact stays the incident's.
+    assert [(u.impact, u.actions) for u in incident.updates] == [
+        ("Slow", "Still slow, cause found."), ("Slow", "Pages load slowly.")]
     assert {e.action for e in audit_events() if e.actor_label == "api-key:PagerDuty"} >= {
         "incident.edit", "incident.update"}
 

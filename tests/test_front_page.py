@@ -60,7 +60,8 @@ def test_no_sev_on_any_public_page_feed_widget_or_subscriber_email(
                          "/api/v2/incidents/unresolved.json",
                          "/api/v2/scheduled-maintenances.json",
                          "/api/v2/scheduled-maintenances/upcoming.json",
-                         "/api/v2/scheduled-maintenances/active.json"}
+                         "/api/v2/scheduled-maintenances/active.json",
+                         "/favicon.ico"}  # the icon: an image (tests/test_i23_staff.py)
 
     received = {m.to: [] for m in smtp.messages}
     for m in smtp.messages:

@@ -21,7 +21,8 @@ OUTAGE = "Metabolic-Tracker Temporary Service Disruption"
 T_SEND = datetime(2026, 11, 26, 12, 31, tzinfo=timezone.utc)
 RESTORED = "Metabolic-Tracker Service Restored"
 
-# The playbook's "User Email - Outage Notification", filled in.
+# The playbook's "User Email - Outage Notification", filled in; the incident's start is
+# said in the body, with the facts after the Workaround (issue 23, point 8).
 OUTAGE_PARTICIPANT = """\
 Dear Participant,
 
@@ -35,6 +36,8 @@ What's affected:
 
 Workaround:
 Use the web app at app.example.test.
+
+Started: 26 November 2026, 12:00 UTC
 
 We will send another update when the issue is resolved. We apologize for
 any inconvenience.

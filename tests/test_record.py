@@ -75,7 +75,7 @@ def test_the_draft_follows_the_template_and_has_every_event(
     assert positions == sorted(positions)
     assert lines[0] == f"# Incident Report: {incident.title}"
     assert "- **Duration:** 2 hours 5 minutes" in lines
-    assert "- Users affected: 1 subscribers emailed" in lines
+    assert "- Users affected: 1 subscriber emailed" in lines
     assert "A full disk." in text and "Freed space." in text
     for event in ("Incident declared (SEV-1", "Update posted (Identified)",
                   "Component " + components[0].name, "Outage email: 1 sent, 0 failed",

@@ -203,7 +203,7 @@ def test_the_staff_incident_page_shows_each_message_and_its_delivery(
     receiver.answer(503)
     tick()
     page = soup(responder_client.get(f"/staff/incidents/{incident.id}"))
-    rows = [[td.get_text(" ", strip=True) for td in tr.select("td")]
+    rows = [[td.get_text(" ", strip=True) for td in tr.select("th, td")]  # a row's header
             for tr in page.select("section.slack-messages tbody tr")]
     assert [r[0] for r in rows] == ["Declaration", "Status update"]
     assert rows[0][1] == "retrying (1 try: HTTP 503)"
@@ -211,7 +211,7 @@ def test_the_staff_incident_page_shows_each_message_and_its_delivery(
     clock.advance(minutes=10)
     tick()
     page = soup(responder_client.get(f"/staff/incidents/{incident.id}"))
-    states = [tr.select("td")[1].get_text(" ", strip=True)
+    states = [tr.select("th, td")[1].get_text(" ", strip=True)
               for tr in page.select("section.slack-messages tbody tr")]
     assert states == ["sent (2 tries)", "sent"]
 

@@ -136,11 +136,14 @@ def component_v1(component: Component) -> dict[str, Any]:
     return body
 
 
-def incident_v1(incident: Incident) -> dict[str, Any]:
-    """The v2 incident object and v1's own keys (``null`` where nothing here holds them)."""
+def incident_v1(incident: Incident, impact_override: str | None = None) -> dict[str, Any]:
+    """The v2 incident object and v1's own keys (``null`` where nothing here holds them).
+
+    ``impact_override``: as the request sent it (a POST or PATCH echoes it, as Statuspage
+    does; nothing stores it, so a GET says ``null`` and ``impact`` gives the severity)."""
     body = api_shape.incident_json(incident, api_shape.current_page(), _tz())
     body.update({
-        "impact_override": None, "metadata": {}, "postmortem_body": None,
+        "impact_override": impact_override, "metadata": {}, "postmortem_body": None,
         "postmortem_body_last_updated_at": None, "postmortem_ignored": False,
         "postmortem_notified_subscribers": False, "postmortem_notified_twitter": False,
         "postmortem_published_at": None, "scheduled_for": None, "scheduled_until": None,
@@ -199,7 +202,7 @@ def create_incident(page_id: str):
     data = api_write.section(_payload(), "incident")
     incident = api_write.create_incident(data, actor=g.api_actor, now=utcnow())
     db.session.commit()
-    return jsonify(incident_v1(incident)), 201
+    return jsonify(incident_v1(incident, api_write.impact_override(data))), 201
 
 
 @bp.get("/incidents/<incident_id>")
@@ -215,4 +218,4 @@ def update_incident(page_id: str, incident_id: str):
     data = api_write.section(_payload(), "incident")
     api_write.update_incident(row, data, actor=g.api_actor, now=utcnow())
     db.session.commit()
-    return jsonify(incident_v1(row))
+    return jsonify(incident_v1(row, api_write.impact_override(data)))

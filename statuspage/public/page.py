@@ -65,13 +65,19 @@ def _check_branding(state) -> None:
     app.extensions[_LOGO_KEY] = logo
     if logo is not None:
         state.add_url_rule(f"/logo{logo[1]}", "logo", cacheable(_logo))
+    state.add_url_rule("/favicon.ico", "favicon", cacheable(_favicon))
     app.context_processor(_branding)
     app.add_template_filter(duration_words, "duration_words")
 
 
 def _branding() -> dict:
-    """The logo's address, for every page that extends base.html."""
-    return {"site_logo_url": branding.logo_url(current_app)}
+    """The logo's address and the icon's, for every page that extends base.html."""
+    return {"site_logo_url": branding.logo_url(current_app),
+            "site_icon": branding.icon_link(current_app)}
+
+
+def _favicon() -> Response:
+    return branding.favicon_response(current_app)
 
 
 def _logo() -> Response:

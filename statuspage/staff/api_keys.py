@@ -3,7 +3,7 @@ one's last use, revoke."""
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
@@ -11,7 +11,7 @@ from .. import api_keys, api_shape
 from ..clock import utcnow
 from ..forms import ONE_LINE, ActionForm
 from ..models import API_KEY_NAME_MAX, ApiKey
-from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
+from .common import INVALID, actor, bp, commit_or_show_errors, confirmed, get_or_404
 from .gate import admin_required
 
 
@@ -51,6 +51,9 @@ def api_keys_page():
 def revoke_api_key(key_id: int):
     ActionForm()  # CSRFProtect has already checked the token
     row = get_or_404(ApiKey, key_id)
+    if not confirmed():  # a revoked key cannot be brought back: the tool needs a new one
+        flash("Tick the confirmation to revoke the key. Nothing was revoked.", "error")
+        return redirect(url_for("staff.api_keys"))
     done = commit_or_show_errors(api_keys.revoke_key, row, actor=actor(), now=utcnow())
     done.flash(f"API key revoked: {row.name}. Requests with it now get 401.")
     return redirect(url_for("staff.api_keys"))

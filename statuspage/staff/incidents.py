@@ -242,10 +242,11 @@ def incident(incident_id: int):
         if request.args.get("status") == "resolved" and not incident.is_resolved:
             form.status.data = "resolved"  # the dashboard proposes it: the monitor is up
         fill_data_impact(form, current_data_impact(incident), site_tz())
-        latest = incident.latest_update
-        if latest is not None and not latest.is_redacted:
-            form.impact.data = latest.impact
-            form.workaround.data = latest.workaround
+        if form.status.data != "resolved":
+            # The next update starts from what participants read now; a Resolved one
+            # starts empty (static/js/resolved-fields.js empties them when Resolved is
+            # chosen, and the domain drops what is carried over unchanged).
+            form.impact.data, form.workaround.data = _carried(incident)
         return _render_incident(incident, form, errors, chosen)
 
     now = utcnow()
@@ -263,6 +264,15 @@ def incident(incident_id: int):
             return incident_page(incident.id)
         errors = done.errors
     return _render_incident(incident, form, errors, chosen, INVALID, affected)
+
+
+def _carried(incident: Incident) -> tuple[str, str]:
+    """The last update's Impact and Workaround, which the next update starts from (none
+    from a redacted update)."""
+    latest = incident.latest_update
+    if latest is None or latest.is_redacted:
+        return "", ""
+    return latest.impact, latest.workaround
 
 
 def _render_incident(incident, form, errors, chosen, status=200, affected=()):
@@ -293,6 +303,7 @@ def _render_incident(incident, form, errors, chosen, status=200, affected=()):
         blocks={u.id: present.status_update_block(incident, u, tz)
                 for u in incident.updates},
         action_form=ActionForm(),
+        carried=_carried(incident),
         due=due,
         overdue=due is not None and due <= now,
         now=now,
