@@ -305,3 +305,12 @@ def test_the_addresss_limit_on_the_code_page_says_for_how_long(app, smtp, respon
     said = error_of(limited)
     assert re.fullmatch(r"Too many sign-in attempts came from your network: try again "
                         r"in \d+ seconds\.", said), said
+
+
+def test_the_api_keys_form_does_not_say_its_words_go_public(app, admin_client):
+    """A key's name stays in the staff area: the warning above its form says so (it used
+    to say, as on the incident forms, that everything typed is shown on the public
+    page)."""
+    warning = words(soup(admin_client.get("/staff/api-keys")).select_one(
+        "#api-key-form").find_previous("p", class_="phi-warning").get_text(" "))
+    assert "stays in the staff area" in warning and "public page" not in warning
