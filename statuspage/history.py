@@ -60,20 +60,22 @@ def page_of(page: int, per_page: int) -> tuple[list, int]:
     """
     total = count()
     keys = _keys(newest=page * per_page)
-    rows = db.session.execute(
-        db.select(keys.c.kind, keys.c.id)
-        .order_by(keys.c.at.desc(), keys.c.kind.desc(), keys.c.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    incident_ids = [i for kind, i in rows if kind == "incident"]
-    window_ids = [i for kind, i in rows if kind == "maintenance"]
+    shown = (db.select(keys.c.kind, keys.c.id)
+             .order_by(keys.c.at.desc(), keys.c.kind.desc(), keys.c.id.desc())
+             .limit(per_page).offset((page - 1) * per_page))
+    rows = db.session.execute(shown).all()
+    # The rows by the page's own query, not by a list of their ids: ``IN (?, ?, ...)`` is a
+    # new SQL text for each count, and SQLite's driver keeps each text compiled (issue 21).
+    shown = shown.subquery()
     found: dict[tuple[str, int], object] = {}
     for incident in db.session.scalars(
-            db.select(Incident).where(Incident.id.in_(incident_ids))
+            db.select(Incident).where(Incident.id.in_(
+                db.select(shown.c.id).where(shown.c.kind == "incident")))
             .options(*timeline_options())):
         found[("incident", incident.id)] = incident
     for window in windows_with_updates(
-            db.select(Maintenance).where(Maintenance.id.in_(window_ids))):
+            db.select(Maintenance).where(Maintenance.id.in_(
+                db.select(shown.c.id).where(shown.c.kind == "maintenance")))):
         found[("maintenance", window.id)] = window
     return [found[(kind, i)] for kind, i in rows if (kind, i) in found], total
 

@@ -37,6 +37,20 @@ from .severity import SEVERITIES, SEVERITY_RANK, overall_status
 NEVER = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+def fixed_ids(ids: Iterable[int]) -> list[int]:
+    """``ids`` for ``column.in_(...)``, padded (the last id repeated) to 32 or the next
+    power of two.
+
+    Each count of ids is a new SQL text (``IN (?, ?, ...)``), which SQLite's driver keeps
+    compiled, 128 per connection, each larger than the last: a list that grows with the
+    incidents made every web worker grow with the writes (issue 21). Padded, up to 32 ids
+    run one text, up to 1,024 six."""
+    found = sorted(set(ids))
+    if found:
+        found += found[-1:] * (max(32, 1 << (len(found) - 1).bit_length()) - len(found))
+    return found
+
+
 # --- Components ----------------------------------------------------------------------------
 
 
@@ -79,13 +93,15 @@ def timeline_options() -> tuple:
     """Loader options for pages showing timelines: a fixed number of queries, however many
     incidents, updates and component changes there are (no lazy load per row).
 
-    The updates' component changes come joined to the updates, not by a query of their own
-    with ``update_id IN (?, ?, ...)``: that one had a new text at every update posted, and
-    SQLite's driver keeps each text it ran compiled (up to 128 per connection), so every
-    web worker grew with each write (issue 21)."""
+    No loader lists ids (``IN (?, ?, ...)``, as ``selectinload`` does): such a text is new
+    for each count of rows loaded, and SQLite's driver keeps each text it ran compiled (up
+    to 128 per connection, each larger than the last), so every web worker grew with the
+    writes (issue 21). The updates' component changes come joined to the updates; the
+    incidents' components and updates by the incidents' own query as a subquery, one text
+    however many incidents the page shows."""
     return (
-        db.selectinload(Incident.components),
-        db.selectinload(Incident.updates)
+        db.subqueryload(Incident.components),
+        db.subqueryload(Incident.updates)
         .joinedload(IncidentUpdate.component_changes)
         .joinedload(ComponentChange.component),
     )
@@ -212,7 +228,7 @@ def newest_updates(limit: int, component_id: Optional[int] = None) -> list[Incid
     two queries."""
     query = (
         db.select(IncidentUpdate)
-        .options(db.selectinload(IncidentUpdate.incident))
+        .options(db.joinedload(IncidentUpdate.incident))  # no id list (timeline_options)
         .order_by(IncidentUpdate.posted_at.desc(), IncidentUpdate.id.desc())
         .limit(limit)
     )
@@ -303,8 +319,9 @@ API_STATUSES = ("scheduled", "in_progress", "verifying", "completed")
 def maintenance_options() -> tuple:
     """Loader options for a window shown with its components and updates (fixed queries)."""
     return (
-        db.selectinload(Maintenance.taken).joinedload(MaintenanceComponent.component),
-        db.selectinload(Maintenance.updates),
+        # Subqueries, not id lists: one text however many windows (timeline_options).
+        db.subqueryload(Maintenance.taken).joinedload(MaintenanceComponent.component),
+        db.subqueryload(Maintenance.updates),
     )
 
 
@@ -385,7 +402,7 @@ def newest_maintenance_updates(limit: int, component_id: Optional[int] = None
     component, if given): two queries. Updates of cancelled windows are kept: they say so."""
     query = (
         db.select(MaintenanceUpdate)
-        .options(db.selectinload(MaintenanceUpdate.maintenance))
+        .options(db.joinedload(MaintenanceUpdate.maintenance))  # no id list
         .order_by(MaintenanceUpdate.posted_at.desc(), MaintenanceUpdate.id.desc())
         .limit(limit)
     )

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import coverage
 from .components import STATUS_ORDER
+from .queries import fixed_ids  # no new SQL text per incident named (issue 21)
 from .extensions import db
 from .models import (
     COMPONENT_STATUS_LABELS,
@@ -418,6 +419,7 @@ def front_page_bars(components: Iterable[Component], *, now: datetime, tz: ZoneI
     bars = {c.id: Bars([stored[(c.id, d)] for d in days]) for c in components}
     ids = {i for b in bars.values() for d in b.days for i in d.incident_ids}
     titles = dict(db.session.execute(
-        db.select(Incident.id, Incident.title).where(Incident.id.in_(ids))).all()) if ids else {}
+        db.select(Incident.id, Incident.title).where(Incident.id.in_(fixed_ids(ids)))
+    ).all()) if ids else {}
     return bars, titles
 
