@@ -88,12 +88,11 @@ def apply_result(monitor: Monitor, result: probe.Result, *, now: datetime,
         return
     proposal = db.session.get(MonitorProposal, monitor.proposal_id) if monitor.proposal_id \
         else None
-    opened = proposal is None
-    if opened:
+    opened = False
+    if proposal is None:
         if under_maintenance(monitor.component_id):
             return
-        proposal = _propose(monitor, now, flap_window)
-        opened = proposal.created_at == now and not proposal.last_errors
+        proposal, opened = _propose(monitor, now, flap_window)
     _keep_error(proposal, now, result.error or "failed", now)
     if opened:  # a new outage (not a flap): told, with the error that opened it
         events.record(events.ProposalOpened(proposal), now=now)
@@ -118,7 +117,9 @@ def _flapping(monitor: Monitor, now: datetime, window: timedelta
         .order_by(MonitorProposal.recovered_at.desc()).limit(1))
 
 
-def _propose(monitor: Monitor, now: datetime, flap_window: timedelta) -> MonitorProposal:
+def _propose(monitor: Monitor, now: datetime, flap_window: timedelta
+             ) -> tuple[MonitorProposal, bool]:
+    """The outage's proposal, and whether it is a new one (not a flap's, reused)."""
     again = _flapping(monitor, now, flap_window)
     if again is not None and (again.incident is None or not again.incident.is_resolved):
         again.recovered_at = None
@@ -126,7 +127,7 @@ def _propose(monitor: Monitor, now: datetime, flap_window: timedelta) -> Monitor
         if again.auto_published and again.incident is not None:
             _post(again.incident, monitor, "investigating", "major_outage", now,
                   "We are investigating: it stopped responding again.")
-        return again
+        return again, False
     proposal = MonitorProposal(
         monitor_id=monitor.id, component_id=monitor.component_id, severity=monitor.severity,
         first_failed_at=monitor.failing_since or now, last_errors=[], status="open",
@@ -140,7 +141,7 @@ def _propose(monitor: Monitor, now: datetime, flap_window: timedelta) -> Monitor
                         "first_failed_at": iso(proposal.first_failed_at)})
     if monitor.auto_publish:
         _auto_publish(proposal, monitor, now)
-    return proposal
+    return proposal, True
 
 
 def _update_text(component: Component, status: str, component_status: str,
