@@ -108,17 +108,3 @@ def test_incidents_opened_and_resolved_add_no_sql_text(client, staff, sql_texts)
     for _ in range(4):
         one_incident()
     assert _new(sql_texts, seen) == []
-
-
-def test_a_long_outage_adds_no_sql_text(client, staff, sql_texts):
-    """One incident takes an update at each write (the bench's soak): its timeline grows,
-    the statements that load it stay the same."""
-    incidents = [staff.open(), staff.open()]
-    for _ in range(3):
-        staff.update(incidents[0])
-        read_every_page(client, incidents)
-    seen = set(sql_texts)
-    for n in range(20):
-        staff.update(incidents[n % 5 == 0])
-        read_every_page(client, incidents)
-    assert _new(sql_texts, seen) == []
