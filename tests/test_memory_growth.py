@@ -86,7 +86,9 @@ def staff(app, client, clock, admin, components):
 
 def _new(texts: set[str], seen: set[str]) -> list[str]:
     """The texts not seen before, each by what follows its FROM (where they differ)."""
-    return sorted(" ".join(t.split())[-500:] for t in texts - seen)
+    # The cause is a list of ids whose length follows the data: a text with ``IN (`` that
+    # was not seen. (A fixed text, such as one lazy load, may first appear late.)
+    return sorted(" ".join(t.split())[-500:] for t in texts - seen if " IN (" in t)
 
 
 def test_incidents_opened_and_resolved_add_no_sql_text(client, staff, sql_texts):
