@@ -256,6 +256,29 @@ MONITOR_WORKERS = 8
 #: ``/health/ready`` calls the monitor process stale when its heartbeat is older than this.
 MONITOR_HEARTBEAT_MAX_AGE_SECONDS = 120
 
+# --- Paging (statuspage/paging/; rotations at /staff/on-call, ways at /staff/profile) ----
+#: The SMS provider's Apprise URL, to which a person's phone number (E.164) is appended as
+#: the target, e.g. ``twilio://SID:TOKEN@+15550001111``. Empty: no SMS; a person's page
+#: URLs and email still go.
+SMS_URL = ""
+#: A page not acknowledged within this many minutes goes to the chain's next step (the
+#: playbook: 15). A number; fractions are allowed (tests, a try-out).
+PAGE_ESCALATION_MINUTES = 15
+#: After the chain's last step, that step repeats every period at most this many times.
+PAGE_REPEAT_LIMIT = 3
+#: When a SEV-3/4 emails the primary on call at once; outside, the email waits for the next
+#: start. Days as a range or a comma list, then a time range, in SITE_TIMEZONE:
+#: ``Mon-Fri 09:00-17:00``, ``Mon-Sun 00:00-23:59``, ``Mon,Wed 08:00-12:00``.
+BUSINESS_HOURS = "Mon-Fri 09:00-17:00"
+#: Let page URLs and SMS_URL reach private, loopback and link-local hosts (a self-hosted
+#: ntfy on the office network; the tests' receivers on loopback), over plain http too.
+#: Off: public addresses only, as for webhooks.
+PAGE_ALLOW_PRIVATE_HOSTS = False
+#: Seconds a page's way may take (connect and answer) before it is tried again later.
+PAGE_TIMEOUT_SECONDS = 10
+#: Tries of one way of one page before it fails for good (waits: NOTIFIER_RETRY_BASE/MAX).
+PAGE_MAX_ATTEMPTS = 5
+
 # --- SMTP (Flask-Mail's keys) -----------------------------------------------------------
 MAIL_SERVER = "localhost"
 MAIL_PORT = 25

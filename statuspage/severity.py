@@ -56,6 +56,10 @@ class Severity:
     staff_notices: tuple[str, ...] = ()
     #: Its Escalate To roles are told when the response target passes unacknowledged.
     escalates: bool = False
+    #: Declaring it (or a monitor proposing it) pages the primary on call at once, at any
+    #: hour, and starts the escalation chain (the playbook's After Hours Protocol); the
+    #: others email the primary in business hours (``paging``).
+    pages: bool = False
     #: A record within 24 h and a review within 72 h are asked for once resolved.
     reviewed: bool = False
     #: The playbook's #incidents declaration for this severity: its heading and the labels
@@ -91,7 +95,7 @@ SEVERITIES: dict[str, Severity] = {
             timedelta(minutes=15), timedelta(hours=2), timedelta(minutes=15),
             "critical", CRITICAL, "major_outage",
             outage_email=True, tells_every_subscriber=True,
-            staff_notices=("primary", "executive"), escalates=True, reviewed=True,
+            staff_notices=("primary", "executive"), escalates=True, pages=True, reviewed=True,
             slack_declared=(":rotating_light: SEV-1 INCIDENT DECLARED",
                             ("Description", "Time Detected", "Impact",
                              "Incident Commander", "Status")),
@@ -105,7 +109,8 @@ SEVERITIES: dict[str, Severity] = {
             "1 hour", "4 hours",
             timedelta(hours=1), timedelta(hours=4), timedelta(minutes=30),
             "major", PARTIAL, "partial_outage",
-            outage_email=True, staff_notices=("primary",), escalates=True, reviewed=True,
+            outage_email=True, staff_notices=("primary",), escalates=True, pages=True,
+            reviewed=True,
             slack_declared=(":warning: SEV-2 INCIDENT",
                             ("Description", "Impact", "Investigating")),
         ),

@@ -20,6 +20,7 @@ One module per concern; this package's names are the ones the rest of the code i
 - ``api_keys``: the keys of the write API (``/api/v1``).
 - ``staff_emails``: the staff's email (notices, reminders, a monitor's proposal), one row
   per message.
+- ``paging``: on-call rotations and overrides, the chains of pages, each page and its ways.
 """
 
 from __future__ import annotations
@@ -128,4 +129,15 @@ from .staff_emails import (  # noqa: F401
 from .api_keys import (  # noqa: F401
     API_KEY_NAME_MAX,
     ApiKey,
+)
+from .paging import (  # noqa: F401
+    CHAIN_SUBJECTS,
+    HANDOVER_EVERY,
+    PAGE_KINDS,
+    ROTATION_ROLES,
+    Page,
+    PageChain,
+    PageSend,
+    Rotation,
+    RotationOverride,
 )

@@ -59,7 +59,11 @@ class Component(db.Model):
 
 class StaffUser(db.Model):
     __tablename__ = "staff_users"
-    __table_args__ = (CheckConstraint(f"role IN {_in(ROLES)}", name="role"),)
+    __table_args__ = (
+        CheckConstraint(f"role IN {_in(ROLES)}", name="role"),
+        # An index, not a constraint: adding it recreates no table on SQLite (0016).
+        Index("ix_staff_users_calendar_token", "calendar_token", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
@@ -81,6 +85,11 @@ class StaffUser(db.Model):
     totp_last_step: Mapped[Optional[int]] = mapped_column(BigInteger)
     #: Shown instead of the address where set (the roles of an incident, Slack).
     display_name: Mapped[Optional[str]] = mapped_column(String(NAME_MAX))
+    #: Paging (/staff/profile): the phone for SMS (E.164), and Apprise URLs, one per line.
+    phone: Mapped[Optional[str]] = mapped_column(String(20))
+    page_urls: Mapped[Optional[str]] = mapped_column(Text)
+    #: The secret of the shifts' calendar feed (revocable: a new one replaces it).
+    calendar_token: Mapped[Optional[str]] = mapped_column(String(64))
 
     @property
     def shown_name(self) -> str:

@@ -17,7 +17,10 @@ from .vocab import DELIVERY_STATUSES, EMAIL_MAX, _in
 #: (sent_reminders); action_item: an action item fell due (action_item_reminders);
 #: monitor: a monitor proposes an incident (monitor_proposals); webhook: a webhook was
 #: disabled automatically, the admins are told (audit_events: its "webhook.auto_disable").
-STAFF_EMAIL_KINDS = ("notice", "cadence", "action_item", "monitor", "webhook")
+#: page: a page's email way (pages); oncall: a SEV-3/4 incident's email to the primary
+#: on call, in business hours (incidents).
+STAFF_EMAIL_KINDS = ("notice", "cadence", "action_item", "monitor", "webhook", "page",
+                     "oncall")
 
 
 class StaffEmail(db.Model):
