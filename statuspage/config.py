@@ -274,6 +274,8 @@ BUSINESS_HOURS = "Mon-Fri 09:00-17:00"
 #: ntfy on the office network; the tests' receivers on loopback), over plain http too.
 #: Off: public addresses only, as for webhooks.
 PAGE_ALLOW_PRIVATE_HOSTS = False
+#: Per client address: POSTs of the one-tap acknowledgement page (/ack/<token>).
+ACK_RATE_LIMIT = "10 per minute;60 per hour"
 #: Seconds a page's way may take (connect and answer) before it is tried again later.
 PAGE_TIMEOUT_SECONDS = 10
 #: Tries of one way of one page before it fails for good (waits: NOTIFIER_RETRY_BASE/MAX).

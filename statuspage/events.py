@@ -69,6 +69,14 @@ class IncidentEdited(Event):
 
 
 @dataclass(frozen=True)
+class IncidentAcknowledged(Event):
+    """Its commander acknowledged it (``by``: their shown name): paging stops."""
+
+    incident: Incident
+    by: str
+
+
+@dataclass(frozen=True)
 class IncidentReopened(Event):
     """Recorded before the incident changes: the outbox may refuse it."""
 
@@ -117,6 +125,13 @@ class ComponentChanged(Event):
 class ProposalOpened(Event):
     """A monitor found its component down and proposes an incident (a new outage: not a
     flap within MONITOR_FLAP_WINDOW_SECONDS), after publishing it if it auto-publishes."""
+
+    proposal: MonitorProposal
+
+
+@dataclass(frozen=True)
+class ProposalClosed(Event):
+    """Staff dismissed the proposal, or published it as an incident (its ``incident``)."""
 
     proposal: MonitorProposal
 

@@ -13,7 +13,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Optional
+from typing import Callable, Optional
+
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .. import mail
+from ..extensions import db
+from ..models import Page, PageSend, StaffEmail
+from . import staff_email
 
 
 @dataclass(frozen=True)
@@ -32,10 +41,68 @@ def queue_page(*, key: str, kind: str, recipient: str, now: datetime,
     address: a staff account's, paged through every way of their profile; anyone else's,
     by email only) and a row for each of its ways, unless ``key`` was queued before.
     Returns the new ``Page``, or None when it existed."""
-    raise NotImplementedError
+    # A minimal stand-in (helper H3, issue 24): the page and its email way only, so the
+    # chain runs before H2's channel lands. H2's version replaces this body.
+    db.session.flush()
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    page_id = db.session.execute(insert(Page).values(
+        key=key, kind=kind, recipient=recipient, chain_id=chain_id, step=step,
+        roles=roles[:400], created_at=now).on_conflict_do_nothing(
+        index_elements=["key"]).returning(Page.id)).scalar()
+    if page_id is None:
+        return None
+    staff_email.queue("page", page_id, [recipient], now=now)
+    return db.session.get(Page, page_id)
+
+
+#: kind -> its text (stand-in, H3): a registry, because ``outbox.paging`` imports this
+#: module (queue_page) and this one cannot import it back.
+TEXTS: dict[str, Callable[..., Optional[PageText]]] = {}
 
 
 def text_of(page, now: datetime) -> Optional[PageText]:
     """The page's text, by its kind (chain: ``outbox.paging.page_text``; handover:
     ``paging.rotations.handover_text``; test), or None: cancel it."""
-    raise NotImplementedError
+    text = TEXTS.get(page.kind)
+    return text(page, now) if text is not None else None
+
+
+def render_email(page_id: int, recipient: str, *, sender: str, now: datetime
+                 ) -> Optional[bytes]:
+    """The page's email way (stand-in, H3), or None: cancelled."""
+    page = db.session.get(Page, page_id)
+    text = page and text_of(page, now)
+    if text is None:
+        return None
+    ack = (f"\n\nAcknowledge (stops the paging for everyone):\n{text.ack_url}\n"
+           if text.ack_url else "\n")
+    return mail.staff_message(subject=text.title, sender=sender, recipient=recipient,
+                              body=text.body + ack, now=now,
+                              public_url=current_app.config["PUBLIC_URL"])
+
+
+@dataclass(frozen=True)
+class Way:
+    """One way of a page, as the staff pages show it (stand-in, H3)."""
+
+    service: str  # "email", "SMS", "ntfy"...
+    status: str  # pending, sending, sent, failed, cancelled
+    answer: str  # what it answered, without a token ("" before it went)
+    at: Optional[datetime]
+
+
+def ways_of(page_ids) -> dict[int, list[Way]]:
+    """page id -> its ways (stand-in, H3)."""
+    ids = list(page_ids)
+    found: dict[int, list[Way]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    for row in db.session.scalars(db.select(StaffEmail).where(
+            StaffEmail.kind == "page", StaffEmail.subject_id.in_(ids))):
+        found[row.subject_id].append(Way("email", row.status, row.last_error or "",
+                                         row.sent_at))
+    for row in db.session.scalars(db.select(PageSend).where(PageSend.page_id.in_(ids))
+                                  .order_by(PageSend.id)):
+        found[row.page_id].append(Way(row.service, row.status, row.last_error or "",
+                                      row.sent_at))
+    return found

@@ -19,8 +19,8 @@ from typing import Any, Callable, Optional
 from flask import Flask
 
 from ..clock import utcnow
-from . import (action_reminders, channels, engine, http_channels, reminders, staff_notices,
-               workers)
+from . import (action_reminders, channels, engine, http_channels, paging, reminders,
+               staff_notices, workers)
 
 #: The channels that run beside the subscribers' email, in the order they start.
 BESIDE = ("webhook", "staff_email", "slack")
@@ -29,6 +29,10 @@ BESIDE = ("webhook", "staff_email", "slack")
 def queue_due(report: Any, *, stop: Callable[[], bool]) -> None:
     """Commits step by step: queue the responders' emails time has made due, counted into
     ``report`` (the notifier's ``TickReport``)."""
+    if not stop():  # the paging chains' steps due (outbox.paging)
+        paging.queue_due_steps(utcnow())
+    if not stop():  # a SEV-3/4's email to the primary, in business hours
+        paging.queue_due_oncall_emails(utcnow())
     if not stop():
         staff_notices.queue_due_escalations(utcnow())
     if not stop():

@@ -27,7 +27,12 @@ def on_call(role: str, now: datetime) -> Optional[OnCall]:
     covering ``now`` wins, else the rotation's member whose turn it is; without any
     rotation of that role, the contacts' On-call Engineer (primary) or Secondary On-call
     (secondary), if set. None: nobody."""
-    raise NotImplementedError
+    # A minimal stand-in (helper H3, issue 24) so the chain runs before H1's rotations
+    # land: the contacts' fallback only. H1's version replaces this body.
+    from .. import contacts
+
+    email = contacts.contacts()["oncall" if role == "primary" else "secondary_oncall"].email
+    return OnCall(email, None, None) if email else None
 
 
 def handover_text(page, now: datetime):

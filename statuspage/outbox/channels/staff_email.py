@@ -19,8 +19,8 @@ from flask import Flask
 from ... import mail
 from ...clock import utcnow
 from ...extensions import db
-from .. import (action_reminders, engine, monitor_notices, reminders, staff_notices,
-                webhook_delivery)
+from .. import (action_reminders, engine, monitor_notices, pages, paging, reminders,
+                staff_notices, webhook_delivery)
 from ..channel import Answer, Channel
 from ..staff_email import Claimed, StaffEmails
 from .email import answer_of
@@ -33,6 +33,8 @@ RENDER: dict[str, Callable[..., Optional[bytes]]] = {
     "action_item": action_reminders.render,
     "monitor": monitor_notices.render,
     "webhook": webhook_delivery.render_admin_email,
+    "page": pages.render_email,
+    "oncall": paging.render_oncall,
 }
 
 
