@@ -54,6 +54,7 @@ ROLE_WORDS = {"primary": "Primary on-call", "secondary": "Secondary on-call",
               "tech_lead": "Tech Lead", "security_lead": "Security Lead"}
 #: The step that repeats (the Tech Lead's).
 LAST = 2
+_WARNED: set[tuple[int, int]] = set()
 
 
 # --- Settings ------------------------------------------------------------------------------
@@ -152,7 +153,8 @@ def queue_step(chain: PageChain, step: int, now: datetime) -> int:
     """In the caller's transaction: each person of ``step`` paged, unless they were at this
     step already. How many pages are new."""
     people = people_at(chain, step, now)
-    if not people:
+    if not people and (chain.id, step) not in _WARNED:  # once per process, not every tick
+        _WARNED.add((chain.id, step))
         log.warning("page chain %s: no one to page at step %s", chain.id, step)
     new = 0
     for address, roles in people.items():

@@ -81,8 +81,9 @@ class Paging:
         return "paging"
 
 
-def paging_of(subject: str, subject_id: int, now: datetime) -> Optional[Paging]:
-    """The subject's chain and its pages, oldest first (None: it never paged)."""
+def paging_of(subject: str, subject_id: int, now: Optional[datetime]) -> Optional[Paging]:
+    """The subject's chain and its pages, oldest first (None: it never paged); with
+    ``now``, when its next step falls due."""
     chain = paging.chain_of(subject, subject_id)
     if chain is None:
         return None
@@ -92,7 +93,7 @@ def paging_of(subject: str, subject_id: int, now: datetime) -> Optional[Paging]:
     ways = pages.ways_of([p.id for p in found])
     rows = [PageRow(p, names[p.recipient], ways.get(p.id, [])) for p in found]
     next_at = None
-    if paging.calls_for_paging(chain):
+    if now is not None and paging.calls_for_paging(chain):
         step = paging.due_step(chain, now) + 1
         if step <= paging.last_step():
             next_at = chain.started_at + step * paging.period()
@@ -102,7 +103,7 @@ def paging_of(subject: str, subject_id: int, now: datetime) -> Optional[Paging]:
 def timeline_events(incident_id: int) -> list[tuple[datetime, str]]:
     """(time, text) for the record's timeline: each page (who, step, roles, ways), the
     acknowledgement or the end of the chain."""
-    found = paging_of("incident", incident_id, datetime.max)
+    found = paging_of("incident", incident_id, None)
     if found is None:
         return []
     events = [(row.page.created_at,
