@@ -82,15 +82,36 @@ def test_a_notifier_away_pages_the_steps_it_missed_at_once_but_no_repeat_twice(
 
 def test_a_security_incident_pages_the_security_lead_at_every_step(
         app, clock, smtp, people, responder, components):  # noqa: F811
-    declare(responder, components, clock, severity="SEV-3", incident_type="security")
-    tick()
-    assert pages() == []  # a SEV-3 pages no one, whatever its type
     declare(responder, components, clock, severity="SEV-2", incident_type="security",
             title="Suspicious sign-ins")
     tick()
     assert pages() == [(0, PRIMARY, "Primary on-call"), (0, SECURITY, "Security Lead")]
     [mail] = page_mails(smtp, SECURITY)
     assert "Type: Security" in mail.text()
+    clock.advance(minutes=1.5)
+    tick()
+    assert pages()[2:] == [(1, SECONDARY, "Secondary on-call"), (1, SECURITY, "Security Lead")]
+
+
+def test_a_sev3_security_incident_pages_the_security_lead_alone_once(
+        app, clock, smtp, people, responder, components):  # noqa: F811
+    from statuspage import contacts
+
+    incident = declare(responder, components, clock, severity="SEV-3",
+                       incident_type="security")
+    tick()
+    assert pages() == [(0, SECURITY, "Security Lead")]  # whatever its severity
+    clock.advance(minutes=10)
+    tick()
+    assert pages() == [(0, SECURITY, "Security Lead")]  # no step follows, no one on call
+    # Raised to SEV-1 later: the chain begins then, with the primary.
+    incidents.edit_incident(
+        incident, actor=responder, now=clock(), title=incident.title, severity="SEV-1",
+        component_ids=[c.id for c in incident.components], started_at=incident.started_at,
+        declaration=contacts.Declaration("security", False))
+    db.session.commit()
+    tick()
+    assert pages()[1:] == [(0, PRIMARY, "Primary on-call")]
     clock.advance(minutes=1.5)
     tick()
     assert pages()[2:] == [(1, SECONDARY, "Secondary on-call"), (1, SECURITY, "Security Lead")]

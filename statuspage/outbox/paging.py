@@ -22,9 +22,12 @@ hours. Every page and step is a row with a unique key: once, whatever the notifi
   queued in the same transaction and not yet sent, makes way): the timing, the steps
   already paged and an acknowledgement carry over, so no one is paged twice for one outage.
 - A SEV-3/4 (or any severity that does not page) emails the primary on call (kind
-  "oncall", once per incident and person): at once in business hours, else at the first
-  tick of the next business hours, to whoever is primary then. It is not sent for an
-  incident that was paged (its chain exists) or once it is resolved or acknowledged.
+  "oncall", once per incident): at once in business hours, else at the first tick of the
+  next business hours, to whoever is primary then. It is not sent for an incident whose
+  primary was paged, nor once it is resolved or acknowledged.
+- A Security incident pages the Security Lead at once whatever its severity ("Decided
+  after review"): a SEV-3/4 one has a chain of that one page (no one on call is paged, no
+  step follows); raised to SEV-1/2 later, its chain begins then, with the primary.
 """
 
 from __future__ import annotations
@@ -107,23 +110,33 @@ def subject_of(chain: PageChain):
     return db.session.get(model, chain.subject_id)
 
 
+def on_call_paged(chain: PageChain) -> bool:
+    """The chain pages the people on call: its subject's severity pages. Else (a SEV-3/4
+    Security incident) it pages the Security Lead alone, once."""
+    subject = subject_of(chain)
+    return subject is not None and SEVERITIES[subject.severity].pages
+
+
 def calls_for_paging(chain: PageChain) -> bool:
     """Neither acknowledged nor closed, and its subject still calls for paging."""
     if chain.acknowledged_at is not None or chain.closed_at is not None:
         return False
     subject = subject_of(chain)
-    if subject is None or not SEVERITIES[subject.severity].pages:
+    if subject is None:
         return False
     if isinstance(subject, Incident):
-        return not subject.is_resolved
-    return subject.status == "open" and subject.recovered_at is None
+        return not subject.is_resolved and (SEVERITIES[subject.severity].pages
+                                            or chain.security)
+    return (SEVERITIES[subject.severity].pages and subject.status == "open"
+            and subject.recovered_at is None)
 
 
 def due_step(chain: PageChain, now: datetime) -> int:
     """The latest step due at ``now`` (-1 before the first)."""
     if now < chain.started_at:
         return -1
-    return min(int((now - chain.started_at) / period()), last_step())
+    last = last_step() if on_call_paged(chain) else 0
+    return min(int((now - chain.started_at) / period()), last)
 
 
 def people_at(chain: PageChain, step: int, now: datetime) -> dict[str, list[str]]:
@@ -136,7 +149,9 @@ def people_at(chain: PageChain, step: int, now: datetime) -> dict[str, list[str]
             address = known.setdefault(address.strip().lower(), address.strip())
             found.setdefault(address, []).append(ROLE_WORDS[role])
 
-    if step == 0:
+    if not on_call_paged(chain):
+        pass  # the Security Lead alone
+    elif step == 0:
         on_call = rotations.on_call("primary", now)
         add(on_call and on_call.email, "primary")
     elif step == 1:
@@ -187,6 +202,9 @@ def start(subject: str, subject_id: int, *, security: bool, now: datetime) -> Pa
     chain = chain_of(subject, subject_id)
     if security and not chain.security:  # a type changed to Security: from now on
         chain.security = True
+        db.session.flush()
+    if on_call_paged(chain) and chain.started_at != now and not primary_paged(chain.id):
+        chain.started_at = now  # raised from a SEV-3/4 Security incident: the chain begins
         db.session.flush()
     if calls_for_paging(chain):
         for step in steps_to_queue(chain, now):
@@ -269,14 +287,16 @@ def hand_over(proposal: MonitorProposal, now: datetime) -> None:
 
 
 def on_incident(incident: Incident, now: datetime) -> None:
-    """Declared or edited: a severity that pages starts (or resumes) the chain; one that
-    does not emails the primary on call in business hours."""
+    """Declared or edited: a severity that pages starts (or resumes) the chain, and so does
+    a Security incident of any severity (the Security Lead); a severity that does not page
+    emails the primary on call in business hours."""
     if incident.is_resolved:
         return
-    if SEVERITIES[incident.severity].pages:
-        start("incident", incident.id, security=incident.incident_type == "security",
-              now=now)
-    elif business_hours.is_open(now, site_tz(), hours()):
+    security = incident.incident_type == "security"
+    if SEVERITIES[incident.severity].pages or security:
+        start("incident", incident.id, security=security, now=now)
+    if (not SEVERITIES[incident.severity].pages
+            and business_hours.is_open(now, site_tz(), hours())):
         queue_oncall_email(incident, now)
 
 
@@ -351,10 +371,17 @@ pages.TEXTS["chain"] = page_text  # stand-in registry (see outbox.pages)
 # --- SEV-3/4: the primary's email in business hours ----------------------------------------
 
 
+def primary_paged(chain_id: int) -> bool:
+    return db.session.scalar(db.select(Page.id).where(
+        Page.chain_id == chain_id, Page.roles.contains(ROLE_WORDS["primary"])).limit(1)
+        ) is not None
+
+
 def queue_oncall_email(incident: Incident, now: datetime) -> bool:
     """In the caller's transaction: the primary on call's email about a SEV-3/4, unless
-    one went for the incident already (to anyone) or it was paged."""
-    if chain_of("incident", incident.id) is not None or db.session.scalar(
+    one went for the incident already (to anyone) or the primary was paged for it."""
+    chain = chain_of("incident", incident.id)
+    if (chain is not None and primary_paged(chain.id)) or db.session.scalar(
             db.select(StaffEmail.id).where(StaffEmail.kind == "oncall",
                                            StaffEmail.subject_id == incident.id).limit(1)):
         return False
@@ -373,8 +400,10 @@ def queue_due_oncall_emails(now: datetime) -> int:
         return 0
     told = set(db.session.scalars(db.select(StaffEmail.subject_id)
                                   .where(StaffEmail.kind == "oncall")))
-    paged = set(db.session.scalars(db.select(PageChain.subject_id)
-                                   .where(PageChain.subject == "incident")))
+    paged = set(db.session.scalars(
+        db.select(PageChain.subject_id).join(Page, Page.chain_id == PageChain.id)
+        .where(PageChain.subject == "incident",
+               Page.roles.contains(ROLE_WORDS["primary"]))))
     due = [i.id for i in queries.open_incidents()
            if not SEVERITIES[i.severity].pages and i.acknowledged_at is None
            and i.id not in told and i.id not in paged]
