@@ -83,6 +83,23 @@ def test_publishing_the_proposal_hands_its_chain_to_the_incident(
     assert "Incident Commander: responder@example.test" in page_mails(smtp, SECONDARY)[0].text()
 
 
+def test_a_proposals_page_link_still_acknowledges_once_it_became_an_incident(
+        app, clock, smtp, proposed, responder, components):  # noqa: F811
+    link = ack_link(page_mails(smtp, PRIMARY)[0])
+    incident = outages.publish(proposed, actor=responder, now=clock(), title="Login is down",
+                               severity="SEV-1", component_ids=[components[0].id],
+                               update=incidents.UpdateText(status="investigating",
+                                                           impact="x", actions="y"))
+    db.session.commit()
+    client = app.test_client()
+    page = client.get(link)
+    assert "Login is down" in soup(page).select_one(".ack-subject").get_text()
+    done = client.post(link, data={"csrf_token": soup(page).select_one(
+        "input[name=csrf_token]")["value"]})
+    assert done.status_code == 200
+    assert chains() == [("incident", incident.id, "Olga Oncall", False)]
+
+
 def test_an_acknowledged_proposal_stays_acknowledged_as_an_incident(
         app, clock, smtp, proposed, responder, components):  # noqa: F811
     client = app.test_client()

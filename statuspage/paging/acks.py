@@ -113,6 +113,17 @@ def person_named(address: str) -> tuple[Optional[StaffUser], str]:
     return None, address
 
 
+def _same_subject(chain: PageChain, subject: str, subject_id: int) -> bool:
+    """The token's subject is the chain's, or the proposal whose chain the incident it
+    became took over (a page sent before the publishing still acknowledges)."""
+    if (chain.subject, chain.subject_id) == (subject, subject_id):
+        return True
+    if subject != "proposal" or chain.subject != "incident":
+        return False
+    proposal = db.session.get(MonitorProposal, subject_id)
+    return proposal is not None and proposal.incident_id == chain.subject_id
+
+
 def read(token: str, now: datetime) -> Ack:
     """The link's page, or ``BadAck``: tampered, another page's, expired (24 h after the
     page)."""
@@ -134,13 +145,15 @@ def read(token: str, now: datetime) -> Ack:
     chain = page is not None and page.chain_id and db.session.get(PageChain, page.chain_id)
     if not chain or page.kind != "chain":
         raise BadAck(INVALID)
-    if (page.recipient.lower() != address.lower() or chain.subject != subject
-            or chain.subject_id != subject_id):
+    if page.recipient.lower() != address.lower() or not _same_subject(chain, subject,
+                                                                       subject_id):
         raise BadAck(NOT_YOURS)
     if now > page.created_at + LIFETIME:
         raise BadAck(EXPIRED, status=410)
-    incident = db.session.get(Incident, subject_id) if subject == "incident" else None
-    proposal = db.session.get(MonitorProposal, subject_id) if subject == "proposal" else None
+    incident = db.session.get(Incident, chain.subject_id) if chain.subject == "incident" \
+        else None
+    proposal = db.session.get(MonitorProposal, chain.subject_id) \
+        if chain.subject == "proposal" else None
     person, name = person_named(page.recipient)
     return Ack(page, chain, incident, proposal, person, name)
 
