@@ -66,6 +66,7 @@ class IncidentEdited(Event):
     """Its title, severity, components, start, impact block or declaration corrected."""
 
     incident: Incident
+    severity_before: Optional[str] = None  # its severity before the edit
 
 
 @dataclass(frozen=True)

@@ -234,10 +234,15 @@ def test_no_one_on_call_pages_the_next_steps_still(
     contacts.save({"tech_lead": contacts.ContactValue("Tess Tech", TECH_LEAD)}, None,
                   actor=admin, now=clock())
     db.session.commit()
-    declare(responder, components, clock)
+    incident = declare(responder, components, clock)
     tick()
     assert pages() == []
-    clock.advance(minutes=3)
+    clock.advance(minutes=1)
+    incidents.edit_incident(incident, actor=responder, now=clock(), title="Still down",
+                            severity="SEV-1", component_ids=[components[0].id],
+                            started_at=incident.started_at)  # delays nothing
+    db.session.commit()
+    clock.advance(minutes=2)
     tick()
     assert pages() == [(2, TECH_LEAD, "Tech Lead")]
 

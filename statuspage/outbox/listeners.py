@@ -73,7 +73,8 @@ def subscribers_declined(event: ev.NotificationsDeclined, now: datetime) -> None
 def paging_started(event, now: datetime) -> None:
     """A severity that pages starts the escalation chain (once); a SEV-3/4 emails the
     primary on call in business hours."""
-    paging.on_incident(event.incident, now)
+    paging.on_incident(event.incident, now,
+                       severity_before=getattr(event, "severity_before", None))
 
 
 def paging_stopped(event: ev.IncidentResolved, now: datetime) -> None:

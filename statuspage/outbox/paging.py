@@ -191,9 +191,12 @@ def chain_of(subject: str, subject_id: int) -> Optional[PageChain]:
         PageChain.subject == subject, PageChain.subject_id == subject_id))
 
 
-def start(subject: str, subject_id: int, *, security: bool, now: datetime) -> PageChain:
+def start(subject: str, subject_id: int, *, security: bool, now: datetime,
+          raised: bool = False) -> PageChain:
     """The subject's chain (created once: unique, ON CONFLICT DO NOTHING) with the steps
-    due queued, in the caller's transaction (flushes)."""
+    due queued, in the caller's transaction (flushes). ``raised``: the incident was just
+    raised to a severity that pages (a Security one's chain, the Security Lead's alone
+    until now, begins its steps now)."""
     db.session.flush()
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(insert(PageChain).values(
@@ -203,7 +206,7 @@ def start(subject: str, subject_id: int, *, security: bool, now: datetime) -> Pa
     if security and not chain.security:  # a type changed to Security: from now on
         chain.security = True
         db.session.flush()
-    if on_call_paged(chain) and chain.started_at != now and not primary_paged(chain.id):
+    if raised and chain.started_at != now and not primary_paged(chain.id):
         chain.started_at = now  # raised from a SEV-3/4 Security incident: the chain begins
         db.session.flush()
     if calls_for_paging(chain):
@@ -225,9 +228,10 @@ def queue_due_steps(now: datetime) -> int:
                 .where(Page.chain_id.in_([c for c, _ in waiting]))):
             queued_steps.setdefault(chain_id, set()).add(step)
     todo = []
-    for chain_id, started_at in waiting:
+    for chain_id, _started_at in waiting:
         chain = db.session.get(PageChain, chain_id)
-        if set(steps_to_queue(chain, now)) - queued_steps.get(chain_id, set()):
+        missing = set(steps_to_queue(chain, now)) - queued_steps.get(chain_id, set())
+        if any(people_at(chain, step, now) for step in missing):  # else no lock to take
             todo.append(chain_id)
     db.session.rollback()
     new = 0
@@ -286,15 +290,19 @@ def hand_over(proposal: MonitorProposal, now: datetime) -> None:
 # --- What the event listeners call ---------------------------------------------------------
 
 
-def on_incident(incident: Incident, now: datetime) -> None:
+def on_incident(incident: Incident, now: datetime, *,
+                severity_before: Optional[str] = None) -> None:
     """Declared or edited: a severity that pages starts (or resumes) the chain, and so does
     a Security incident of any severity (the Security Lead); a severity that does not page
     emails the primary on call in business hours."""
     if incident.is_resolved:
         return
     security = incident.incident_type == "security"
-    if SEVERITIES[incident.severity].pages or security:
-        start("incident", incident.id, security=security, now=now)
+    pages_now = SEVERITIES[incident.severity].pages
+    if pages_now or security:
+        raised = bool(severity_before) and pages_now and \
+            not SEVERITIES[severity_before].pages
+        start("incident", incident.id, security=security, now=now, raised=raised)
     if (not SEVERITIES[incident.severity].pages
             and business_hours.is_open(now, site_tz(), hours())):
         queue_oncall_email(incident, now)
