@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Optional
+from typing import NamedTuple, Optional
 
 from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .. import mail
 from ..extensions import db
 from ..models import Page, PageSend, StaffEmail
 from . import staff_email
@@ -33,6 +32,13 @@ class PageText:
     title: str
     body: str
     ack_url: Optional[str] = None
+
+    @property
+    def full_body(self) -> str:
+        """The body, then the acknowledgement link (what each way sends)."""
+        if not self.ack_url:
+            return self.body
+        return f"{self.body}\n\nAcknowledge: {self.ack_url}"
 
 
 def queue_page(*, key: str, kind: str, recipient: str, now: datetime,
@@ -55,54 +61,37 @@ def queue_page(*, key: str, kind: str, recipient: str, now: datetime,
     return db.session.get(Page, page_id)
 
 
-#: kind -> its text (stand-in, H3): a registry, because ``outbox.paging`` imports this
-#: module (queue_page) and this one cannot import it back.
-TEXTS: dict[str, Callable[..., Optional[PageText]]] = {}
+def test_text(page: Page, now: datetime, *, way: str = "this way") -> PageText:
+    """A test page's text (stand-in, H3: H2's wording)."""
+    site = current_app.config["SITE_NAME"]
+    return PageText(title=f"Test page from {site}",
+                    body=f"Test page from {site}: if you read this, {way} reaches you.")
 
 
-def text_of(page, now: datetime) -> Optional[PageText]:
-    """The page's text, by its kind (chain: ``outbox.paging.page_text``; handover:
-    ``paging.rotations.handover_text``; test), or None: cancel it."""
-    text = TEXTS.get(page.kind)
-    return text(page, now) if text is not None else None
+class WayAnswer(NamedTuple):
+    """One way of a page, for the staff pages (stand-in, H3, as H2's): the service
+    ("SMS", "ntfy", "email"), the status, a short answer (no URL, token or phone), when it
+    was sent."""
+
+    service: str
+    status: str
+    answer: str
+    sent_at: Optional[datetime]
 
 
-def render_email(page_id: int, recipient: str, *, sender: str, now: datetime
-                 ) -> Optional[bytes]:
-    """The page's email way (stand-in, H3), or None: cancelled."""
-    page = db.session.get(Page, page_id)
-    text = page and text_of(page, now)
-    if text is None:
-        return None
-    ack = (f"\n\nAcknowledge (stops the paging for everyone):\n{text.ack_url}\n"
-           if text.ack_url else "\n")
-    return mail.staff_message(subject=text.title, sender=sender, recipient=recipient,
-                              body=text.body + ack, now=now,
-                              public_url=current_app.config["PUBLIC_URL"])
-
-
-@dataclass(frozen=True)
-class Way:
-    """One way of a page, as the staff pages show it (stand-in, H3)."""
-
-    service: str  # "email", "SMS", "ntfy"...
-    status: str  # pending, sending, sent, failed, cancelled
-    answer: str  # what it answered, without a token ("" before it went)
-    at: Optional[datetime]
-
-
-def ways_of(page_ids) -> dict[int, list[Way]]:
-    """page id -> its ways (stand-in, H3)."""
+def ways_of(page_ids) -> dict[int, list[WayAnswer]]:
+    """page id -> its ways (stand-in, H3, as H2's: the SMS and URLs, then email)."""
     ids = list(page_ids)
-    found: dict[int, list[Way]] = {i: [] for i in ids}
+    found: dict[int, list[WayAnswer]] = {i: [] for i in ids}
     if not ids:
         return found
-    for row in db.session.scalars(db.select(StaffEmail).where(
-            StaffEmail.kind == "page", StaffEmail.subject_id.in_(ids))):
-        found[row.subject_id].append(Way("email", row.status, row.last_error or "",
-                                         row.sent_at))
     for row in db.session.scalars(db.select(PageSend).where(PageSend.page_id.in_(ids))
-                                  .order_by(PageSend.id)):
-        found[row.page_id].append(Way(row.service, row.status, row.last_error or "",
-                                      row.sent_at))
+                                  .order_by(PageSend.page_id, PageSend.id)):
+        found[row.page_id].append(WayAnswer(row.service, row.status, row.last_error or "",
+                                            row.sent_at))
+    for row in db.session.scalars(db.select(StaffEmail).where(
+            StaffEmail.kind == "page", StaffEmail.subject_id.in_(ids))
+            .order_by(StaffEmail.id)):
+        found[row.subject_id].append(WayAnswer("email", row.status, row.last_error or "",
+                                               row.sent_at))
     return found

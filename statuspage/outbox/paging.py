@@ -373,8 +373,6 @@ def page_text(page, now: datetime):
     return pages.PageText(title, "\n".join(lines), acks.ack_url(page, chain))
 
 
-pages.TEXTS["chain"] = page_text  # stand-in registry (see outbox.pages)
-
 
 # --- SEV-3/4: the primary's email in business hours ----------------------------------------
 

@@ -19,7 +19,7 @@ from flask import Flask
 from ... import mail
 from ...clock import utcnow
 from ...extensions import db
-from .. import (action_reminders, engine, monitor_notices, pages, paging, reminders,
+from .. import (action_reminders, engine, monitor_notices, page_texts, paging, reminders,
                 staff_notices, webhook_delivery)
 from ..channel import Answer, Channel
 from ..staff_email import Claimed, StaffEmails
@@ -33,7 +33,7 @@ RENDER: dict[str, Callable[..., Optional[bytes]]] = {
     "action_item": action_reminders.render,
     "monitor": monitor_notices.render,
     "webhook": webhook_delivery.render_admin_email,
-    "page": pages.render_email,
+    "page": page_texts.render_email,
     "oncall": paging.render_oncall,
 }
 
