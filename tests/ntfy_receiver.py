@@ -124,3 +124,28 @@ def ntfy():
     server.thread.start()
     yield server
     server.close()
+
+
+if __name__ == "__main__":  # python -m tests.ntfy_receiver [port]: try paging by hand
+    import sys
+    import time
+
+    server = NtfyServer()
+    if len(sys.argv) > 1:
+        server.server.server_close()
+        server.server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])),
+                                            server.server.RequestHandlerClass)
+        server.port = server.server.server_address[1]
+        server.thread = threading.Thread(target=server.server.serve_forever, daemon=True)
+    server.thread.start()
+    print(f"ntfy-like receiver on http://127.0.0.1:{server.port}; page URL "
+          f"{server.url('mytopic')} (Ctrl-C stops)", flush=True)
+    shown = 0
+    try:
+        while True:
+            for m in server.received()[shown:]:
+                print(f"[{m.topic}] {m.title}\n{m.message}\n", flush=True)
+            shown = len(server.received())
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        server.close()

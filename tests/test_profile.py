@@ -53,17 +53,18 @@ def stored(user):
 
 def test_saved_ways_are_shown_masked_never_in_full(app, me, me_client):
     done = save(me_client, phone=" +14155552671 ",
-                new_page_urls=f"ntfy://127.0.0.1:8080/{TOPIC}\n\n{PUSHOVER}\n")
+                new_page_urls=f"ntfy://127.0.0.1:8080/{TOPIC}\n\n{PUSHOVER}\nntfys://{TOPIC}x\n")
     assert done.status_code == 302
     assert stored(me) == ("+14155552671",
-                          f"ntfy://127.0.0.1:8080/{TOPIC}\n{PUSHOVER}")
+                          f"ntfy://127.0.0.1:8080/{TOPIC}\n{PUSHOVER}\nntfys://{TOPIC}x")
     page = me_client.get("/staff/profile")
     html = page.get_data(as_text=True)
     assert "saved" in soup(page).select_one(".flash").text
     assert soup(page).select_one(".saved-phone").text == "+1 *** *** 2671"
     assert [(li.select_one(".way-service").text, li.select_one(".way-url").text)
             for li in soup(page).select(".saved-ways li")] == [
-        ("ntfy", "ntfy://127.0.0.1:8080/…"), ("Pushover", "pover://…")]
+        ("ntfy", "ntfy://127.0.0.1:8080/…"), ("Pushover", "pover://…"),
+        ("ntfy", "ntfys://…")]  # (ntfy.sh's topic in the host's place: not shown)
     for secret in (TOPIC, "azGDORePK8gM", "uQiRzpo4", "4155552671"):
         assert secret not in html
     # The form never carries them back either: the boxes are empty.

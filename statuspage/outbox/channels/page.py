@@ -31,6 +31,7 @@ import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Hashable, Iterator, Mapping, Optional
+from urllib.parse import urlsplit
 
 import apprise
 from flask import Flask, current_app
@@ -132,7 +133,13 @@ def _reading(url: str, plugin: Any) -> Reading:
         port = getattr(plugin, "port", None)
         hosts = (outbound.Target("https" if secure else "http", str(plugin.host),
                                  int(port) if port else (443 if secure else 80), "/"),)
-    return Reading(service, ways.mask_url(url, show_host=names_host), hosts)
+    # The host is shown only where it is the server's (``ntfys://topic`` names ntfy.sh's
+    # topic in the host's place).
+    try:
+        shown = names_host and (urlsplit(url).hostname or "") == str(plugin.host).lower()
+    except ValueError:
+        shown = False
+    return Reading(service, ways.mask_url(url, show_host=shown), hosts)
 
 
 def policy(allow_private: bool) -> outbound.Policy:
@@ -186,7 +193,7 @@ def service_of(url: str) -> str:
 def masked(url: str) -> str:
     """A page URL as the staff pages show it (``ways.mask_url``)."""
     plugin = _plugin(url)
-    return ways.mask_url(url, show_host=plugin is not None and _names_host(plugin))
+    return ways.mask_url(url, show_host=False) if plugin is None else _reading(url, plugin).masked
 
 
 def sms_url(base: str, phone: str) -> str:
