@@ -202,3 +202,22 @@ def test_a_way_removed_from_the_profile_before_it_goes_is_cancelled(
     tick()
     assert ntfy.requests == 0 and receiver.requests == []
     assert [s for _, s, _ in answers(person_client)] == ["cancelled", "cancelled", "sent"]
+
+
+def test_a_way_nobody_answers_says_so_without_its_url(app, person, person_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    import socket
+
+    with socket.socket() as closed:  # a port that was free a moment ago: nobody listens
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    person.page_urls = f"ntfy://127.0.0.1:{port}/{TOPIC}"
+    db.session.commit()
+    press_test_page(person_client)
+    tick()
+    way, state, answer = answers(person_client)[1]
+    assert (way, state) == ("ntfy", "pending")
+    assert answer in ("connection refused", "connection failed")
+    row = db.session.scalar(db.select(PageSend).where(PageSend.way == "url:1"))
+    assert row.last_error == answer
+    assert TOPIC not in caplog.text

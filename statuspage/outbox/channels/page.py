@@ -34,7 +34,7 @@ from typing import Any, Callable, Hashable, Iterator, Mapping, Optional
 from urllib.parse import urlsplit
 
 import apprise
-from flask import Flask, current_app
+from flask import Flask
 
 from ... import outbound
 from ...clock import utcnow
@@ -131,7 +131,7 @@ def _reading(url: str, plugin: Any) -> Reading:
     if names_host:
         secure = bool(getattr(plugin, "secure", False))
         port = getattr(plugin, "port", None)
-        hosts = (outbound.Target("https" if secure else "http", str(plugin.host),
+        hosts = (outbound.Target("https" if secure else "http", str(plugin.host).strip("[]"),
                                  int(port) if port else (443 if secure else 80), "/"),)
     # The host is shown only where it is the server's (``ntfys://topic`` names ntfy.sh's
     # topic in the host's place).
@@ -314,7 +314,3 @@ class PageChannel(Channel):
     def describe(self, item: Claimed) -> str:
         return f"page way {item.delivery_id} ({item.way} of page {item.page_id})"
 
-
-def allow_private() -> bool:
-    """PAGE_ALLOW_PRIVATE_HOSTS, in a request or app context."""
-    return bool(current_app.config.get("PAGE_ALLOW_PRIVATE_HOSTS"))
