@@ -270,9 +270,10 @@ PAGE_REPEAT_LIMIT = 3
 #: start. Days as a range or a comma list, then a time range, in SITE_TIMEZONE:
 #: ``Mon-Fri 09:00-17:00``, ``Mon-Sun 00:00-23:59``, ``Mon,Wed 08:00-12:00``.
 BUSINESS_HOURS = "Mon-Fri 09:00-17:00"
-#: Let page URLs and SMS_URL reach private, loopback and link-local hosts (a self-hosted
-#: ntfy on the office network; the tests' receivers on loopback), over plain http too.
-#: Off: public addresses only, as for webhooks.
+#: Let page URLs and SMS_URL reach private and loopback hosts (a self-hosted ntfy on the
+#: office network; the tests' receivers on loopback), over plain http too. Link-local
+#: (169.254.0.0/16: a cloud's metadata service) stays refused. Off: https to public
+#: addresses only, as for webhooks.
 PAGE_ALLOW_PRIVATE_HOSTS = False
 #: Per client address: POSTs of the one-tap acknowledgement page (/ack/<token>).
 ACK_RATE_LIMIT = "10 per minute;60 per hour"

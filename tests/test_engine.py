@@ -129,7 +129,7 @@ def test_what_an_http_answer_means(outcome, status, meaning):
 
 
 def test_the_channels_are_registered_in_one_place():
-    assert set(channels.REGISTRY) == {"email", "staff_email", "webhook", "slack"}
+    assert set(channels.REGISTRY) == {"email", "staff_email", "webhook", "slack", "page"}
     for name, channel in channels.REGISTRY.items():
         assert channels.get(name) is channel and channel.name == name
         assert isinstance(channel.queue, engine.Queue)

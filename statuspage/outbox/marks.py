@@ -92,6 +92,66 @@ def _owe_resolution_statement(dialect_name: str) -> sa.Executable:
     ).on_conflict_do_nothing()
 
 
+def _mark_owe_and_read_statement() -> sa.Executable:
+    """PostgreSQL: the mark, the all-clear owed and ``recheck``'s read of the next
+    delivery as ONE statement (data-modifying CTEs), so that an outage email's mark is two
+    statements (the lock, then this) instead of four: each statement is a round of work
+    for the server and for psycopg, and the fan-out is bound by the machine's CPU. It runs
+    after the lock, in a snapshot of its own, as the three did; the all-clear is owed
+    (``owe``: an outage email) when *this* statement marked the delivery (``marked``: its
+    own UPDATE, which the INSERT's snapshot cannot see in the table). Answers one row:
+    (rows marked, then the ``CURRENT`` columns of ``delivery_id``, the next delivery;
+    NULLs without one)."""
+    marked = _MARK_SENT.returning(_delivery.c.id).cte("marked")
+    subscribers = Subscriber.__table__
+    at = sa.bindparam("now", type_=UTCDateTime())
+    subscriber = sa.bindparam("subscriber_id", type_=sa.Integer())
+    owed = (
+        postgresql.insert(_delivery).from_select(
+            ["notification_id", "subscriber_id", "status", "attempts", "next_attempt_at",
+             "created_at"],
+            sa.select(_notification.c.id, subscriber, sa.literal("pending"),
+                      sa.literal(0), at, at)
+            .where(sa.bindparam("owe", type_=sa.Boolean()),
+                   _notification.c.incident_id == sa.bindparam("incident_id"),
+                   _notification.c.kind == "resolution",
+                   sa.exists().where(subscribers.c.id == subscriber,
+                                     subscribers.c.status == "confirmed"),
+                   sa.exists(sa.select(marked.c.id))))
+        .on_conflict_do_nothing()
+        .cte("owed"))
+    current = CURRENT.lateral("current")
+    one = sa.select(sa.literal(1).label("one")).subquery("one")
+    # PostgreSQL runs a data-modifying CTE to completion whether or not it is read;
+    # ``add_cte`` makes SQLAlchemy write the one nothing reads.
+    return (sa.select(sa.select(sa.func.count()).select_from(marked).scalar_subquery(),
+                      *current.c)
+            .select_from(one.outerjoin(current, sa.true()))
+            .add_cte(owed))
+
+
+class _Literal:
+    """A statement without values, for ``_Statements``' jobs."""
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+
+    def params(self, values: dict):
+        return None
+
+
+#: PostgreSQL: the mark's COMMIT does not wait for its WAL to reach the disk. The fan-out
+#: is otherwise bound by one disk flush per message per worker (2-4 ms here; a network
+#: round trip on Neon), and what it risks is only this: if the *database server* crashes
+#: within a fraction of a second (wal_writer_delay, 200 ms, times three at most) of a mark,
+#: that mark is undone and its message goes again. A crashed *notifier* loses nothing: the
+#: server has the commit. Every other transaction (the resolution, the claim, what staff
+#: write) commits as before, and flushing it flushes every mark before it, so nothing is
+#: ever inconsistent (PostgreSQL's "Asynchronous Commit"). A SELECT, so that psycopg may
+#: prepare it like the others.
+_ASYNC_COMMIT = _Literal("SELECT set_config('synchronous_commit', 'off', true)")
+
+
 class _Compiled:
     """A statement compiled once for the dialect: its SQL and how to order its values."""
 
@@ -125,6 +185,9 @@ class _Statements:
         self.mark = _Compiled(_MARK_SENT, dialect, ("row_id", "token", "now"))
         self.owe = _Compiled(_owe_resolution_statement(dialect.name), dialect, ids)
         self.current = _Compiled(CURRENT, dialect, ("delivery_id",))
+        if self.postgresql:
+            self.combined = _Compiled(_mark_owe_and_read_statement(), dialect,
+                                      ids + ("row_id", "token", "owe"))
         utc = UTCDateTime().dialect_impl(dialect)
         self.bind_time = utc.bind_processor(dialect) or (lambda value: value)
         self.read_time = utc.result_processor(dialect, None) or (lambda value: value)
@@ -140,6 +203,14 @@ class _Statements:
             # all-clear. (SQLite has no row locks: BEGIN IMMEDIATE excludes the resolving
             # transaction.) The all-clear owed is asked after it, in its own snapshot.
             jobs.append((self.lock, {"notification_id": item.notification_id}))
+        if self.postgresql:  # the mark, the all-clear owed and the read: one statement
+            jobs.insert(0, (_ASYNC_COMMIT, {}))
+            jobs.append((self.combined, {
+                "row_id": item.delivery_id, "token": item.claim_token, "now": at,
+                "owe": outage, "subscriber_id": item.subscriber_id,
+                "incident_id": item.incident_id,
+                "delivery_id": None if following is None else following.delivery_id}))
+            return self._execute(conn, jobs, combined=True, following=following)
         jobs.append((self.mark, {"row_id": item.delivery_id, "token": item.claim_token,
                                  "now": at}))
         if outage:
@@ -148,6 +219,11 @@ class _Statements:
                                     "incident_id": item.incident_id}))
         if following is not None:
             jobs.append((self.current, {"delivery_id": following.delivery_id}))
+        return self._execute(conn, jobs, combined=False, following=following)
+
+    def _execute(self, conn: sa.Connection, jobs: list, *, combined: bool,
+                 following: Optional[Claimed]) -> tuple[int, Optional[tuple]]:
+        """Commits: ``jobs`` in one transaction (one round trip on PostgreSQL)."""
         raw = conn.connection.dbapi_connection
         cursors = [raw.cursor() for _ in jobs]
         try:
@@ -157,8 +233,12 @@ class _Statements:
                 for cursor, (statement, values) in zip(cursors, jobs):
                     cursor.execute(statement.sql, statement.params(values))
                 raw.commit()
-            done = cursors[1 if outage and self.postgresql else 0].rowcount
-            row = cursors[-1].fetchone() if following is not None else None
+            if combined:
+                answer = cursors[-1].fetchone()
+                done, row = answer[0], (answer[1:] if following is not None else None)
+            else:
+                done = cursors[0].rowcount
+                row = cursors[-1].fetchone() if following is not None else None
         except BaseException:
             raw.rollback()
             raise

@@ -67,6 +67,7 @@ class TickReport(workers.Report):
     webhooks: Optional[workers.Report] = None
     staff_email: Optional[workers.Report] = None
     slack: Optional[workers.Report] = None
+    pages: Optional[workers.Report] = None
     #: Maintenance windows the tick started and completed; reminders it queued.
     windows_started: int = 0
     windows_completed: int = 0
@@ -79,7 +80,8 @@ class TickReport(workers.Report):
 
 
 #: A channel's run -> the report's field for it.
-REPORTS = {"webhook": "webhooks", "staff_email": "staff_email", "slack": "slack"}
+REPORTS = {"page": "pages", "webhook": "webhooks", "staff_email": "staff_email",
+           "slack": "slack"}
 
 
 class Pulse:

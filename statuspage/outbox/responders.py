@@ -23,7 +23,7 @@ from . import (action_reminders, channels, engine, http_channels, paging, remind
                staff_notices, workers)
 
 #: The channels that run beside the subscribers' email, in the order they start.
-BESIDE = ("webhook", "staff_email", "slack")
+BESIDE = ("page", "webhook", "staff_email", "slack")
 
 
 def queue_due(report: Any, *, stop: Callable[[], bool]) -> None:

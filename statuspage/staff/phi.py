@@ -47,7 +47,8 @@ WHERE: dict[str, str] = {
                      "staff.api_keys", "staff.revoke_api_key", "staff.contacts",
                      "staff.subscribers", "staff.subscriber_export", "staff.webhooks",
                      "staff.delete_webhook", "staff.disable_webhook",
-                     "staff.enable_webhook", "auth.login", "auth.login_code"), STAFF_ONLY),
+                     "staff.enable_webhook", "staff.profile", "staff.profile_test_page",
+                     "auth.login", "auth.login_code"), STAFF_ONLY),
     **dict.fromkeys(("staff.dashboard", "staff.maintenance_list",
                      "staff.component_status"), NO_TEXT),
 }

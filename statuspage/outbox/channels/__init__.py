@@ -9,7 +9,9 @@ instance to ``REGISTRY`` below (the README's "Adding a channel" goes step by ste
 from __future__ import annotations
 
 from ..channel import Answer, Channel, Outcome
+from .. import page_texts
 from .email import EmailChannel
+from .page import PageChannel
 from .slack import SlackChannel
 from .staff_email import StaffEmailChannel
 from .webhook import WebhookChannel
@@ -21,6 +23,7 @@ REGISTRY: dict[str, Channel] = {channel.name: channel for channel in (
     StaffEmailChannel(),
     WebhookChannel(),
     SlackChannel(),
+    PageChannel(text_of=page_texts.text_of),
 )}
 
 
