@@ -76,3 +76,32 @@ def test_a_sev1_at_night_reaches_the_phone_and_the_link_stops_the_chain(
     tick()
     assert [s for s, _, _ in pages()] == [0, 1]  # no Tech Lead: the chain stopped
     assert len(ntfy.received("olga-Zq81")) == 1 and len(receiver.requests) == 1
+
+
+def test_a_proposal_published_as_an_incident_reaches_the_phone_once(
+        app, clock, smtp, ntfy, receiver, on_call, responder, components):  # noqa: F811
+    from statuspage import events, incidents
+    from statuspage.models import MonitorProposal, PageSend
+    from statuspage.monitors import outages
+    from tests.monitor_support import make_monitored
+
+    proposal = db.session.get(MonitorProposal, make_monitored(components, clock)["proposal"])
+    events.record(events.ProposalOpened(proposal), now=clock())
+    db.session.commit()
+    tick()
+    clock.advance(seconds=40)
+    outages.publish(proposal, actor=responder, now=clock(), title="App not ready",
+                    severity="SEV-1", component_ids=[components[2].id],
+                    update=incidents.UpdateText(status="investigating", impact="x",
+                                                actions="y"))
+    db.session.commit()
+    tick()
+    tick()
+    assert [p.title for p in ntfy.received("olga-Zq81")] == [
+        "Metabolic-Tracker SEV-2 proposed: Charts & dashboards is down"]
+    assert len(receiver.requests) == 1  # one SMS: the incident's own first page made way
+    assert db.session.scalar(db.select(db.func.count()).select_from(PageSend)) == 2
+    clock.advance(minutes=1)  # 1.5 minutes after the proposal's page: the secondary
+    tick()
+    assert [p.title for p in ntfy.received("sid-Pw42")] == [
+        "Metabolic-Tracker SEV-1: App not ready"]
