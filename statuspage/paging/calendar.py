@@ -68,7 +68,7 @@ def feed(user: StaffUser, *, site_name: str, public_url: str, now: datetime) -> 
         kind = "override" if shift.override_id else "shift"
         calendar.add_component(ical.new_event(
             _uid(shift, info.host), start=shift.start, end=shift.end,
-            changed=shift.start, created=shift.start, sequence=0,
+            changed=shift.changed, created=shift.changed, sequence=0,
             summary=f"On call: {role}",
             description=(f"{role}, {shift.rotation_name} ({kind}), from "
                          f"{local_text(shift.start)} to {local_text(shift.end)}."),

@@ -163,19 +163,25 @@ class Shift:
     rotation_name: str
     override_id: Optional[int]
     shift: int
+    #: The rotation's last change, or the override's making (the calendar's DTSTAMP).
+    changed: datetime
 
 
 def shifts_of(email: str, start: datetime, end: datetime) -> list[Shift]:
     """``email``'s turns from ``start`` to ``end``, in both roles, by start."""
     email = normalise_staff_email(email)
-    names = {r.id: r.name for r in rotations()}
+    rows = {r.id: r for r in rotations()}
     found = []
     for role in ROTATION_ROLES:
-        for seg in schedule(role).segments(start, end):
-            if seg.turn.email == email:
-                found.append(Shift(role, seg.start, seg.end, seg.turn.rotation_id,
-                                   names.get(seg.turn.rotation_id, ""),
-                                   seg.turn.override_id, seg.turn.shift))
+        plans = schedule(role)
+        made = {o.id: o.created_at for o in plans.overrides}
+        for seg in plans.segments(start, end):
+            turn = seg.turn
+            if turn.email == email:
+                rotation = rows[turn.rotation_id]
+                found.append(Shift(role, seg.start, seg.end, rotation.id, rotation.name,
+                                   turn.override_id, turn.shift,
+                                   made.get(turn.override_id, rotation.updated_at)))
     return sorted(found, key=lambda s: (s.start, s.role))
 
 

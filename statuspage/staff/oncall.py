@@ -159,10 +159,7 @@ def _override_form() -> OverrideForm:
 
 def _render_overrides(form=None, errors=None, status=200):
     now = utcnow()
-    if form is None:
-        form = _override_form()
-        form.process(formdata=None)
-        form.rotation.choices = _override_form().rotation.choices
+    form = form or _override_form()
     names = {r.id: r for r in rotations.rotations()}
     return render_template(
         "staff/oncall_overrides.html", form=form, errors=errors or {},
