@@ -17,6 +17,7 @@ from statuspage.models import AuditEvent
 from statuspage.models.paging import Page, Rotation, RotationOverride
 from statuspage.paging import rotations
 from statuspage.paging.rotations import OverrideFields, RotationFields
+from tests.smtp import MAIL_CONFIG, smtp, tick  # noqa: F401  (fixtures)
 
 NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
@@ -32,8 +33,8 @@ def local(*args) -> datetime:
 
 
 @pytest.fixture
-def app(make_app):
-    app = make_app(SITE_TIMEZONE="America/New_York")
+def app(make_app, smtp):  # noqa: F811
+    app = make_app(SITE_TIMEZONE="America/New_York", MAIL_PORT=smtp.port, **MAIL_CONFIG)
     with app.app_context():
         yield app
 
@@ -252,3 +253,20 @@ def test_the_handover_message_is_queued_once_to_the_person_coming_on_call(
     # More than an hour after a handover, none is queued (the notifier was down).
     clock.set(utc(2026, 3, 9, 14, 1))
     assert rotations.queue_due_handovers(clock()) == 0
+
+
+def test_at_the_handover_the_notifier_emails_the_person_coming_on_call_once(
+        app, admin, people, clock, smtp):  # noqa: F811
+    clock.set(utc(2026, 3, 1))
+    add_rotation(admin, clock, people)
+    clock.set(utc(2026, 3, 6, 13, 59))
+    tick()
+    assert smtp.to("bob@example.test") == []  # not yet: bob's turn starts at 14:00 UTC
+    clock.set(utc(2026, 3, 6, 14, 0))
+    tick()
+    clock.advance(minutes=5)
+    tick()
+    [mail] = smtp.to("bob@example.test")
+    assert ("You are on call as Primary on-call until 2026-03-07 09:00 EST "
+            "(America/New_York)") in mail.text()
+    assert smtp.to("ann@example.test") == []  # ann's first turn began before the notifier
