@@ -249,3 +249,15 @@ def test_the_calendar_feed_holds_the_persons_shifts_and_a_reset_makes_the_old_ur
     db.session.get(StaffUser, int(token.split("-")[0])).active = False
     db.session.commit()
     assert anonymous.get(new_url).status_code == 404
+
+
+def test_a_member_whose_account_was_deactivated_is_flagged(app, admin_client, people):
+    add_rotation(admin_client)
+    db.session.scalar(db.select(StaffUser).where(StaffUser.email == "bob@example.test")
+                      ).active = False
+    db.session.commit()
+    members = [" ".join(li.get_text(" ").split())
+               for li in soup(admin_client.get("/staff/on-call")).select(".rotation-members li")]
+    flag = "No longer an active account: paged by email only"
+    assert [m.startswith("bob@") for m in members] == [False, True]
+    assert flag not in members[0] and flag in members[1]

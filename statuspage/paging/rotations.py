@@ -220,6 +220,13 @@ def _active_staff(email: str) -> bool:
         StaffUser.email == email, StaffUser.active.is_(True))) is not None
 
 
+def active_emails(emails) -> set[str]:
+    """Which of ``emails`` are active staff accounts."""
+    emails = list(emails)
+    return set(db.session.scalars(db.select(StaffUser.email).where(
+        StaffUser.email.in_(emails), StaffUser.active.is_(True)))) if emails else set()
+
+
 def _clean_members(text: str, errors: dict) -> list[str]:
     members = [normalise_staff_email(line) for line in (text or "").splitlines()]
     members = [m for m in members if m]

@@ -71,8 +71,11 @@ def oncall_now_panel():
 
 def _rows(now):
     rows = []
-    for rotation in rotations.rotations():
+    all_rotations = rotations.rotations()
+    active = rotations.active_emails({m for r in all_rotations for m in r.member_list})
+    for rotation in all_rotations:
         rows.append({"rotation": rotation, "member_now": rotations.member_now(rotation, now),
+                     "inactive": [m for m in rotation.member_list if m not in active],
                      "next": rotations.next_handover_of(rotation, now),
                      "shadowed_by": rotations.shadowed(rotation),
                      "wall": rotation.handover_at.astimezone(site_tz()).strftime("%H:%M")})
