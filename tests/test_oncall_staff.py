@@ -261,3 +261,37 @@ def test_a_member_whose_account_was_deactivated_is_flagged(app, admin_client, pe
     flag = "No longer an active account: paged by email only"
     assert [m.startswith("bob@") for m in members] == [False, True]
     assert flag not in members[0] and flag in members[1]
+
+
+@pytest.mark.parametrize("selector, page, valid, fields", [
+    ("#rotation-form", "/staff/on-call",
+     dict(name="R", members="ann@example.test", handover_at="2026-12-01T09:00"),
+     ["name", "role", "members", "handover_every", "handover_at"]),
+    ("#override-form", "/staff/on-call/overrides",
+     dict(rotation="1", member="ann@example.test", starts_at="2026-12-01T09:00",
+          ends_at="2026-12-01T10:00"),
+     ["rotation", "member", "starts_at", "ends_at"]),
+])
+def test_every_on_call_field_takes_hostile_input_harmlessly(app, admin_client, people,
+                                                            selector, page, valid, fields):
+    from tests.test_bad_input import HOSTILE, assert_harmless
+
+    if page.endswith("overrides"):
+        add_rotation(admin_client, name="Base")
+    for name in fields:
+        for kind, value in HOSTILE.items():
+            what = f"{page}: {name} = {kind}"
+            data = form_fields(admin_client.get(page), selector)
+            data.update(valid)
+            data[name] = value
+            before = counts()
+            response = admin_client.post(page, data=data)
+            assert_harmless(response, what)
+            if response.status_code != 302:
+                assert counts() == before, what
+            else:  # a harmless value stored: the pages show it as text
+                for path in ("/staff/", "/staff/on-call", "/staff/on-call/overrides"):
+                    assert_harmless(admin_client.get(path), f"{what}: {path}")
+                db.session.execute(db.delete(RotationOverride))
+                db.session.execute(db.delete(Rotation).where(Rotation.name != "Base"))
+                db.session.commit()
