@@ -107,6 +107,17 @@ def test_a_weekly_rotation_keeps_its_wall_time_and_a_skipped_time_lands_after_th
     assert rotations.next_handover_of(rotation, utc(2026, 3, 8, 7, 30)) == utc(2026, 3, 9, 6, 30)
 
 
+def test_a_wall_time_that_happens_twice_is_its_first_occurrence(app, admin, people, clock):
+    clock.set(utc(2026, 10, 1))
+    rotation = add_rotation(admin, clock, people[:2], first=local(2026, 10, 31, 1, 30))
+    # 01:30 EDT (05:30 UTC) on 31 October; 1 November has 01:30 twice: the first, EDT
+    # (05:30 UTC); then 01:30 EST (06:30 UTC) on 2 November.
+    assert rotations.next_handover_of(rotation, utc(2026, 10, 31, 6)) == utc(2026, 11, 1, 5, 30)
+    assert rotations.next_handover_of(rotation, utc(2026, 11, 1, 5, 30)) == \
+        utc(2026, 11, 2, 6, 30)
+    assert rotations.on_call("primary", utc(2026, 11, 1, 6)).email == "bob@example.test"
+
+
 def test_before_a_rotation_starts_and_without_rotations_the_contacts_are_on_call(
         app, admin, people, clock):
     clock.set(utc(2026, 3, 1))

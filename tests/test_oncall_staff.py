@@ -295,3 +295,13 @@ def test_every_on_call_field_takes_hostile_input_harmlessly(app, admin_client, p
                 db.session.execute(db.delete(RotationOverride))
                 db.session.execute(db.delete(Rotation).where(Rotation.name != "Base"))
                 db.session.commit()
+
+
+def test_two_rotations_of_one_role_are_warned_about(app, admin_client, people):
+    add_rotation(admin_client)
+    add_rotation(admin_client, name="Primary weekly", handover_every="week")
+    page = admin_client.get("/staff/on-call")
+    assert ("Several Primary on-call rotations. Only the one with the lowest number counts"
+            in text(page))
+    rows = soup(page).select("table.rotations tbody tr th")
+    assert "Not counted: #1 Primary daily comes first" in rows[1].get_text(" ")
