@@ -204,7 +204,9 @@ def make_link(client) -> str:
     response = client.post("/staff/on-call/calendar-link",
                            data=form_fields(page, ".calendar-link form"))
     assert response.status_code == 200
-    return urlsplit(soup(response).select_one("#calendar-url").get_text(strip=True)).path
+    url = soup(response).select_one("#calendar-url").get_text(strip=True)
+    assert url.startswith("https://status.example.test/staff/on-call/calendar/")  # PUBLIC_URL
+    return urlsplit(url).path
 
 
 def test_the_calendar_feed_holds_the_persons_shifts_and_a_reset_makes_the_old_url_404(

@@ -219,7 +219,8 @@ def calendar_link():
     back = request.form.get("back")
     return render_template(
         "staff/oncall_calendar_link.html",
-        url=url_for("staff.oncall_calendar", token=done.result, _external=True),
+        url=current_app.config["PUBLIC_URL"].rstrip("/")
+        + url_for("staff.oncall_calendar", token=done.result),
         back=url_for("staff.profile") if back == "profile"
         and "staff.profile" in current_app.view_functions else url_for("staff.oncall"))
 
