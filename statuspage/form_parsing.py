@@ -49,7 +49,7 @@ def to_local_input(value: Optional[datetime], tz: ZoneInfo) -> str:
     """An aware datetime as a ``datetime-local`` value in the site's zone."""
     if value is None:
         return ""
-    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+    return value.astimezone(tz).isoformat(timespec="minutes")[:16]  # a year < 1000 padded
 
 
 def same_minute(a: datetime, b: datetime) -> bool:

@@ -281,6 +281,7 @@ def _url(rule: str, world: dict, components) -> str:
             .replace("<int:monitor_id>", "1")
             .replace("<int:proposal_id>", "1")
             .replace("<int:key_id>", "1")
+            .replace("<int:rotation_id>", "1").replace("<int:override_id>", "1")
             .replace("<page_id>", "metabolic-tracker")
             .replace("<incident_id>", str(world["incident"]))
             .replace("<token>", "x"))

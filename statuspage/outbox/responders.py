@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 from flask import Flask
 
 from ..clock import utcnow
+from ..paging import rotations
 from . import (action_reminders, channels, engine, http_channels, paging, reminders,
                staff_notices, workers)
 
@@ -39,6 +40,8 @@ def queue_due(report: Any, *, stop: Callable[[], bool]) -> None:
         report.cadence_reminders = reminders.queue_due_reminders(utcnow())
     if not stop():
         report.action_reminders = action_reminders.queue_due_reminders(utcnow())
+    if not stop():
+        rotations.queue_due_handovers(utcnow())
 
 
 def start(app: Flask, name: str, *, stop: Callable[[], bool], beat: Callable[[], None],

@@ -15,7 +15,10 @@ ENROLMENT_ENDPOINTS = frozenset({"staff.two_factor", "staff.two_factor_confirm"}
 
 def require_staff():
     """A before_request hook: sign in first; a reset password must be changed first; a
-    role that must use 2FA enrols first."""
+    role that must use 2FA enrols first. The shifts calendar feed is open: its secret
+    token is its key (staff/oncall.py)."""
+    if request.endpoint == "staff.oncall_calendar":
+        return None
     if not current_user.is_authenticated:
         flash("Please sign in to continue.", "info")
         target = request.full_path if request.query_string else request.path
