@@ -67,10 +67,10 @@ def declare(actor, components, clock, *, severity="SEV-1", incident_type=None,
 
 
 def pages() -> list[tuple[int, str, str]]:
-    """(step, recipient, roles) of every page, in order."""
+    """(step, recipient, roles) of every page of a chain, in order (not the handovers')."""
     db.session.rollback()
     return [(p.step, p.recipient, p.roles) for p in db.session.scalars(
-        db.select(Page).order_by(Page.step, Page.id))]
+        db.select(Page).where(Page.kind == "chain").order_by(Page.step, Page.id))]
 
 
 def chain_of(incident) -> PageChain:

@@ -18,7 +18,7 @@ from statuspage.extensions import db
 from statuspage.models import MonitorProposal, PageChain, StaffUser
 from statuspage.monitors import outages, runner, settings
 from tests.conftest import login, soup
-from tests.paging_support import (PRIMARY, SECONDARY, TECH_LEAD, ack_link, app,  # noqa: F401
+from tests.paging_support import (PRIMARY, SECONDARY, ack_link, app,  # noqa: F401
                                   declare, page_mails, pages, people, smtp)
 from tests.smtp import tick
 from tests.tracked_app import tracked  # noqa: F401  (fixture)

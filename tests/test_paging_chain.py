@@ -263,3 +263,36 @@ def test_the_chain_waits_its_period_from_the_declaration_not_the_tick(
     tick()  # the first tick comes late: step 0 only
     assert [s for s, _, _ in pages()] == [0]
     assert chain_of(incident).started_at + timedelta(minutes=1.5) > clock()
+
+
+def test_the_rotations_primary_and_secondary_are_paged_and_an_override_wins(
+        app, admin, make_staff, clock, smtp, people, responder, components):  # noqa: F811
+    from datetime import datetime, timezone
+
+    from statuspage.paging import rotations
+    from statuspage.paging.rotations import OverrideFields, RotationFields
+
+    for name in ("ann", "bob", "cy"):
+        make_staff(email=f"{name}@example.test")
+    start = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)  # Fri 09:00 CET: bob's week
+    primary = rotations.create_rotation(RotationFields(
+        name="Primary", role="primary", members="bob@example.test\nann@example.test",
+        handover_every="week", handover_at=start), actor=admin, now=clock())
+    rotations.create_rotation(RotationFields(
+        name="Secondary", role="secondary", members="cy@example.test",
+        handover_every="week", handover_at=start), actor=admin, now=clock())
+    db.session.commit()
+    declare(responder, components, clock, title="Before the override")
+    tick()
+    rotations.create_override(OverrideFields(
+        rotation_id=primary.id, member="ann@example.test", starts_at=clock(),
+        ends_at=clock() + timedelta(hours=2)), actor=admin, now=clock())
+    db.session.commit()
+    declare(responder, components, clock, title="With the override")
+    clock.advance(minutes=1.5)
+    tick()
+    # The rotation's turn (bob), then the override (ann), who is not paged for the first
+    # incident's past step; the secondary rotation's member, not the contacts' Secondary.
+    assert [(s, to) for s, to, _ in pages()] == [
+        (0, "bob@example.test"), (0, "ann@example.test"),
+        (1, "cy@example.test"), (1, "cy@example.test")]

@@ -17,8 +17,8 @@ from datetime import datetime
 from flask import Flask
 
 from .. import events as ev
-from . import (maintenance_notices, monitor_notices, paging, queue, slack, staff_notices,
-               webhooks)
+from . import (maintenance_notices, monitor_notices, oncall_email, paging, queue, slack,
+               staff_notices, webhooks)
 from ..errors import ValidationError
 
 
@@ -71,10 +71,15 @@ def subscribers_declined(event: ev.NotificationsDeclined, now: datetime) -> None
 
 
 def paging_started(event, now: datetime) -> None:
-    """A severity that pages starts the escalation chain (once); a SEV-3/4 emails the
-    primary on call in business hours."""
+    """A severity that pages starts the escalation chain (once), and so does a Security
+    incident (its Security Lead)."""
     paging.on_incident(event.incident, now,
                        severity_before=getattr(event, "severity_before", None))
+
+
+def primary_emailed(event, now: datetime) -> None:
+    """A SEV-3/4 emails the primary on call, in business hours (else the tick, later)."""
+    oncall_email.on_incident(event.incident, now)
 
 
 def paging_stopped(event: ev.IncidentResolved, now: datetime) -> None:
@@ -174,11 +179,12 @@ def subscriber_erased(event: ev.SubscriberErased, now: datetime) -> None:
 # --- The table ---------------------------------------------------------------------------
 
 LISTENERS: dict[type[ev.Event], tuple] = {
-    ev.IncidentDeclared: (incident_webhook, slack_declared, contacts_notices, paging_started),
+    ev.IncidentDeclared: (incident_webhook, slack_declared, contacts_notices, paging_started,
+                          primary_emailed),
     ev.IncidentUpdated: (incident_webhook, slack_update),
     ev.IncidentResolved: (incident_webhook, subscribers_all_clear, slack_resolved,
                           paging_stopped),
-    ev.IncidentEdited: (incident_webhook, contacts_notices, paging_started),
+    ev.IncidentEdited: (incident_webhook, contacts_notices, paging_started, primary_emailed),
     ev.IncidentAcknowledged: (paging_acknowledged,),
     ev.IncidentReopened: (subscribers_reopened, incident_webhook),
     ev.UpdateRedacted: (slack_redacted, incident_webhook),

@@ -21,10 +21,8 @@ hours. Every page and step is a row with a unique key: once, whatever the notifi
   published as an incident hands its chain to the incident (the incident's own chain,
   queued in the same transaction and not yet sent, makes way): the timing, the steps
   already paged and an acknowledgement carry over, so no one is paged twice for one outage.
-- A SEV-3/4 (or any severity that does not page) emails the primary on call (kind
-  "oncall", once per incident): at once in business hours, else at the first tick of the
-  next business hours, to whoever is primary then. It is not sent for an incident whose
-  primary was paged, nor once it is resolved or acknowledged.
+- A SEV-3/4 (or any severity that does not page) emails the primary on call instead
+  (``oncall_email``).
 - A Security incident pages the Security Lead at once whatever its severity ("Decided
   after review"): a SEV-3/4 one has a chain of that one page (no one on call is paged, no
   step follows); raised to SEV-1/2 later, its chain begins then, with the primary.
@@ -41,14 +39,14 @@ from flask import current_app
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .. import contacts, mail, queries
+from .. import contacts
 from ..extensions import db
 from ..models import Incident, MonitorProposal, Page, PageChain, StaffEmail
 from ..paging import acks, business_hours, rotations
 from ..present import incident_commander, local_time
 from ..severity import SEVERITIES
 from ..transactions import write_transaction
-from . import pages, staff_email
+from . import pages
 
 log = logging.getLogger("statuspage.notifier")
 
@@ -164,10 +162,11 @@ def people_at(chain: PageChain, step: int, now: datetime) -> dict[str, list[str]
     return found
 
 
-def queue_step(chain: PageChain, step: int, now: datetime) -> int:
-    """In the caller's transaction: each person of ``step`` paged, unless they were at this
-    step already. How many pages are new."""
-    people = people_at(chain, step, now)
+def queue_step(chain: PageChain, step: int, now: datetime, *, only: str = "") -> int:
+    """In the caller's transaction: each person of ``step`` paged (``only``: those in this
+    role, its words), unless they were at this step already. How many pages are new."""
+    people = {address: roles for address, roles in people_at(chain, step, now).items()
+              if not only or only in roles}
     if not people and (chain.id, step) not in _WARNED:  # once per process, not every tick
         _WARNED.add((chain.id, step))
         log.warning("page chain %s: no one to page at step %s", chain.id, step)
@@ -178,6 +177,18 @@ def queue_step(chain: PageChain, step: int, now: datetime) -> int:
                                 step=step, roles=", ".join(roles))
         new += page is not None
     return new
+
+
+def steps_paged(chain_id: int) -> set[int]:
+    return set(db.session.scalars(db.select(Page.step).distinct()
+                                  .where(Page.chain_id == chain_id)))
+
+
+def missing_steps(chain: PageChain, now: datetime) -> list[int]:
+    """The steps due that paged no one yet (a step is paged to the people of its time,
+    once: a handover later does not page a past step again)."""
+    paged = steps_paged(chain.id)
+    return [step for step in steps_to_queue(chain, now) if step not in paged]
 
 
 def steps_to_queue(chain: PageChain, now: datetime) -> list[int]:
@@ -206,11 +217,14 @@ def start(subject: str, subject_id: int, *, security: bool, now: datetime,
     if security and not chain.security:  # a type changed to Security: from now on
         chain.security = True
         db.session.flush()
-    if raised and chain.started_at != now and not primary_paged(chain.id):
-        chain.started_at = now  # raised from a SEV-3/4 Security incident: the chain begins
+        if calls_for_paging(chain) and due_step(chain, now) >= 0:
+            queue_step(chain, due_step(chain, now), now, only=ROLE_WORDS["security_lead"])
+    begins = raised and chain.started_at != now and not primary_paged(chain.id)
+    if begins:  # raised from a SEV-3/4 Security incident: the chain's steps begin now
+        chain.started_at = now
         db.session.flush()
     if calls_for_paging(chain):
-        for step in steps_to_queue(chain, now):
+        for step in sorted(set(missing_steps(chain, now)) | ({0} if begins else set())):
             queue_step(chain, step, now)
     return chain
 
@@ -240,9 +254,15 @@ def queue_due_steps(now: datetime) -> int:
             chain = db.session.get(PageChain, chain_id)  # read afresh under the lock
             if chain is None or not calls_for_paging(chain):
                 continue
-            for step in steps_to_queue(chain, now):
+            for step in missing_steps(chain, now):
                 new += queue_step(chain, step, now)
     return new
+
+
+def primary_paged(chain_id: int) -> bool:
+    return db.session.scalar(db.select(Page.id).where(
+        Page.chain_id == chain_id, Page.roles.contains(ROLE_WORDS["primary"])).limit(1)
+        ) is not None
 
 
 def close(chain: Optional[PageChain], now: datetime) -> None:
@@ -283,8 +303,8 @@ def hand_over(proposal: MonitorProposal, now: datetime) -> None:
     chain.subject, chain.subject_id = "incident", incident.id
     chain.security = incident.incident_type == "security"
     db.session.flush()
-    if calls_for_paging(chain):
-        queue_step(chain, max(due_step(chain, now), 0), now)  # the Security Lead, say
+    if chain.security and calls_for_paging(chain):  # the Security Lead, from now on
+        queue_step(chain, max(due_step(chain, now), 0), now, only=ROLE_WORDS["security_lead"])
 
 
 # --- What the event listeners call ---------------------------------------------------------
@@ -293,8 +313,8 @@ def hand_over(proposal: MonitorProposal, now: datetime) -> None:
 def on_incident(incident: Incident, now: datetime, *,
                 severity_before: Optional[str] = None) -> None:
     """Declared or edited: a severity that pages starts (or resumes) the chain, and so does
-    a Security incident of any severity (the Security Lead); a severity that does not page
-    emails the primary on call in business hours."""
+    a Security incident of any severity (the Security Lead alone). (A severity that does not
+    page emails the primary on call: ``oncall_email``.)"""
     if incident.is_resolved:
         return
     security = incident.incident_type == "security"
@@ -303,9 +323,6 @@ def on_incident(incident: Incident, now: datetime, *,
         raised = bool(severity_before) and pages_now and \
             not SEVERITIES[severity_before].pages
         start("incident", incident.id, security=security, now=now, raised=raised)
-    if (not SEVERITIES[incident.severity].pages
-            and business_hours.is_open(now, site_tz(), hours())):
-        queue_oncall_email(incident, now)
 
 
 def on_proposal(proposal: MonitorProposal, now: datetime) -> None:
@@ -371,78 +388,3 @@ def page_text(page, now: datetime):
                  "Incident Commander: none yet",
                  f"Staff dashboard: {base}/staff/"]
     return pages.PageText(title, "\n".join(lines), acks.ack_url(page, chain))
-
-
-
-# --- SEV-3/4: the primary's email in business hours ----------------------------------------
-
-
-def primary_paged(chain_id: int) -> bool:
-    return db.session.scalar(db.select(Page.id).where(
-        Page.chain_id == chain_id, Page.roles.contains(ROLE_WORDS["primary"])).limit(1)
-        ) is not None
-
-
-def queue_oncall_email(incident: Incident, now: datetime) -> bool:
-    """In the caller's transaction: the primary on call's email about a SEV-3/4, unless
-    one went for the incident already (to anyone) or the primary was paged for it."""
-    chain = chain_of("incident", incident.id)
-    if (chain is not None and primary_paged(chain.id)) or db.session.scalar(
-            db.select(StaffEmail.id).where(StaffEmail.kind == "oncall",
-                                           StaffEmail.subject_id == incident.id).limit(1)):
-        return False
-    on_call = rotations.on_call("primary", now)
-    if on_call is None:
-        log.info("incident %s: no primary on call to email", incident.id)
-        return False
-    staff_email.queue("oncall", incident.id, [on_call.email], now=now)
-    return True
-
-
-def queue_due_oncall_emails(now: datetime) -> int:
-    """Commits: in business hours, the primary's email of each open incident that does not
-    page and was not told yet (declared after hours, or with no one on call then)."""
-    if not business_hours.is_open(now, site_tz(), hours()):
-        return 0
-    told = set(db.session.scalars(db.select(StaffEmail.subject_id)
-                                  .where(StaffEmail.kind == "oncall")))
-    paged = set(db.session.scalars(
-        db.select(PageChain.subject_id).join(Page, Page.chain_id == PageChain.id)
-        .where(PageChain.subject == "incident",
-               Page.roles.contains(ROLE_WORDS["primary"]))))
-    due = [i.id for i in queries.open_incidents()
-           if not SEVERITIES[i.severity].pages and i.acknowledged_at is None
-           and i.id not in told and i.id not in paged]
-    db.session.rollback()
-    new = 0
-    for incident_id in due:
-        with write_transaction():
-            incident = db.session.get(Incident, incident_id)
-            if (incident is not None and not incident.is_resolved
-                    and not SEVERITIES[incident.severity].pages):
-                new += queue_oncall_email(incident, now)
-    return new
-
-
-def render_oncall(incident_id: int, recipient: str, *, sender: str, now: datetime
-                  ) -> Optional[bytes]:
-    """The primary's email about a SEV-3/4 (the staff email channel), or None once the
-    incident resolved or now pages (its chain took over)."""
-    incident = db.session.get(Incident, incident_id)
-    if incident is None or incident.is_resolved or SEVERITIES[incident.severity].pages:
-        return None
-    site = current_app.config["SITE_NAME"]
-    base = current_app.config["PUBLIC_URL"].rstrip("/")
-    info = SEVERITIES[incident.severity]
-    return mail.staff_message(
-        subject=f"{site} {incident.severity} incident: {incident.title}", sender=sender,
-        recipient=recipient, now=now, public_url=base,
-        body=(f"A {incident.severity} incident is open. It pages no one: as the primary on "
-              f"call, handle it in business hours (response target: {info.response_time}, "
-              "counted in business hours).\n\n"
-              f"Incident: {incident.title}\n"
-              f"Severity: {incident.severity} ({info.name})\n"
-              f"Type: {contacts.type_name(incident.incident_type)}\n"
-              f"Started: {local_time(incident.started_at, site_tz())}\n"
-              f"Incident Commander: {incident_commander(incident)}\n\n"
-              f"{base}/staff/incidents/{incident.id}\n"))

@@ -20,8 +20,8 @@ from flask import Flask
 
 from ..clock import utcnow
 from ..paging import rotations
-from . import (action_reminders, channels, engine, http_channels, paging, reminders,
-               staff_notices, workers)
+from . import (action_reminders, channels, engine, http_channels, oncall_email, paging,
+               reminders, staff_notices, workers)
 
 #: The channels that run beside the subscribers' email, in the order they start.
 BESIDE = ("page", "webhook", "staff_email", "slack")
@@ -33,7 +33,7 @@ def queue_due(report: Any, *, stop: Callable[[], bool]) -> None:
     if not stop():  # the paging chains' steps due (outbox.paging)
         paging.queue_due_steps(utcnow())
     if not stop():  # a SEV-3/4's email to the primary, in business hours
-        paging.queue_due_oncall_emails(utcnow())
+        oncall_email.queue_due_oncall_emails(utcnow())
     if not stop():
         staff_notices.queue_due_escalations(utcnow())
     if not stop():
