@@ -78,6 +78,15 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         seconds=app.config["STAFF_SESSION_IDLE_SECONDS"]
     )
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the session's own lifetime bounds it
+    check_paging_settings(app.config)
+
+
+def check_paging_settings(config) -> None:
+    """BUSINESS_HOURS and the chain's numbers: a bad value stops the app at start, with
+    what to write, rather than the first SEV-3 at night."""
+    from .outbox import paging
+
+    paging.check_config(config)
 
 
 def init_extensions(app: Flask) -> None:
@@ -99,12 +108,12 @@ def register_event_listeners(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .public import api, api_v1, feeds, health, page as public, subscribe, widgets
+    from .public import ack, api, api_v1, feeds, health, page as public, subscribe, widgets
     from . import auth, staff
     from .web import converters
 
     converters.init_app(app)  # <int:...> takes ASCII digits only; before the first route
-    for module in (public, subscribe, feeds, api, api_v1, health, widgets, auth, staff):
+    for module in (public, subscribe, feeds, api, api_v1, health, widgets, auth, staff, ack):
         app.register_blueprint(module.bp)
 
 

@@ -275,6 +275,8 @@ BUSINESS_HOURS = "Mon-Fri 09:00-17:00"
 #: (169.254.0.0/16: a cloud's metadata service) stays refused. Off: https to public
 #: addresses only, as for webhooks.
 PAGE_ALLOW_PRIVATE_HOSTS = False
+#: Per client address: POSTs of the one-tap acknowledgement page (/ack/<token>).
+ACK_RATE_LIMIT = "10 per minute;60 per hour"
 #: Seconds a page's way may take (connect and answer) before it is tried again later.
 PAGE_TIMEOUT_SECONDS = 10
 #: Tries of one way of one page before it fails for good (waits: NOTIFIER_RETRY_BASE/MAX).

@@ -66,6 +66,15 @@ class IncidentEdited(Event):
     """Its title, severity, components, start, impact block or declaration corrected."""
 
     incident: Incident
+    severity_before: Optional[str] = None  # its severity before the edit
+
+
+@dataclass(frozen=True)
+class IncidentAcknowledged(Event):
+    """Its commander acknowledged it (``by``: their shown name): paging stops."""
+
+    incident: Incident
+    by: str
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,13 @@ class ComponentChanged(Event):
 class ProposalOpened(Event):
     """A monitor found its component down and proposes an incident (a new outage: not a
     flap within MONITOR_FLAP_WINDOW_SECONDS), after publishing it if it auto-publishes."""
+
+    proposal: MonitorProposal
+
+
+@dataclass(frozen=True)
+class ProposalClosed(Event):
+    """Staff dismissed the proposal, or published it as an incident (its ``incident``)."""
 
     proposal: MonitorProposal
 

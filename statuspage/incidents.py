@@ -280,7 +280,7 @@ def edit_incident(
         return incident
     incident.updated_at = now
     audit.record(actor, "incident.edit", incident, now=now, before=before, after=after)
-    events.record(events.IncidentEdited(incident), now=now)
+    events.record(events.IncidentEdited(incident, before["severity"]), now=now)
     return incident
 
 

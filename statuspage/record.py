@@ -32,7 +32,7 @@ from .models import (
     StaffUser,
 )
 from .models.record import ACTION_ITEM_MAX, RECORD_MAX
-from .outbox.status import staff_notices_sent
+from .outbox.status import pages_sent, staff_notices_sent
 from .present import DATA_STATUS_WORDS, REDACTED, incident_commander, local_time
 from .severity import SEVERITIES, codes_where
 from .text import clean_text
@@ -132,6 +132,7 @@ def timeline(incident: Incident) -> list[tuple[datetime, str]]:
                                                    f"message {message.status}"))
     events += [(at, 2, text) for at, text in _roles_events(incident)]
     events += [(at, 2, text) for at, text in staff_notices_sent(incident.id)]
+    events += [(at, 2, text) for at, text in pages_sent(incident.id)]  # issue 24
     if incident.resolved_at is not None:
         events.append((incident.resolved_at, 4, "Incident resolved"))
     events.sort(key=lambda e: (e[0], e[1]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from . import audit
+from . import audit, events
 from .errors import ValidationError
 from .extensions import db
 from .models import Incident, StaffUser
@@ -67,3 +67,4 @@ def acknowledge(incident: Incident, *, actor: StaffUser, now: datetime) -> None:
     incident.acknowledged_at = now
     audit.record(actor, "incident.acknowledge", incident, now=now,
                  after={"acknowledged_at": iso(now)})
+    events.record(events.IncidentAcknowledged(incident, actor.shown_name), now=now)

@@ -6,6 +6,11 @@ resolution target is 3 business days: Monday to Friday in the site's time zone, 
 adding nothing. A target is *met* when its event (acknowledgement, resolution) came in
 time, *missed* once the deadline passed without it (or the event came late), *close* in
 its last fifth, else *on track*.
+
+The playbook's "SEV-3/4: Create ticket, handle next business day": given the business
+hours (``BUSINESS_HOURS``, ``paging.business_hours``), the response target of a severity
+that does not page counts business hours only; declared after hours, it says it starts
+the next business day.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from datetime import datetime, timedelta
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from .paging import business_hours
+from .paging.business_hours import BusinessHours
 from .severity import SEVERITIES, BusinessDays, Span
 
 
@@ -71,6 +78,8 @@ class Target:
     span: str
     due: datetime
     state: str
+    #: "counted from the next business day (Mon 09:00)": declared after business hours.
+    note: str = ""
 
     @property
     def label(self) -> str:
@@ -78,16 +87,25 @@ class Target:
 
 
 def targets_for(severity: str, started_at: datetime, acknowledged_at: Optional[datetime],
-                resolved_at: Optional[datetime], now: datetime, tz: ZoneInfo
-                ) -> tuple[Target, Target]:
-    """The response target (met by the acknowledgement) and the resolution target."""
+                resolved_at: Optional[datetime], now: datetime, tz: ZoneInfo,
+                hours: Optional[BusinessHours] = None) -> tuple[Target, Target]:
+    """The response target (met by the acknowledgement) and the resolution target. With
+    ``hours``, the response target of a severity that does not page counts business hours
+    only."""
     info = SEVERITIES[severity]
     response, resolution = info.response_span, info.resolution_span
     response_due = deadline(started_at, response, tz)
     resolution_due = deadline(started_at, resolution, tz)
+    response_text, note = span_text(response), ""
+    if hours is not None and not info.pages and not isinstance(response, BusinessDays):
+        response_due = business_hours.add_open_time(started_at, response, tz, hours)
+        response_text += " of business hours"
+        if not business_hours.is_open(started_at, tz, hours):
+            opens = business_hours.next_start(started_at, tz, hours).astimezone(tz)
+            note = f"next business day: counted from {opens.strftime('%a %H:%M')}"
     return (
-        Target("Response", span_text(response), response_due,
-               state(started_at, response_due, acknowledged_at, now)),
+        Target("Response", response_text, response_due,
+               state(started_at, response_due, acknowledged_at, now), note),
         Target("Resolution", span_text(resolution), resolution_due,
                state(started_at, resolution_due, resolved_at, now)),
     )

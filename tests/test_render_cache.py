@@ -347,7 +347,7 @@ def test_the_views_markers_decide_what_is_cached_framed_and_left_to_the_app(
     config = nginx_locations(app, "/srv/export", "127.0.0.1:9")
     assert "location ~ ^/(badge\\.svg|embed)$" in config
     # The write API goes to the app; /api/v2 (cacheable) stays with the export.
-    assert ("location ~ ^/(subscribe|confirm|unsubscribe|subscription|api/v1|health|staff)"
+    assert ("location ~ ^/(subscribe|confirm|unsubscribe|subscription|api/v1|health|staff|ack)"
             "(/|$)") in config
 
 

@@ -2,9 +2,13 @@
 (SEV-1/2), the Executive column (SEV-1) and the Clinical Lead (health data may be affected)
 are emailed through the outbox and a real SMTP server on loopback, each address once per
 incident and kind of notice, through repeated ticks and a claim retaken after a crash;
-raising the severity later sends what the new state calls for, once; the Escalate To roles
-get one email when the response target passes without acknowledgement; an incident with
-no commander reminds the On-call Engineer; a resolved incident gets nothing."""
+raising the severity later sends what the new state calls for, once; an incident with
+no commander reminds the On-call Engineer; a resolved incident gets nothing.
+
+Paging (issue 24, "Decided after review") changed two of them for the severities that
+page: the On-call Engineer's declaration notice is the page to the primary on call (an
+email with an ack link here, kind "page"), and the escalation chain replaces the Escalate
+To email at the response target."""
 
 from __future__ import annotations
 
@@ -45,6 +49,11 @@ def people(app, admin, clock):
     db.session.commit()
 
 
+def paged(smtp):  # noqa: F811
+    """The recipients of the pages' emails (issue 24), in order."""
+    return [m.to for m in smtp.messages if "/ack/" in m.text()]
+
+
 def notices(smtp):  # noqa: F811
     """(recipient, subject) of every notice to a contact, in order."""
     return [(m.to, m.subject) for m in smtp.messages
@@ -72,10 +81,12 @@ def test_a_sev1_security_incident_mails_primary_and_executive_roles_once_each(
     tick()  # a second tick, and a second notifier, find nothing left to send
     sent = notices(smtp)
     assert sorted(to for to, _ in sent) == sorted([
-        "oncall@example.test", "security@example.test",  # Primary: On-call + Security
+        "security@example.test",  # Primary: On-call + Security (the On-call is paged)
         "cto@example.test", "legal@example.test",  # Executive: CTO + Legal
     ])
-    [email] = smtp.to("security@example.test")
+    # The On-call Engineer's notice is the page; the Security Lead is paged as well.
+    assert sorted(paged(smtp)) == ["oncall@example.test", "security@example.test"]
+    [email] = [m for m in smtp.to("security@example.test") if "declared" in m.subject]
     assert email.subject == "Metabolic-Tracker SEV-1 incident declared: App down for everyone"
     text = email.text()
     assert "Type: Security" in text and "Severity: SEV-1" in text
@@ -83,7 +94,7 @@ def test_a_sev1_security_incident_mails_primary_and_executive_roles_once_each(
     assert f"/staff/incidents/{incident.id}" in text
     assert "No one can sign in." not in text  # no update text
     assert "Your role: Security Lead." in text
-    assert db.session.scalar(db.select(db.func.count()).select_from(StaffNotice)) == 4
+    assert db.session.scalar(db.select(db.func.count()).select_from(StaffNotice)) == 3
 
 
 def test_a_person_in_several_roles_gets_one_email_per_notice(
@@ -96,15 +107,18 @@ def test_a_person_in_several_roles_gets_one_email_per_notice(
     tick()
     [(to, subject)] = notices(smtp)
     assert to == "oncall@example.test"
-    assert "Your role: On-call Engineer, Security Lead." in smtp.to("oncall@example.test")[0].text()
+    [notice] = [m for m in smtp.to("oncall@example.test") if "declared" in m.subject]
+    assert "Your role: Security Lead." in notice.text()  # On-call Engineer: the page
+    assert paged(smtp) == ["oncall@example.test"]  # one page, in both roles
 
 
-def test_no_type_tells_the_oncall_engineer_and_sev3_tells_no_one(
+def test_no_type_pages_the_oncall_engineer_and_sev3_tells_no_contact(
         app, clock, smtp, people, responder, components):  # noqa: F811
     declare(responder, components, clock, severity="SEV-2")
     declare(responder, components, clock, severity="SEV-3", title="Charts slow")
     tick()
-    assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]
+    assert notices(smtp) == []  # the On-call Engineer's notice is the page
+    assert paged(smtp) == ["oncall@example.test"]
 
 
 def test_health_data_tells_the_clinical_lead_at_any_severity(
@@ -133,7 +147,8 @@ def test_raising_the_severity_later_sends_the_new_notices_once(
 
     edit("SEV-2")
     tick()
-    assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]
+    assert notices(smtp) == []  # the On-call Engineer is paged instead
+    assert paged(smtp) == ["oncall@example.test"]
     edit("SEV-1")
     tick()
     edit("SEV-2")  # lowered and raised again: nothing new
@@ -141,13 +156,13 @@ def test_raising_the_severity_later_sends_the_new_notices_once(
     tick()
     tick()
     assert sorted(to for to, _ in notices(smtp)) == sorted([
-        "oncall@example.test", "cto@example.test", "sponsor@example.test",
-        "clinical@example.test"])
+        "cto@example.test", "sponsor@example.test", "clinical@example.test"])
+    assert paged(smtp) == ["oncall@example.test"]
 
 
 def test_a_notice_claimed_by_a_notifier_that_crashed_goes_once_the_lease_ran_out(
         app, clock, smtp, people, responder, components):  # noqa: F811
-    declare(responder, components, clock, severity="SEV-2")
+    declare(responder, components, clock, severity="SEV-1")  # the Executive's notice
     # A notifier claimed it and died before sending: its lease stands for 5 minutes.
     db.session.execute(db.update(StaffEmail).values(
         status="sending", claim_token="a-notifier-that-died",
@@ -158,7 +173,7 @@ def test_a_notice_claimed_by_a_notifier_that_crashed_goes_once_the_lease_ran_out
     clock.advance(minutes=5, seconds=1)
     tick()
     tick()
-    assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]
+    assert [to for to, _ in notices(smtp)] == ["sponsor@example.test"]
 
 
 def test_a_second_notice_row_for_the_same_address_is_refused(
@@ -175,7 +190,7 @@ def test_a_second_notice_row_for_the_same_address_is_refused(
 
 def test_a_refused_send_is_tried_again_after_its_backoff(
         app, clock, smtp, people, responder, components):  # noqa: F811
-    declare(responder, components, clock, severity="SEV-2")
+    declare(responder, components, clock, severity="SEV-1")
     smtp.refuse_all()
     tick()
     assert notices(smtp) == []
@@ -186,27 +201,22 @@ def test_a_refused_send_is_tried_again_after_its_backoff(
     clock.advance(seconds=30)
     tick()
     tick()
-    assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]
+    assert [to for to, _ in notices(smtp)] == ["sponsor@example.test"]
 
 
-def test_the_escalate_to_roles_are_told_once_when_the_response_target_passes(
+def test_the_chain_replaces_the_escalation_email_when_the_response_target_passes(
         app, clock, smtp, people, responder, components):  # noqa: F811
     declare(responder, components, clock, severity="SEV-1", incident_type="phi_exposure")
     tick()
     before = len(notices(smtp))
-    clock.advance(minutes=14)
+    clock.advance(minutes=15, seconds=1)  # 15 minutes passed, no acknowledgement
     tick()
-    assert len(notices(smtp)) == before
-    clock.advance(minutes=1, seconds=1)  # 15 minutes passed, no acknowledgement
+    clock.advance(minutes=15)
     tick()
-    clock.advance(minutes=10)
-    tick()
-    escalations = [(to, s) for to, s in notices(smtp) if "escalation" in s]
-    assert sorted(to for to, _ in escalations) == ["clinical@example.test",
-                                                    "legal@example.test"]
-    assert escalations[0][1] == ("Metabolic-Tracker SEV-1 escalation: "
-                                 "App down for everyone")
-    assert "response target (15 min) passed" in smtp.to("legal@example.test")[-1].text()
+    assert len(notices(smtp)) == before  # no Escalate To email (Legal, Clinical Lead)...
+    assert [s for _, s in notices(smtp) if "escalation" in s] == []
+    # ...the chain paged instead: the primary, then (no secondary set) the Tech Lead.
+    assert paged(smtp) == ["oncall@example.test", "tech@example.test"]
 
 
 def test_an_acknowledged_incident_is_not_escalated(
@@ -242,11 +252,12 @@ def test_a_hold_stops_subscriber_emails_not_the_contacts_notices(
         app, clock, smtp, people, admin, responder, components):  # noqa: F811
     from statuspage.outbox import queue
 
-    incident = declare(responder, components, clock, severity="SEV-2")
+    incident = declare(responder, components, clock, severity="SEV-1")
     queue.hold_emails(incident, actor=admin, now=clock())
     db.session.commit()
     tick()
-    assert [to for to, _ in notices(smtp)] == ["oncall@example.test"]
+    assert [to for to, _ in notices(smtp)] == ["sponsor@example.test"]
+    assert paged(smtp) == ["oncall@example.test"]
 
 
 def test_an_incident_without_a_commander_reminds_the_oncall_engineer(
@@ -271,9 +282,9 @@ def test_the_record_lists_the_acknowledgement_commander_changes_and_notices(
     other = make_staff(email="ic@example.test", display_name="Ira Commander")
     incident = declare(responder, components, clock, severity="SEV-1",
                        incident_type="app_down")
-    tick()  # Primary and Executive notices
+    tick()  # the page to the On-call Engineer, the Executive notice
     clock.advance(minutes=16)
-    tick()  # the escalation
+    tick()  # the chain's step 1 (no Secondary On-call set: no one), no escalation email
     clock.advance(minutes=1)
     roles.set_roles(incident, commander_id=other.id, comms_lead_id=None, actor=responder,
                     now=clock())
@@ -286,10 +297,10 @@ def test_the_record_lists_the_acknowledgement_commander_changes_and_notices(
     texts = [row.split(" | ", 1)[1] for row in rows[1:]]  # after the header
     assert texts[0].startswith("Incident declared (SEV-1, Investigating)")
     assert texts[1:] == [
-        "Declaration notice (Primary) emailed to 1 contact (On-call Engineer) |",
         "Declaration notice (Executive) emailed to 1 contact (CTO) |",
-        "Escalation (response target missed) emailed to 1 contact (Tech Lead) |",
+        "Paged Olga Oncall (Primary on-call), first page: email: sent |",
         "Incident Commander: Ira Commander |",
         "Acknowledged by the Incident Commander (Ira Commander) |",
+        "Page acknowledged by Ira Commander: the paging stopped |",
     ]
     assert "@example.test" not in "\n".join(texts[1:])

@@ -208,6 +208,7 @@ def link_published(proposal: MonitorProposal, incident: Incident, *, actor: Acto
     proposal.status, proposal.incident_id, proposal.updated_at = "published", incident.id, now
     audit.record(actor, "proposal.publish", proposal, now=now,
                  after={"incident_id": incident.id})
+    events.record(events.ProposalClosed(proposal), now=now)
 
 
 def publish(proposal: MonitorProposal, *, actor: Actor, now: datetime,
@@ -230,6 +231,7 @@ def dismiss(proposal: MonitorProposal, *, actor: Actor, now: datetime) -> None:
     proposal.status, proposal.updated_at = "dismissed", now
     # The monitor keeps pointing at it: this outage proposes nothing more.
     audit.record(actor, "proposal.dismiss", proposal, now=now)
+    events.record(events.ProposalClosed(proposal), now=now)
 
 
 # --- What the dashboard shows -------------------------------------------------------------

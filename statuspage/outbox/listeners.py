@@ -17,7 +17,8 @@ from datetime import datetime
 from flask import Flask
 
 from .. import events as ev
-from . import maintenance_notices, monitor_notices, queue, slack, staff_notices, webhooks
+from . import (maintenance_notices, monitor_notices, oncall_email, paging, queue, slack,
+               staff_notices, webhooks)
 from ..errors import ValidationError
 
 
@@ -69,6 +70,26 @@ def subscribers_declined(event: ev.NotificationsDeclined, now: datetime) -> None
     queue.hold_unsent_outage_email(event.incident, actor=event.actor, now=now)
 
 
+def paging_started(event, now: datetime) -> None:
+    """A severity that pages starts the escalation chain (once), and so does a Security
+    incident (its Security Lead)."""
+    paging.on_incident(event.incident, now,
+                       severity_before=getattr(event, "severity_before", None))
+
+
+def primary_emailed(event, now: datetime) -> None:
+    """A SEV-3/4 emails the primary on call, in business hours (else the tick, later)."""
+    oncall_email.on_incident(event.incident, now)
+
+
+def paging_stopped(event: ev.IncidentResolved, now: datetime) -> None:
+    paging.on_resolved(event.incident, now)
+
+
+def paging_acknowledged(event: ev.IncidentAcknowledged, now: datetime) -> None:
+    paging.on_acknowledged(event.incident, event.by, now)
+
+
 # --- Components --------------------------------------------------------------------------
 
 
@@ -87,6 +108,15 @@ def component_webhook(event: ev.ComponentChanged, now: datetime) -> None:
 def on_call_told(event: ev.ProposalOpened, now: datetime) -> None:
     """The on-call email and, with Slack set, the #incidents message."""
     monitor_notices.queue_notice(event.proposal, now=now)
+
+
+def proposal_paged(event: ev.ProposalOpened, now: datetime) -> None:
+    paging.on_proposal(event.proposal, now)
+
+
+def proposal_chain_handed_over(event: ev.ProposalClosed, now: datetime) -> None:
+    """Dismissed: its chain closes; published: the incident takes its chain over."""
+    paging.hand_over(event.proposal, now)
 
 
 # --- Maintenance windows -----------------------------------------------------------------
@@ -149,15 +179,19 @@ def subscriber_erased(event: ev.SubscriberErased, now: datetime) -> None:
 # --- The table ---------------------------------------------------------------------------
 
 LISTENERS: dict[type[ev.Event], tuple] = {
-    ev.IncidentDeclared: (incident_webhook, slack_declared, contacts_notices),
+    ev.IncidentDeclared: (incident_webhook, slack_declared, contacts_notices, paging_started,
+                          primary_emailed),
     ev.IncidentUpdated: (incident_webhook, slack_update),
-    ev.IncidentResolved: (incident_webhook, subscribers_all_clear, slack_resolved),
-    ev.IncidentEdited: (incident_webhook, contacts_notices),
+    ev.IncidentResolved: (incident_webhook, subscribers_all_clear, slack_resolved,
+                          paging_stopped),
+    ev.IncidentEdited: (incident_webhook, contacts_notices, paging_started, primary_emailed),
+    ev.IncidentAcknowledged: (paging_acknowledged,),
     ev.IncidentReopened: (subscribers_reopened, incident_webhook),
     ev.UpdateRedacted: (slack_redacted, incident_webhook),
     ev.NotificationsDeclined: (subscribers_declined,),
     ev.ComponentChanged: (component_webhook,),
-    ev.ProposalOpened: (on_call_told,),
+    ev.ProposalOpened: (on_call_told, proposal_paged),
+    ev.ProposalClosed: (proposal_chain_handed_over,),
     ev.WindowScheduled: (window_webhook, window_announced, window_reminders),
     ev.WindowEdited: (window_webhook, window_notices_switched),
     ev.WindowRescheduled: (window_webhook, _follow_up("rescheduled"), window_reminders),

@@ -20,8 +20,8 @@ from flask import Flask
 
 from ..clock import utcnow
 from ..paging import rotations
-from . import (action_reminders, channels, engine, http_channels, reminders, staff_notices,
-               workers)
+from . import (action_reminders, channels, engine, http_channels, oncall_email, paging,
+               reminders, staff_notices, workers)
 
 #: The channels that run beside the subscribers' email, in the order they start.
 BESIDE = ("page", "webhook", "staff_email", "slack")
@@ -30,6 +30,10 @@ BESIDE = ("page", "webhook", "staff_email", "slack")
 def queue_due(report: Any, *, stop: Callable[[], bool]) -> None:
     """Commits step by step: queue the responders' emails time has made due, counted into
     ``report`` (the notifier's ``TickReport``)."""
+    if not stop():  # the paging chains' steps due (outbox.paging)
+        paging.queue_due_steps(utcnow())
+    if not stop():  # a SEV-3/4's email to the primary, in business hours
+        oncall_email.queue_due_oncall_emails(utcnow())
     if not stop():
         staff_notices.queue_due_escalations(utcnow())
     if not stop():

@@ -8,6 +8,11 @@ queues what the new state requires and was not yet queued. When a SEV-1/2 incide
 response target (``targets``) passes without acknowledgement, the notifier's tick queues
 the matrix's Escalate To roles (``queue_due_escalations``).
 
+Paging (issue 24) replaces two of them for a severity that pages: the On-call Engineer's
+declaration notice is the page to the primary on call (with its ack link, ``paging``), and
+the escalation chain replaces the escalation email at the response target. The matrix's
+other notices (the Security Lead's, the Executive column, the Clinical Lead) stay emails.
+
 "Once": a ``StaffNotice`` row per (incident, kind, address), unique in the database,
 inserted with ON CONFLICT DO NOTHING, and its email (``staff_email``, kind "notice"),
 queued in the same transaction; a person in several roles is one address, one email. The
@@ -48,8 +53,11 @@ def required(incident: Incident) -> dict[str, tuple[str, ...]]:
     if incident.is_resolved:
         return {}
     kinds: dict[str, tuple[str, ...]] = {}
-    for column in SEVERITIES[incident.severity].staff_notices:
+    info = SEVERITIES[incident.severity]
+    for column in info.staff_notices:
         kinds[column] = contacts.roles_for(incident.incident_type, column)
+        if column == "primary" and info.pages:  # the page to the primary on call instead
+            kinds[column] = tuple(role for role in kinds[column] if role != "oncall")
     if incident.health_data_affected:
         kinds["clinical"] = ("clinical_lead",)
     return kinds
@@ -80,8 +88,10 @@ def queue_for(incident: Incident, *, now: datetime) -> None:
 
 
 def escalation_due(incident: Incident, now: datetime) -> bool:
-    """A SEV-1/2 incident, open and not acknowledged, past its response target."""
-    if (incident.is_resolved or not SEVERITIES[incident.severity].escalates
+    """A SEV-1/2 incident, open and not acknowledged, past its response target; never one
+    that pages (its escalation chain replaces the email)."""
+    info = SEVERITIES[incident.severity]
+    if (incident.is_resolved or not info.escalates or info.pages
             or incident.acknowledged_at is not None):
         return False
     tz = ZoneInfo(current_app.config["SITE_TIMEZONE"])

@@ -20,6 +20,7 @@ from .rules import current_settings, format_delay, outage_email_due_at
 # What the record shows of the contacts' notices (read beside their rows, in staff_notices):
 # the one read of the outbox an operation module makes, through here.
 from .staff_notices import summary as staff_notices_sent  # noqa: F401
+from .paging_status import timeline_events as pages_sent  # noqa: F401
 
 
 @dataclass

@@ -19,6 +19,7 @@ from . import (  # noqa: F401 (routes)
     maintenance,
     monitors,
     oncall,
+    paging_panels,
     phi,
     profile,
     record,

@@ -4,7 +4,7 @@ that overran its end flagged, and upcoming), and the components' quick status.""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import current_app, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField
 
@@ -13,6 +13,7 @@ from ..clock import utcnow
 from ..forms import COMPONENT_STATUS_CHOICES, select_choices
 from ..models import Component
 from ..monitors.outages import monitor_blocks
+from ..paging.business_hours import parse as business_hours
 from ..severity import SEVERITY_RANK
 from ..web.filters import site_tz
 from .common import INVALID, actor, bp, commit_or_show_errors, get_or_404
@@ -31,6 +32,7 @@ def dashboard():
 def _render_dashboard(component_errors: dict | None = None, status: int = 200):
     now = utcnow()
     tz = site_tz()
+    hours = business_hours(current_app.config["BUSINESS_HOURS"])
     rows = []
     for incident in queries.open_incidents():
         latest = incident.latest_update
@@ -46,7 +48,7 @@ def _render_dashboard(component_errors: dict | None = None, status: int = 200):
                 # The playbook's response and resolution targets, from detection.
                 "targets": targets.targets_for(incident.severity, incident.started_at,
                                                incident.acknowledged_at,
-                                               incident.resolved_at, now, tz),
+                                               incident.resolved_at, now, tz, hours),
             }
         )
     # What needs doing first: overdue, then the most severe, then the newest.

@@ -19,8 +19,8 @@ from flask import Flask
 from ... import mail
 from ...clock import utcnow
 from ...extensions import db
-from .. import (action_reminders, engine, monitor_notices, page_texts, reminders,
-                staff_notices, webhook_delivery)
+from .. import (action_reminders, engine, monitor_notices, oncall_email, page_texts,
+                reminders, staff_notices, webhook_delivery)
 from ..channel import Answer, Channel
 from ..staff_email import Claimed, StaffEmails
 from .email import answer_of
@@ -34,6 +34,7 @@ RENDER: dict[str, Callable[..., Optional[bytes]]] = {
     "monitor": monitor_notices.render,
     "webhook": webhook_delivery.render_admin_email,
     "page": page_texts.render_email,
+    "oncall": oncall_email.render,
 }
 
 
