@@ -250,7 +250,9 @@ def test_every_staff_page_is_named_by_the_footer(app):
 
     pages = {rule.endpoint for rule in app.url_map.iter_rules()
              if rule.endpoint.startswith(("staff.", "auth."))}
-    assert pages - set(phi.WHERE) == {"auth.logout", "staff.download_record"}
+    # (Not pages: signing out, a download, and the shifts calendar feed.)
+    assert pages - set(phi.WHERE) == {"auth.logout", "staff.download_record",
+                                      "staff.oncall_calendar"}
     assert set(phi.WHERE) <= pages  # no name of a page that is gone
 
 

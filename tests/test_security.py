@@ -317,6 +317,7 @@ ADMIN_ONLY = {
     "staff.monitors", "staff.new_monitor", "staff.edit_monitor", "staff.mute_monitor",
     "staff.delete_monitor",
     "staff.api_keys", "staff.revoke_api_key",
+    "staff.edit_rotation", "staff.delete_rotation", "staff.delete_override",
 }
 ANY_STAFF = {
     "staff.dashboard", "staff.new_incident", "staff.incident", "staff.edit_incident",
@@ -330,10 +331,17 @@ ANY_STAFF = {
     "staff.add_action_item", "staff.edit_action_item",
     "staff.incident_roles", "staff.acknowledge_incident", "staff.display_name",
     "staff.dismiss_proposal",
+    # Anyone may see who is on call; adding a rotation or an override (their POST) is an
+    # admin's (tests/test_oncall_staff.py).
+    "staff.oncall", "staff.oncall_overrides", "staff.calendar_link",
+    "staff.profile", "staff.profile_test_page",
 }
 #: The code step of sign-in answers anonymous visitors too (it sends them back to sign in
 #: unless a right password was given in this session a moment ago).
-ANONYMOUS = {"auth.login", "auth.login_code"}
+ANONYMOUS = {"auth.login", "auth.login_code",
+             # The shifts calendar: a secret URL a calendar app reads without signing in
+             # (404 unless the token is a live one: tests/test_oncall_staff.py).
+             "staff.oncall_calendar"}
 
 
 def staff_routes(app) -> list[tuple[str, str, str]]:
@@ -364,9 +372,24 @@ def world(app, admin, responder, make_staff, components, make_incident, clock):
     monitor = Monitor(name="App ready", url="http://127.0.0.1:9/health/ready",
                       component_id=components[0].id, created_at=clock(), updated_at=clock())
     db.session.add(monitor)
+    from datetime import timedelta
+
+    from statuspage.models import Rotation, RotationOverride
+
+    rotation = Rotation(name="Primary", role="primary", members=admin.email,
+                        handover_every="week", handover_at=clock(), created_at=clock(),
+                        updated_at=clock())
+    db.session.add(rotation)
+    db.session.flush()
+    override = RotationOverride(rotation_id=rotation.id, member=admin.email,
+                                starts_at=clock(), ends_at=clock() + timedelta(hours=1),
+                                created_at=clock())
+    db.session.add(override)
     db.session.commit()
     return {
         "monitor_id": monitor.id,
+        "rotation_id": rotation.id,
+        "override_id": override.id,
         "proposal_id": 1,  # none exists: the role is checked before the row is looked up
         "webhook_id": webhook.id,
         "maintenance_id": window.id,

@@ -48,7 +48,9 @@ WHERE: dict[str, str] = {
                      "staff.subscribers", "staff.subscriber_export", "staff.webhooks",
                      "staff.delete_webhook", "staff.disable_webhook",
                      "staff.enable_webhook", "staff.profile", "staff.profile_test_page",
-                     "auth.login", "auth.login_code"), STAFF_ONLY),
+                     "staff.oncall", "staff.edit_rotation", "staff.delete_rotation",
+                     "staff.oncall_overrides", "staff.delete_override",
+                     "staff.calendar_link", "auth.login", "auth.login_code"), STAFF_ONLY),
     **dict.fromkeys(("staff.dashboard", "staff.maintenance_list",
                      "staff.component_status"), NO_TEXT),
 }
