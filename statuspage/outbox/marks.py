@@ -124,32 +124,22 @@ def _mark_owe_and_read_statement() -> sa.Executable:
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     # PostgreSQL runs a data-modifying CTE to completion whether or not it is read;
     # ``add_cte`` makes SQLAlchemy write the one nothing reads.
+    # The asynchronous commit (the note above _Compiled) rides in it too: read at COMMIT.
     return (sa.select(sa.select(sa.func.count()).select_from(marked).scalar_subquery(),
-                      *current.c)
+                      sa.func.set_config("synchronous_commit", "off", True), *current.c)
             .select_from(one.outerjoin(current, sa.true()))
             .add_cte(owed))
 
 
-class _Literal:
-    """A statement without values, for ``_Statements``' jobs."""
-
-    def __init__(self, sql: str) -> None:
-        self.sql = sql
-
-    def params(self, values: dict):
-        return None
-
-
-#: PostgreSQL: the mark's COMMIT does not wait for its WAL to reach the disk. The fan-out
-#: is otherwise bound by one disk flush per message per worker (2-4 ms here; a network
-#: round trip on Neon), and what it risks is only this: if the *database server* crashes
-#: within a fraction of a second (wal_writer_delay, 200 ms, times three at most) of a mark,
-#: that mark is undone and its message goes again. A crashed *notifier* loses nothing: the
-#: server has the commit. Every other transaction (the resolution, the claim, what staff
-#: write) commits as before, and flushing it flushes every mark before it, so nothing is
-#: ever inconsistent (PostgreSQL's "Asynchronous Commit"). A SELECT, so that psycopg may
-#: prepare it like the others.
-_ASYNC_COMMIT = _Literal("SELECT set_config('synchronous_commit', 'off', true)")
+#: PostgreSQL: the mark's COMMIT does not wait for its WAL to reach the disk (the combined
+#: statement sets ``synchronous_commit`` off for its own transaction). The fan-out is
+#: otherwise bound by one disk flush per message per worker (2-4 ms here; a network round
+#: trip on Neon), and what it risks is only this: if the *database server* crashes within a
+#: fraction of a second (wal_writer_delay, 200 ms, times three at most) of a mark, that mark
+#: is undone and its message goes again. A crashed *notifier* loses nothing: the server has
+#: the commit. Every other transaction (the resolution, the claim, what staff write) commits
+#: as before, and flushing it flushes every mark before it, so nothing is ever inconsistent
+#: (PostgreSQL's "Asynchronous Commit").
 
 
 class _Compiled:
@@ -204,7 +194,6 @@ class _Statements:
             # transaction.) The all-clear owed is asked after it, in its own snapshot.
             jobs.append((self.lock, {"notification_id": item.notification_id}))
         if self.postgresql:  # the mark, the all-clear owed and the read: one statement
-            jobs.insert(0, (_ASYNC_COMMIT, {}))
             jobs.append((self.combined, {
                 "row_id": item.delivery_id, "token": item.claim_token, "now": at,
                 "owe": outage, "subscriber_id": item.subscriber_id,
@@ -235,7 +224,7 @@ class _Statements:
                 raw.commit()
             if combined:
                 answer = cursors[-1].fetchone()
-                done, row = answer[0], (answer[1:] if following is not None else None)
+                done, row = answer[0], (answer[2:] if following is not None else None)
             else:
                 done = cursors[0].rowcount
                 row = cursors[-1].fetchone() if following is not None else None
