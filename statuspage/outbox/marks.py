@@ -124,22 +124,10 @@ def _mark_owe_and_read_statement() -> sa.Executable:
     one = sa.select(sa.literal(1).label("one")).subquery("one")
     # PostgreSQL runs a data-modifying CTE to completion whether or not it is read;
     # ``add_cte`` makes SQLAlchemy write the one nothing reads.
-    # The asynchronous commit (the note above _Compiled) rides in it too: read at COMMIT.
     return (sa.select(sa.select(sa.func.count()).select_from(marked).scalar_subquery(),
-                      sa.func.set_config("synchronous_commit", "off", True), *current.c)
+                      *current.c)
             .select_from(one.outerjoin(current, sa.true()))
             .add_cte(owed))
-
-
-#: PostgreSQL: the mark's COMMIT does not wait for its WAL to reach the disk (the combined
-#: statement sets ``synchronous_commit`` off for its own transaction). The fan-out is
-#: otherwise bound by one disk flush per message per worker (2-4 ms here; a network round
-#: trip on Neon), and what it risks is only this: if the *database server* crashes within a
-#: fraction of a second (wal_writer_delay, 200 ms, times three at most) of a mark, that mark
-#: is undone and its message goes again. A crashed *notifier* loses nothing: the server has
-#: the commit. Every other transaction (the resolution, the claim, what staff write) commits
-#: as before, and flushing it flushes every mark before it, so nothing is ever inconsistent
-#: (PostgreSQL's "Asynchronous Commit").
 
 
 class _Compiled:
@@ -224,7 +212,7 @@ class _Statements:
                 raw.commit()
             if combined:
                 answer = cursors[-1].fetchone()
-                done, row = answer[0], (answer[2:] if following is not None else None)
+                done, row = answer[0], (answer[1:] if following is not None else None)
             else:
                 done = cursors[0].rowcount
                 row = cursors[-1].fetchone() if following is not None else None
